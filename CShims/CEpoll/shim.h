@@ -1,0 +1,147 @@
+// The one C header of Volley: epoll, eventfd/timerfd, batched datagram I/O,
+// packet-info control messages, UDP GSO, preadv, openat2 and sd-daemon.
+//
+// _GNU_SOURCE is deliberately NOT defined (it breaks every module that also
+// imports Glibc, see shared/swift-notes.md). The few GNU-only declarations we
+// need are restated below under volley_* names, bound to the real symbols.
+#ifndef VOLLEY_CEPOLL_SHIM_H
+#define VOLLEY_CEPOLL_SHIM_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <linux/openat2.h>
+#include <systemd/sd-daemon.h>
+
+// MARK: - Constants that import as enums (or not at all) in Swift
+
+static const uint32_t VOLLEY_EPOLLIN = EPOLLIN;
+static const uint32_t VOLLEY_EPOLLOUT = EPOLLOUT;
+static const uint32_t VOLLEY_EPOLLERR = EPOLLERR;
+static const uint32_t VOLLEY_EPOLLHUP = EPOLLHUP;
+static const int VOLLEY_EPOLL_CLOEXEC = EPOLL_CLOEXEC;
+static const int VOLLEY_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
+static const int VOLLEY_EPOLL_CTL_MOD = EPOLL_CTL_MOD;
+static const int VOLLEY_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
+
+static const int VOLLEY_EFD_NONBLOCK = EFD_NONBLOCK;
+static const int VOLLEY_EFD_CLOEXEC = EFD_CLOEXEC;
+static const int VOLLEY_TFD_NONBLOCK = TFD_NONBLOCK;
+static const int VOLLEY_TFD_CLOEXEC = TFD_CLOEXEC;
+
+static const int VOLLEY_SOCK_DGRAM = SOCK_DGRAM;
+static const int VOLLEY_SOCK_NONBLOCK = SOCK_NONBLOCK;
+static const int VOLLEY_SOCK_CLOEXEC = SOCK_CLOEXEC;
+static const int VOLLEY_MSG_DONTWAIT = MSG_DONTWAIT;
+static const int VOLLEY_MSG_TRUNC = MSG_TRUNC;
+static const int VOLLEY_MSG_CTRUNC = MSG_CTRUNC;
+static const int VOLLEY_IPPROTO_IP = IPPROTO_IP;
+static const int VOLLEY_IPPROTO_IPV6 = IPPROTO_IPV6;
+static const int VOLLEY_IPPROTO_UDP = IPPROTO_UDP;
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* linux/udp.h; glibc may not have it */
+#endif
+static const int VOLLEY_SOL_UDP = 17;
+static const int VOLLEY_UDP_SEGMENT = UDP_SEGMENT;
+
+static const uint64_t VOLLEY_RESOLVE_BENEATH = RESOLVE_BENEATH;
+static const uint64_t VOLLEY_RESOLVE_NO_MAGICLINKS = RESOLVE_NO_MAGICLINKS;
+static const uint64_t VOLLEY_RESOLVE_NO_SYMLINKS = RESOLVE_NO_SYMLINKS;
+static const uint64_t VOLLEY_RESOLVE_NO_XDEV = RESOLVE_NO_XDEV;
+
+// MARK: - GNU-only declarations, restated without _GNU_SOURCE
+
+/// Same layout as glibc's `struct mmsghdr`.
+struct volley_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+
+extern int volley_recvmmsg(int fd, struct volley_mmsghdr *messages, unsigned int count,
+                           int flags, struct timespec *timeout) __asm__("recvmmsg");
+extern int volley_sendmmsg(int fd, struct volley_mmsghdr *messages, unsigned int count,
+                           int flags) __asm__("sendmmsg");
+
+/// Same layout as glibc's `struct in6_pktinfo`.
+struct volley_in6_pktinfo {
+    struct in6_addr ipi6_addr;
+    unsigned int ipi6_ifindex;
+};
+
+// MARK: - Control-message macros
+
+static inline size_t volley_cmsg_space(size_t length) { return CMSG_SPACE(length); }
+static inline size_t volley_cmsg_len(size_t length) { return CMSG_LEN(length); }
+static inline struct cmsghdr *volley_cmsg_firsthdr(struct msghdr *msg) { return CMSG_FIRSTHDR(msg); }
+static inline struct cmsghdr *volley_cmsg_nxthdr(struct msghdr *msg, struct cmsghdr *cmsg) {
+    return CMSG_NXTHDR(msg, cmsg);
+}
+static inline unsigned char *volley_cmsg_data(struct cmsghdr *cmsg) { return CMSG_DATA(cmsg); }
+
+// MARK: - Variadic calls Swift cannot import
+
+static inline int volley_openat(int dirfd, const char *path, int flags, mode_t mode) {
+    return openat(dirfd, path, flags, mode);
+}
+
+/// openat2(2) through syscall(2); returns the descriptor or -1 with errno set.
+static inline int volley_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
+                                 uint64_t resolve) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+static inline int volley_fcntl_getfl(int fd) { return fcntl(fd, F_GETFL); }
+static inline int volley_fcntl_setfl(int fd, int flags) { return fcntl(fd, F_SETFL, flags); }
+static inline int volley_fcntl_getfd(int fd) { return fcntl(fd, F_GETFD); }
+static inline int volley_fcntl_setfd(int fd, int flags) { return fcntl(fd, F_SETFD, flags); }
+
+/// The MTU of an interface by index, or -1 with errno set.
+static inline int volley_interface_mtu(unsigned int ifindex) {
+    char name[IF_NAMESIZE];
+    if (if_indextoname(ifindex, name) == NULL) return -1;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, name, IF_NAMESIZE - 1);
+    int result = ioctl(fd, SIOCGIFMTU, &request);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return result < 0 ? -1 : request.ifr_mtu;
+}
+
+// MARK: - Small accessors
+
+static inline void volley_epoll_event_set(struct epoll_event *event, uint32_t events, uint64_t data) {
+    event->events = events;
+    event->data.u64 = data;
+}
+static inline uint64_t volley_epoll_event_data(const struct epoll_event *event) { return event->data.u64; }
+
+static inline int volley_in6_is_v4mapped(const struct in6_addr *address) {
+    return IN6_IS_ADDR_V4MAPPED(address);
+}
+
+#endif
