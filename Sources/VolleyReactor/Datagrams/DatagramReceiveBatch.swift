@@ -1,0 +1,115 @@
+internal import CEpoll
+import Glibc
+
+/// Reusable recvmmsg(2) state: message headers, buffers, peer addresses and
+/// packet-info control space, wired once and reused for every receive.
+///
+/// Not thread-safe; one per reactor. Results are valid until the next receive.
+public final class DatagramReceiveBatch {
+    /// How many datagrams one receive can return.
+    public let capacity: Int
+    /// The largest datagram kept whole; longer ones are flagged ``isTruncated(_:)``.
+    public let bufferSize: Int
+
+    private static let addressSize = MemoryLayout<sockaddr_storage>.size
+    private static let controlSize = 128
+
+    private let messages: UnsafeMutablePointer<volley_mmsghdr>
+    private let vectors: UnsafeMutablePointer<iovec>
+    private let buffers: UnsafeMutableRawPointer
+    private let addresses: UnsafeMutableRawPointer
+    private let controls: UnsafeMutableRawPointer
+    private var received = 0
+
+    /// Allocates room for `capacity` datagrams of up to `bufferSize` bytes.
+    public init(capacity: Int = 64, bufferSize: Int = 2048) {
+        self.capacity = capacity
+        self.bufferSize = bufferSize
+        messages = .allocate(capacity: capacity)
+        vectors = .allocate(capacity: capacity)
+        buffers = .allocate(byteCount: capacity * bufferSize, alignment: 16)
+        addresses = .allocate(byteCount: capacity * Self.addressSize, alignment: 16)
+        controls = .allocate(byteCount: capacity * Self.controlSize, alignment: 16)
+        for i in 0..<capacity {
+            vectors[i] = iovec(iov_base: buffers + i * bufferSize, iov_len: bufferSize)
+            var header = msghdr()
+            header.msg_name = addresses + i * Self.addressSize
+            header.msg_iov = vectors + i
+            header.msg_iovlen = 1
+            header.msg_control = controls + i * Self.controlSize
+            messages[i] = volley_mmsghdr(msg_hdr: header, msg_len: 0)
+        }
+    }
+
+    deinit {
+        messages.deallocate()
+        vectors.deallocate()
+        buffers.deallocate()
+        addresses.deallocate()
+        controls.deallocate()
+    }
+
+    /// Receives up to ``capacity`` waiting datagrams from `descriptor` without blocking.
+    /// Returns how many arrived (0 when none were waiting).
+    public func receive(from descriptor: Int32, maximum: Int? = nil) throws(SystemError) -> Int {
+        let count = min(maximum ?? capacity, capacity)
+        for i in 0..<count {
+            messages[i].msg_hdr.msg_namelen = socklen_t(Self.addressSize)
+            messages[i].msg_hdr.msg_controllen = Self.controlSize
+            messages[i].msg_hdr.msg_flags = 0
+            messages[i].msg_len = 0
+        }
+        received = 0
+        switch try nonBlockingSyscall("recvmmsg", { volley_recvmmsg(descriptor, messages, UInt32(count), VOLLEY_MSG_DONTWAIT, nil) }) {
+        case .wouldBlock: return 0
+        case .done(let n): received = Int(n); return received
+        }
+    }
+
+    /// The number of datagrams the last receive returned.
+    public var count: Int { received }
+
+    /// The bytes of datagram `index` (truncated to ``bufferSize``).
+    public func payload(_ index: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: buffers + index * bufferSize, count: min(Int(messages[index].msg_len), bufferSize))
+    }
+
+    /// True when datagram `index` was longer than ``bufferSize``.
+    public func isTruncated(_ index: Int) -> Bool {
+        messages[index].msg_hdr.msg_flags & VOLLEY_MSG_TRUNC != 0
+    }
+
+    /// Who sent datagram `index`.
+    public func source(_ index: Int) -> SocketAddress? {
+        SocketAddress(storage: addresses + index * Self.addressSize)
+    }
+
+    /// The local address and interface datagram `index` arrived on, if packet info was enabled.
+    public func packetInfo(_ index: Int) -> PacketInfo? {
+        withUnsafeMutablePointer(to: &messages[index].msg_hdr) { header -> PacketInfo? in
+            var cmsg = volley_cmsg_firsthdr(header)
+            while let current = cmsg {
+                let data = UnsafeRawPointer(volley_cmsg_data(current)!)
+                if current.pointee.cmsg_level == VOLLEY_IPPROTO_IP, current.pointee.cmsg_type == IP_PKTINFO {
+                    let info = data.loadUnaligned(as: in_pktinfo.self)
+                    var address = sockaddr_in()
+                    address.sin_family = sa_family_t(AF_INET)
+                    address.sin_addr = info.ipi_spec_dst.s_addr != 0 ? info.ipi_spec_dst : info.ipi_addr
+                    return PacketInfo(localAddress: .v4(address), interfaceIndex: UInt32(bitPattern: info.ipi_ifindex))
+                }
+                if current.pointee.cmsg_level == VOLLEY_IPPROTO_IPV6, current.pointee.cmsg_type == IPV6_PKTINFO {
+                    let info = data.loadUnaligned(as: volley_in6_pktinfo.self)
+                    var address = sockaddr_in6()
+                    address.sin6_family = sa_family_t(AF_INET6)
+                    address.sin6_addr = info.ipi6_addr
+                    return PacketInfo(localAddress: .v6(address), interfaceIndex: info.ipi6_ifindex)
+                }
+                cmsg = volley_cmsg_nxthdr(header, current)
+            }
+            return nil
+        }
+    }
+}
+
+@available(*, unavailable)
+extension DatagramReceiveBatch: Sendable {}

@@ -1,0 +1,183 @@
+internal import CEpoll
+import Glibc
+
+/// A single-threaded event loop: epoll readiness, millisecond timers, and work
+/// handed in from other threads. It knows nothing about TFTP.
+///
+/// Create it and use it on one thread only (see ``ReactorThread``). Handlers run
+/// on that thread, one at a time, and may register, deregister and arm timers.
+public final class Reactor {
+    /// Called when a registered descriptor is ready; the argument is the epoll event mask.
+    public typealias ReadinessHandler = (_ events: UInt32) -> Void
+
+    private struct Registration {
+        var generation: UInt32
+        var handler: ReadinessHandler?
+    }
+
+    private let epollDescriptor: Int32
+    private let wakeDescriptor: Int32
+    private var registrations: [Registration] = []
+    private var events: UnsafeMutablePointer<epoll_event>
+    private var eventCapacity: Int
+    private var timers = TimerQueue()
+    private var dueTimers: [() -> Void] = []
+    private var stopRequested = false
+    private var registrationGeneration: UInt32 = 0
+    /// Work from other threads, drained on wake-up. Set by ``ReactorThread``.
+    var drainInbox: (() -> Void)?
+
+    /// The loop's clock, refreshed once per wake-up (monotonic milliseconds).
+    public private(set) var now: UInt64
+
+    /// Epoll's readable mask, for handlers to test events against.
+    public static let readable: UInt32 = VOLLEY_EPOLLIN
+    /// Epoll's error and hang-up mask.
+    public static let failed: UInt32 = VOLLEY_EPOLLERR | VOLLEY_EPOLLHUP
+
+    /// Creates the epoll instance and its wake-up eventfd.
+    public init(initialEventCapacity: Int = 256) throws(SystemError) {
+        epollDescriptor = try syscall("epoll_create1") { epoll_create1(VOLLEY_EPOLL_CLOEXEC) }
+        do {
+            wakeDescriptor = try syscall("eventfd") { eventfd(0, VOLLEY_EFD_NONBLOCK | VOLLEY_EFD_CLOEXEC) }
+        } catch {
+            closeDescriptor(epollDescriptor)
+            throw error
+        }
+        eventCapacity = initialEventCapacity
+        events = .allocate(capacity: initialEventCapacity)
+        now = MonotonicClock.milliseconds()
+        let wake = wakeDescriptor
+        try register(wake) { [unowned self] _ in
+            var counter: UInt64 = 0
+            _ = read(wake, &counter, 8)
+            self.drainInbox?()
+        }
+    }
+
+    deinit {
+        events.deallocate()
+        closeDescriptor(wakeDescriptor)
+        closeDescriptor(epollDescriptor)
+    }
+
+    // MARK: - Descriptors
+
+    /// Watches `descriptor` for readability and calls `handler` on the loop thread.
+    ///
+    /// The reactor does not own the descriptor: deregister it before closing it.
+    public func register(_ descriptor: Int32, handler: @escaping ReadinessHandler) throws(SystemError) {
+        let index = Int(descriptor)
+        if index >= registrations.count {
+            registrations.append(contentsOf: repeatElement(Registration(generation: 0), count: index + 1 - registrations.count))
+        }
+        registrationGeneration &+= 1
+        registrations[index] = Registration(generation: registrationGeneration, handler: handler)
+        var event = epoll_event()
+        volley_epoll_event_set(&event, VOLLEY_EPOLLIN, UInt64(registrationGeneration) << 32 | UInt64(UInt32(descriptor)))
+        do {
+            _ = try syscall("epoll_ctl(ADD)") { epoll_ctl(epollDescriptor, VOLLEY_EPOLL_CTL_ADD, descriptor, &event) }
+        } catch {
+            registrations[index].handler = nil
+            throw error
+        }
+    }
+
+    /// Stops watching `descriptor`; events already fetched for it are dropped.
+    public func deregister(_ descriptor: Int32) {
+        let index = Int(descriptor)
+        guard index < registrations.count, registrations[index].handler != nil else { return }
+        registrations[index].handler = nil
+        registrations[index].generation = 0
+        _ = epoll_ctl(epollDescriptor, VOLLEY_EPOLL_CTL_DEL, descriptor, nil)
+    }
+
+    // MARK: - Timers
+
+    /// Runs `action` once, `milliseconds` from now.
+    @discardableResult
+    public func addTimer(afterMilliseconds milliseconds: Int, _ action: @escaping () -> Void) -> TimerID {
+        timers.add(deadline: now &+ UInt64(max(0, milliseconds)), action: action)
+    }
+
+    /// Moves a pending timer to fire `milliseconds` from now; false if it already fired or was cancelled.
+    @discardableResult
+    public func rearmTimer(_ id: TimerID, afterMilliseconds milliseconds: Int) -> Bool {
+        timers.rearm(id, deadline: now &+ UInt64(max(0, milliseconds)))
+    }
+
+    /// Cancels a pending timer; cancelling a fired or unknown timer does nothing.
+    public func cancelTimer(_ id: TimerID) {
+        timers.cancel(id)
+    }
+
+    /// How many timers are pending.
+    public var pendingTimerCount: Int { timers.activeCount }
+
+    // MARK: - Running
+
+    /// Runs the loop on the calling thread until ``stop()``.
+    public func run() {
+        stopRequested = false
+        while !stopRequested {
+            runOnce(maximumWaitMilliseconds: -1)
+        }
+    }
+
+    /// Waits for events at most `maximumWaitMilliseconds` (-1: until the next timer
+    /// or event), then dispatches them and any due timers.
+    public func runOnce(maximumWaitMilliseconds: Int) {
+        var wait = maximumWaitMilliseconds
+        if let untilTimer = timers.millisecondsUntilNextDeadline(now: MonotonicClock.milliseconds()) {
+            let capped = Int(min(untilTimer, 60_000))
+            wait = wait < 0 ? capped : min(wait, capped)
+        }
+        let count = epoll_wait(epollDescriptor, events, Int32(eventCapacity), Int32(wait))
+        now = MonotonicClock.milliseconds()
+        if count < 0 {
+            let code = errno
+            precondition(code == EINTR, "epoll_wait failed: \(SystemError("epoll_wait", errno: code))")
+            return
+        }
+        for i in 0..<Int(count) {
+            let data = volley_epoll_event_data(events + i)
+            let descriptor = Int(UInt32(truncatingIfNeeded: data))
+            let generation = UInt32(truncatingIfNeeded: data >> 32)
+            // A handler earlier in this batch may have closed the fd and reused its number.
+            guard descriptor < registrations.count, registrations[descriptor].generation == generation,
+                  let handler = registrations[descriptor].handler else { continue }
+            handler(events[i].events)
+        }
+        if Int(count) == eventCapacity { growEvents() }
+        fireDueTimers()
+    }
+
+    /// Makes ``run()`` return after the current wake-up.
+    public func stop() {
+        stopRequested = true
+    }
+
+    /// Wakes the loop from another thread (eventfd write).
+    func wakeUp() {
+        var one: UInt64 = 1
+        _ = write(wakeDescriptor, &one, 8)
+    }
+
+    private func fireDueTimers() {
+        timers.popDue(now: now, into: &dueTimers)
+        guard !dueTimers.isEmpty else { return }
+        let due = dueTimers
+        dueTimers.removeAll(keepingCapacity: true)
+        for action in due { action() }
+    }
+
+    private func growEvents() {
+        let newCapacity = eventCapacity * 2
+        events.deallocate()
+        events = .allocate(capacity: newCapacity)
+        eventCapacity = newCapacity
+    }
+}
+
+@available(*, unavailable)
+extension Reactor: Sendable {}

@@ -1,0 +1,90 @@
+internal import CEpoll
+import Glibc
+
+/// Creation and options of non-blocking UDP sockets. The caller owns the descriptors.
+public enum UDPSocket {
+    /// A new non-blocking, close-on-exec UDP socket of `family` (AF_INET or AF_INET6).
+    public static func open(family: Int32) throws(SystemError) -> Int32 {
+        try syscall("socket") { socket(family, VOLLEY_SOCK_DGRAM | VOLLEY_SOCK_NONBLOCK | VOLLEY_SOCK_CLOEXEC, 0) }
+    }
+
+    /// A new socket bound to `address`; for `::` both families are served (IPV6_V6ONLY off).
+    public static func openBound(to address: SocketAddress, packetInfo: Bool = false) throws(SystemError) -> Int32 {
+        let fd = try open(family: address.family)
+        do throws(SystemError) {
+            if address.family == AF_INET6 {
+                try setOption(fd, VOLLEY_IPPROTO_IPV6, IPV6_V6ONLY, address.isWildcard ? 0 : 1, name: "IPV6_V6ONLY")
+            }
+            if packetInfo { try enablePacketInfo(fd, family: address.family) }
+            try bind(fd, to: address)
+        } catch {
+            closeDescriptor(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Binds `fd` to `address`.
+    public static func bind(_ fd: Int32, to address: SocketAddress) throws(SystemError) {
+        _ = try address.withSockaddr { pointer, length throws(SystemError) in
+            try syscall("bind(\(address))") { Glibc.bind(fd, pointer, length) }
+        }
+    }
+
+    /// Asks the kernel to report each datagram's destination address and interface.
+    public static func enablePacketInfo(_ fd: Int32, family: Int32) throws(SystemError) {
+        if family == AF_INET6 {
+            try setOption(fd, VOLLEY_IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, name: "IPV6_RECVPKTINFO")
+            // IPv4 clients of a dual-stack socket are reported through IP_PKTINFO.
+            try? setOption(fd, VOLLEY_IPPROTO_IP, IP_PKTINFO, 1, name: "IP_PKTINFO")
+        } else {
+            try setOption(fd, VOLLEY_IPPROTO_IP, IP_PKTINFO, 1, name: "IP_PKTINFO")
+        }
+    }
+
+    /// Sets SO_RCVBUF (the kernel doubles and caps it at net.core.rmem_max).
+    public static func setReceiveBufferSize(_ fd: Int32, bytes: Int) throws(SystemError) {
+        try setOption(fd, SOL_SOCKET, SO_RCVBUF, Int32(clamping: bytes), name: "SO_RCVBUF")
+    }
+
+    /// Sets SO_SNDBUF.
+    public static func setSendBufferSize(_ fd: Int32, bytes: Int) throws(SystemError) {
+        try setOption(fd, SOL_SOCKET, SO_SNDBUF, Int32(clamping: bytes), name: "SO_SNDBUF")
+    }
+
+    /// Makes an inherited descriptor (e.g. from systemd) non-blocking and close-on-exec.
+    public static func makeNonBlockingAndCloseOnExec(_ fd: Int32) throws(SystemError) {
+        let flags = try syscall("fcntl(F_GETFL)") { volley_fcntl_getfl(fd) }
+        _ = try syscall("fcntl(F_SETFL)") { volley_fcntl_setfl(fd, flags | O_NONBLOCK) }
+        let fdFlags = try syscall("fcntl(F_GETFD)") { volley_fcntl_getfd(fd) }
+        _ = try syscall("fcntl(F_SETFD)") { volley_fcntl_setfd(fd, fdFlags | FD_CLOEXEC) }
+    }
+
+    /// The address `fd` is bound to.
+    public static func localAddress(of fd: Int32) throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try withUnsafeMutablePointer(to: &storage) { pointer throws(SystemError) in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
+                try syscall("getsockname") { getsockname(fd, sa, &length) }
+            }
+        }
+        guard let address = withUnsafeBytes(of: &storage, { SocketAddress(storage: $0.baseAddress!) }) else {
+            throw SystemError("getsockname", errno: EAFNOSUPPORT)
+        }
+        return address
+    }
+
+    /// The socket's address family (SO_DOMAIN).
+    public static func family(of fd: Int32) throws(SystemError) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(4)
+        _ = try syscall("getsockopt(SO_DOMAIN)") { getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &length) }
+        return value
+    }
+
+    static func setOption(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: Int32, name: String) throws(SystemError) {
+        var value = value
+        _ = try syscall("setsockopt(\(name))") { setsockopt(fd, level, option, &value, socklen_t(4)) }
+    }
+}
