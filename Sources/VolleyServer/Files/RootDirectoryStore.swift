@@ -1,0 +1,72 @@
+import Glibc
+import VolleyReactor
+
+/// What ``RootDirectoryStore/putFile(_:bytes:)`` and its siblings did.
+public enum PutFileResult: Sendable, Hashable {
+    /// The content was written (atomically replacing any previous file).
+    case written
+    /// The root already held a file with the same SHA-256; nothing was written.
+    case unchanged
+}
+
+/// Manages the files under a served root directory: list, delete, checksum and upload,
+/// with every name confined beneath the root like a TFTP read request.
+public struct RootDirectoryStore: Sendable {
+    /// The directory whose files are managed.
+    public let rootDirectory: String
+
+    /// Creates a store for `rootDirectory`; the directory is opened anew by each operation.
+    public init(rootDirectory: String) {
+        self.rootDirectory = rootDirectory
+    }
+
+    /// Relative paths ("a.bin", "sub/dir/b.bin") of the regular files under the root, sorted;
+    /// skips in-progress upload temporaries and does not follow symlinked directories.
+    public func listFiles() throws(TFTPError) -> [String] {
+        let root = try ConfinedRoot.forStore(rootDirectory)
+        defer { root.close() }
+        do {
+            return try FileTreeLister(root: root).list()
+        } catch {
+            throw .io(error.description)
+        }
+    }
+
+    /// Deletes the regular file (or symlink) `name` below the root; directories are refused.
+    public func deleteFile(_ name: String) throws(TFTPError) {
+        let path = try RelativePath.forStore(name)
+        let root = try ConfinedRoot.forStore(rootDirectory)
+        defer { root.close() }
+        let directory: Int32
+        do {
+            directory = try root.openParentDirectory(of: path, create: false)
+        } catch {
+            throw .lookup(error, name: name)
+        }
+        defer { closeDescriptor(directory) }
+        do {
+            _ = try syscall("unlinkat") { unlinkat(directory, path.leaf, 0) }
+        } catch where error.errno == ENOENT {
+            throw .fileNotFound(name)
+        } catch {
+            throw .io(error, name: name)
+        }
+    }
+
+    /// Whether the file `name` has the SHA-256 `sha256` (hex, any case); a missing file gives `false`.
+    public func checkFileChecksum(_ name: String, sha256: String) throws(TFTPError) -> Bool {
+        do {
+            return SHA256Hex.matches(try self.sha256(ofFile: name), sha256)
+        } catch .fileNotFound {
+            return false
+        }
+    }
+
+    /// The SHA-256 of the file `name` below the root, as lowercase hex.
+    public func sha256(ofFile name: String) throws(TFTPError) -> String {
+        let root = try ConfinedRoot.forStore(rootDirectory)
+        defer { root.close() }
+        guard let digest = try root.existingDigest(of: name) else { throw .fileNotFound(name) }
+        return digest
+    }
+}

@@ -1,0 +1,49 @@
+import Crypto
+import Glibc
+import VolleyReactor
+
+/// SHA-256 helpers for the file store: hashing descriptors and comparing hex digests.
+enum SHA256Hex {
+    /// The lowercase hex text of a finished digest.
+    static func string(_ digest: SHA256.Digest) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(SHA256.byteCount * 2)
+        for byte in digest {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The lowercase hex SHA-256 of `bytes`.
+    static func of(_ bytes: [UInt8]) -> String {
+        string(SHA256.hash(data: bytes))
+    }
+
+    /// The lowercase hex SHA-256 of everything readable from `descriptor`, from its current offset.
+    static func of(descriptor: Int32) throws(SystemError) -> String {
+        var hasher = SHA256()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: copyBufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try syscall("read") { read(descriptor, buffer.baseAddress, buffer.count) }
+            if count == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
+        return string(hasher.finalize())
+    }
+
+    /// Whether two hex digests are equal, ignoring letter case and surrounding whitespace.
+    static func matches(_ lhs: String, _ rhs: String) -> Bool {
+        canonical(lhs) == canonical(rhs)
+    }
+
+    /// `hex` trimmed and lowercased, for comparison.
+    static func canonical(_ hex: String) -> String {
+        String(hex.lowercased().filter { !$0.isWhitespace })
+    }
+}
+
+/// The buffer size for hashing and copying files.
+let copyBufferSize = 256 * 1024
