@@ -1,0 +1,61 @@
+/// Everything a ``TFTPServer`` needs to know before it starts.
+///
+/// The first three settings mirror the Jumpstarter TFTP driver (`root_dir`, `host`, `port`);
+/// the rest are protocol limits with defaults that suit a netboot lab.
+public struct TFTPServerConfiguration: Hashable, Sendable {
+    /// The directory served read-only; requests can never leave it.
+    public var rootDirectory: String = "/var/lib/tftpboot"
+    /// The address to listen on: an IPv4 or IPv6 literal, a host name, `0.0.0.0`/`::` for
+    /// all addresses, or empty to auto-detect (the host name's address, else the default
+    /// route's source address, else all IPv4 addresses).
+    public var host: String = ""
+    /// The UDP port; 0 picks a free port (read it back from ``TFTPServer/port``).
+    public var port: Int = 69
+
+    /// The largest block size a client may negotiate (8…65464).
+    public var maximumBlockSize: Int = 65464
+    /// Lower blksize to fit the MTU of the interface a request arrived on, so blocks are
+    /// never fragmented (some U-Boot builds cannot reassemble fragments).
+    public var clampBlockSizeToInterfaceMTU: Bool = true
+    /// The largest window a client may negotiate (RFC 7440), 1…1024.
+    public var maximumWindowSize: Int = 64
+    /// The first retransmission timeout in milliseconds when the client did not negotiate one.
+    /// Sub-second values suit fast LANs.
+    public var retransmitTimeoutMilliseconds: Int = 1000
+    /// The ceiling of the exponential retransmission backoff, in milliseconds.
+    public var maximumRetransmitTimeoutMilliseconds: Int = 8000
+    /// Retransmissions in a row without an answer before a transfer is dropped.
+    public var maximumRetransmissions: Int = 5
+    /// Transfers served at once; further requests are dropped (clients retry) and logged.
+    public var maximumTransfers: Int = 20000
+    /// Delete the files this server's `putFile` created when it stops
+    /// (Jumpstarter's `remove_created_on_close`).
+    public var removeCreatedFilesOnStop: Bool = false
+
+    /// Creates a configuration; every argument has the documented default.
+    public init(
+        rootDirectory: String = "/var/lib/tftpboot",
+        host: String = "",
+        port: Int = 69
+    ) {
+        self.rootDirectory = rootDirectory
+        self.host = host
+        self.port = port
+    }
+
+    /// Checks ranges; returns a message naming the first bad setting, or nil.
+    public func validationError() -> String? {
+        if !(0...65535).contains(port) { return "port \(port) is out of range (0-65535)" }
+        if !(8...65464).contains(maximumBlockSize) { return "maximum block size \(maximumBlockSize) is out of range (8-65464)" }
+        if !(1...1024).contains(maximumWindowSize) { return "maximum window size \(maximumWindowSize) is out of range (1-1024)" }
+        if !(1...255_000).contains(retransmitTimeoutMilliseconds) {
+            return "retransmit timeout \(retransmitTimeoutMilliseconds) ms is out of range (1-255000)"
+        }
+        if maximumRetransmitTimeoutMilliseconds < retransmitTimeoutMilliseconds {
+            return "maximum retransmit timeout must be at least the retransmit timeout"
+        }
+        if !(0...100).contains(maximumRetransmissions) { return "maximum retransmissions \(maximumRetransmissions) is out of range (0-100)" }
+        if maximumTransfers < 1 { return "maximum transfers must be at least 1" }
+        return nil
+    }
+}
