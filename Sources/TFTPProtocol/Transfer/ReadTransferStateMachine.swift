@@ -1,0 +1,178 @@
+/// The sender side of one read transfer (RFC 1350, RFC 2347 OACK, RFC 7440 windows), without I/O or clocks.
+///
+/// The server sends what the actions say, arms one timer with `currentTimeoutMilliseconds` after each send,
+/// and feeds back ACKs, ERRORs and timer expiries. Only a timeout ever re-sends: a duplicate ACK never does
+/// (the Sorcerer's Apprentice bug).
+public struct ReadTransferStateMachine: Sendable {
+    private enum Phase: Sendable {
+        case idle
+        case awaitingOptionAcknowledgementReply
+        case sending
+        case finished
+    }
+
+    /// Bytes the client receives in total (after netascii conversion).
+    public let transferSize: UInt64
+    /// Payload bytes per full block.
+    public let blockSize: Int
+    /// Blocks sent before waiting for an ACK.
+    public let windowSize: Int
+    /// The timeouts and retry bound in use.
+    public let retransmission: RetransmissionPolicy
+    /// transferSize / blockSize + 1 (last block short, possibly empty; empty file = one empty block).
+    public let blockCount: UInt64
+
+    private let sendsOptionAcknowledgement: Bool
+    private var phase = Phase.idle
+    /// Highest absolute block the client acknowledged; 0 before any.
+    private var acked: UInt64 = 0
+    /// Highest absolute block sent so far.
+    private var sentUpTo: UInt64 = 0
+    private var consecutiveRetransmissions = 0
+
+    /// What to arm the timer with after a send action.
+    public private(set) var currentTimeoutMilliseconds: Int
+    /// Total blocks and OACKs re-sent so far (for statistics).
+    public private(set) var retransmissionCount = 0
+
+    /// Creates the machine; call `start()` next.
+    public init(
+        transferSize: UInt64,
+        blockSize: Int,
+        windowSize: Int,
+        sendsOptionAcknowledgement: Bool,
+        retransmission: RetransmissionPolicy
+    ) {
+        self.transferSize = transferSize
+        // Defensive clamps: a zero block size would divide by zero, and windows above 65535 make ACKs ambiguous.
+        self.blockSize = max(blockSize, 1)
+        self.windowSize = min(max(windowSize, 1), Int(UInt16.max))
+        self.sendsOptionAcknowledgement = sendsOptionAcknowledgement
+        var policy = retransmission
+        policy.initialTimeoutMilliseconds = max(policy.initialTimeoutMilliseconds, 1)
+        policy.maximumTimeoutMilliseconds = max(policy.maximumTimeoutMilliseconds, policy.initialTimeoutMilliseconds)
+        policy.maximumRetransmissions = max(policy.maximumRetransmissions, 0)
+        self.retransmission = policy
+        self.currentTimeoutMilliseconds = policy.initialTimeoutMilliseconds
+        let (count, overflow) = (transferSize / UInt64(self.blockSize)).addingReportingOverflow(1)
+        self.blockCount = overflow ? UInt64.max : count
+    }
+
+    /// The file range block `block` carries (64-bit offsets); blocks outside 1...blockCount have length 0.
+    public func byteRange(ofBlock block: UInt64) -> (offset: UInt64, length: Int) {
+        guard block >= 1 else { return (0, 0) }
+        let (offset, overflow) = (block - 1).multipliedReportingOverflow(by: UInt64(blockSize))
+        guard !overflow, offset < transferSize else { return (overflow ? transferSize : min(offset, transferSize), 0) }
+        return (offset, Int(min(UInt64(blockSize), transferSize - offset)))
+    }
+
+    /// The 16-bit number block `block` carries on the wire: truncating, so it rolls over 65535 -> 0.
+    public static func wireBlockNumber(_ block: UInt64) -> UInt16 {
+        UInt16(truncatingIfNeeded: block)
+    }
+
+    /// The highest absolute block the client has acknowledged (0 before any).
+    public var highestAcknowledgedBlock: UInt64 { acked }
+
+    /// True after the OACK went out and before ACK 0 (or an ERROR) came back.
+    public var isAwaitingOptionAcknowledgementReply: Bool { phase == .awaitingOptionAcknowledgementReply }
+
+    /// True once a `.finished` action was returned; every later input answers `.wait`.
+    public var isFinished: Bool { phase == .finished }
+
+    /// Begins the transfer: `.sendOptionAcknowledgement` or the first window of DATA.
+    public mutating func start() -> ReadTransferAction {
+        guard phase == .idle else { return .wait }
+        if sendsOptionAcknowledgement {
+            phase = .awaitingOptionAcknowledgementReply
+            return .sendOptionAcknowledgement
+        }
+        phase = .sending
+        return sendWindow(after: 0)
+    }
+
+    /// Handles an ACK carrying the 16-bit block number `wireBlock`.
+    public mutating func receiveAcknowledgement(_ wireBlock: UInt16) -> ReadTransferAction {
+        switch phase {
+        case .idle, .finished:
+            return .wait
+        case .awaitingOptionAcknowledgementReply:
+            guard wireBlock == 0 else { return .wait }
+            phase = .sending
+            resetRetransmissionState()
+            return sendWindow(after: 0)
+        case .sending:
+            // The unique absolute block in [acked, sentUpTo] with these low 16 bits (a window spans at most 65535 blocks).
+            let distance = UInt64(wireBlock &- UInt16(truncatingIfNeeded: acked))
+            let (block, overflow) = acked.addingReportingOverflow(distance)
+            // distance 0 is a duplicate of an ACK already acted on; beyond sentUpTo is stale or garbage.
+            guard !overflow, distance > 0, block <= sentUpTo else { return .wait }
+            acked = block
+            resetRetransmissionState()
+            if block >= blockCount {
+                phase = .finished
+                return .finished(.delivered)
+            }
+            // RFC 7440 §4: an ACK inside the window means the client lost k+1; the whole window means "next".
+            return sendWindow(after: block)
+        }
+    }
+
+    /// Handles any decoded packet from the client: ACK or ERROR end up here, anything else is ignored.
+    public mutating func receive(_ packet: TFTPPacket) -> ReadTransferAction {
+        switch packet {
+        case .acknowledgement(let block):
+            return receiveAcknowledgement(block)
+        case .error(let code, let message):
+            switch phase {
+            case .idle, .finished:
+                return .wait
+            case .awaitingOptionAcknowledgementReply where code == .optionNegotiationFailed:
+                phase = .finished
+                return .finished(.sizeProbe)
+            case .awaitingOptionAcknowledgementReply, .sending:
+                phase = .finished
+                return .finished(.abortedByClient(code: code, message: message))
+            }
+        case .readRequest, .writeRequest, .data, .optionAcknowledgement:
+            return .wait
+        }
+    }
+
+    /// Handles the armed timer firing: re-send what is unacknowledged with a doubled timeout, or give up.
+    public mutating func timerExpired() -> ReadTransferAction {
+        switch phase {
+        case .idle, .finished:
+            return .wait
+        case .awaitingOptionAcknowledgementReply, .sending:
+            guard consecutiveRetransmissions < retransmission.maximumRetransmissions else {
+                phase = .finished
+                return .finished(.timedOut(retransmissions: consecutiveRetransmissions))
+            }
+            consecutiveRetransmissions += 1
+            let doubled = currentTimeoutMilliseconds.multipliedReportingOverflow(by: 2)
+            currentTimeoutMilliseconds = doubled.overflow
+                ? retransmission.maximumTimeoutMilliseconds
+                : min(doubled.partialValue, retransmission.maximumTimeoutMilliseconds)
+            if phase == .awaitingOptionAcknowledgementReply {
+                retransmissionCount += 1
+                return .sendOptionAcknowledgement
+            }
+            let action = sendWindow(after: acked)
+            if case .sendBlocks(_, let count) = action { retransmissionCount += count }
+            return action
+        }
+    }
+
+    /// Sends blocks block+1 ... up to a window or the last block.
+    private mutating func sendWindow(after block: UInt64) -> ReadTransferAction {
+        let count = Int(min(UInt64(windowSize), blockCount - block))
+        sentUpTo = max(sentUpTo, block + UInt64(count))
+        return .sendBlocks(first: block + 1, count: count)
+    }
+
+    private mutating func resetRetransmissionState() {
+        consecutiveRetransmissions = 0
+        currentTimeoutMilliseconds = retransmission.initialTimeoutMilliseconds
+    }
+}

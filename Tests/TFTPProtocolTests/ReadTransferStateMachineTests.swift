@@ -1,0 +1,310 @@
+import Testing
+import TFTPProtocol
+
+@Suite("Read transfer state machine")
+struct ReadTransferStateMachineTests {
+    private func machine(
+        size: UInt64, blockSize: Int = 512, window: Int = 1, oack: Bool = false,
+        policy: RetransmissionPolicy = RetransmissionPolicy()
+    ) -> ReadTransferStateMachine {
+        ReadTransferStateMachine(
+            transferSize: size, blockSize: blockSize, windowSize: window, sendsOptionAcknowledgement: oack, retransmission: policy)
+    }
+
+    @Test func lockstepTransfer() {
+        var m = machine(size: 1500)
+        #expect(m.blockCount == 3)
+        #expect(m.start() == .sendBlocks(first: 1, count: 1))
+        #expect(m.receiveAcknowledgement(1) == .sendBlocks(first: 2, count: 1))
+        #expect(m.receiveAcknowledgement(2) == .sendBlocks(first: 3, count: 1))
+        #expect(m.byteRange(ofBlock: 3) == (1024, 476))
+        #expect(m.receiveAcknowledgement(3) == .finished(.delivered))
+        #expect(m.highestAcknowledgedBlock == 3)
+        #expect(m.isFinished)
+        #expect(m.retransmissionCount == 0)
+    }
+
+    @Test func startIsOnlyActedOnOnce() {
+        var m = machine(size: 10)
+        #expect(m.start() == .sendBlocks(first: 1, count: 1))
+        #expect(m.start() == .wait)
+    }
+
+    @Test func inputsBeforeStartAreIgnored() {
+        var m = machine(size: 10)
+        #expect(m.receiveAcknowledgement(1) == .wait)
+        #expect(m.timerExpired() == .wait)
+        #expect(m.receive(.error(code: .notDefined, message: "x")) == .wait)
+        #expect(m.start() == .sendBlocks(first: 1, count: 1))
+    }
+
+    @Test func optionAcknowledgementThenAckZeroStartsData() {
+        var m = machine(size: 5000, window: 4, oack: true)
+        #expect(m.start() == .sendOptionAcknowledgement)
+        #expect(m.isAwaitingOptionAcknowledgementReply)
+        #expect(m.receiveAcknowledgement(1) == .wait)
+        #expect(m.receive(.data(block: 1, payload: [])) == .wait)
+        #expect(m.receiveAcknowledgement(0) == .sendBlocks(first: 1, count: 4))
+        #expect(!m.isAwaitingOptionAcknowledgementReply)
+        #expect(m.receiveAcknowledgement(0) == .wait)
+    }
+
+    @Test func ackZeroWithoutOptionAcknowledgementIsIgnored() {
+        var m = machine(size: 5000, window: 4)
+        #expect(m.start() == .sendBlocks(first: 1, count: 4))
+        #expect(m.receiveAcknowledgement(0) == .wait)
+        #expect(m.highestAcknowledgedBlock == 0)
+    }
+
+    @Test func windowedTransfer() {
+        var m = machine(size: 10_000, window: 8)
+        #expect(m.blockCount == 20)
+        #expect(m.start() == .sendBlocks(first: 1, count: 8))
+        #expect(m.receiveAcknowledgement(8) == .sendBlocks(first: 9, count: 8))
+        #expect(m.receiveAcknowledgement(16) == .sendBlocks(first: 17, count: 4))
+        #expect(m.receiveAcknowledgement(20) == .finished(.delivered))
+    }
+
+    @Test func windowLargerThanFile() {
+        var m = machine(size: 1100, window: 16)
+        #expect(m.start() == .sendBlocks(first: 1, count: 3))
+        #expect(m.receiveAcknowledgement(3) == .finished(.delivered))
+    }
+
+    @Test func ackInsideWindowResendsFromNextBlock() {
+        var m = machine(size: 100_000, window: 8)
+        #expect(m.start() == .sendBlocks(first: 1, count: 8))
+        #expect(m.receiveAcknowledgement(3) == .sendBlocks(first: 4, count: 8))
+        #expect(m.highestAcknowledgedBlock == 3)
+        // A duplicate of the ACK just acted on, an older one, and one for a block never sent: all ignored.
+        #expect(m.receiveAcknowledgement(3) == .wait)
+        #expect(m.receiveAcknowledgement(2) == .wait)
+        #expect(m.receiveAcknowledgement(12) == .wait)
+        #expect(m.receiveAcknowledgement(11) == .sendBlocks(first: 12, count: 8))
+    }
+
+    @Test func duplicateAcksNeverResend() {
+        var m = machine(size: 100_000, window: 4)
+        _ = m.start()
+        #expect(m.receiveAcknowledgement(4) == .sendBlocks(first: 5, count: 4))
+        for _ in 0..<100 {
+            #expect(m.receiveAcknowledgement(4) == .wait)
+        }
+        #expect(m.retransmissionCount == 0)
+        #expect(m.receiveAcknowledgement(8) == .sendBlocks(first: 9, count: 4))
+    }
+
+    @Test func staleAndGarbageAcksAreIgnored() {
+        var m = machine(size: 100_000)
+        _ = m.start()
+        #expect(m.receiveAcknowledgement(2) == .wait)
+        #expect(m.receiveAcknowledgement(65535) == .wait)
+        #expect(m.receiveAcknowledgement(1) == .sendBlocks(first: 2, count: 1))
+        #expect(m.receiveAcknowledgement(1) == .wait)
+        #expect(m.receive(.acknowledgement(block: 0)) == .wait)
+        #expect(m.receive(.readRequest(TFTPRequest(filename: "f", mode: "octet"))) == .wait)
+        #expect(m.receive(.optionAcknowledgement([])) == .wait)
+        #expect(m.highestAcknowledgedBlock == 1)
+    }
+
+    @Test func wireBlockNumbersRollOver() {
+        #expect(ReadTransferStateMachine.wireBlockNumber(0) == 0)
+        #expect(ReadTransferStateMachine.wireBlockNumber(65535) == 65535)
+        #expect(ReadTransferStateMachine.wireBlockNumber(65536) == 0)
+        #expect(ReadTransferStateMachine.wireBlockNumber(65537) == 1)
+        #expect(ReadTransferStateMachine.wireBlockNumber(5 * 65536 + 7) == 7)
+    }
+
+    @Test func rolloverAcrossBlock65535WithWindow16() {
+        // 70 000 blocks of 8 bytes: the window crossing 65535 -> 0 must map ACKs to the right absolute blocks.
+        var m = machine(size: 69_999 * 8 + 3, blockSize: 8, window: 16)
+        #expect(m.blockCount == 70_000)
+        var action = m.start()
+        var windows = 0
+        var crossed = false
+        while case .sendBlocks(let first, let count) = action {
+            let last = first + UInt64(count) - 1
+            if first <= 65_535 && last >= 65_536 {
+                crossed = true
+                // Inside the straddling window: ACK for absolute 65535 (wire 65535), then for 65537 (wire 1).
+                #expect(m.receiveAcknowledgement(65535) == .sendBlocks(first: 65_536, count: 16))
+                #expect(m.receiveAcknowledgement(1) == .sendBlocks(first: 65_538, count: 16))
+                #expect(m.highestAcknowledgedBlock == 65_537)
+                // Stale ACKs from before the rollover must not be mistaken for new ones.
+                #expect(m.receiveAcknowledgement(65535) == .wait)
+                #expect(m.receiveAcknowledgement(65530) == .wait)
+                #expect(m.receiveAcknowledgement(1) == .wait)
+                action = m.receiveAcknowledgement(ReadTransferStateMachine.wireBlockNumber(65_537 + 16))
+                #expect(action == .sendBlocks(first: 65_554, count: 16))
+                continue
+            }
+            action = m.receiveAcknowledgement(ReadTransferStateMachine.wireBlockNumber(last))
+            windows += 1
+        }
+        #expect(action == .finished(.delivered))
+        #expect(m.highestAcknowledgedBlock == 70_000)
+        #expect(windows > 4_000)
+        #expect(crossed)
+        #expect(m.byteRange(ofBlock: 70_000) == (69_999 * 8, 3))
+    }
+
+    @Test func ackOfWireBlockZeroAfterWrap() {
+        // Absolute block 65536 travels as wire block 0, which must not be confused with the OACK's ACK 0.
+        var m = machine(size: 100_000 * 8, blockSize: 8, window: 16)
+        var action = m.start()
+        while case .sendBlocks(let first, let count) = action, first + UInt64(count) - 1 < 65_535 {
+            action = m.receiveAcknowledgement(ReadTransferStateMachine.wireBlockNumber(first + UInt64(count) - 1))
+        }
+        #expect(action == .sendBlocks(first: 65_521, count: 16))
+        #expect(m.receiveAcknowledgement(65535) == .sendBlocks(first: 65_536, count: 16))
+        #expect(m.receiveAcknowledgement(0) == .sendBlocks(first: 65_537, count: 16))
+        #expect(m.receiveAcknowledgement(0) == .wait)
+        #expect(m.receiveAcknowledgement(16) == .sendBlocks(first: 65_553, count: 16))
+    }
+
+    @Test func timeoutsBackOffUpToTheCapThenGiveUp() {
+        var m = machine(size: 100_000, window: 4, policy: RetransmissionPolicy(
+            initialTimeoutMilliseconds: 1000, maximumTimeoutMilliseconds: 8000, maximumRetransmissions: 5))
+        #expect(m.start() == .sendBlocks(first: 1, count: 4))
+        #expect(m.currentTimeoutMilliseconds == 1000)
+        var timeouts: [Int] = []
+        for _ in 0..<5 {
+            #expect(m.timerExpired() == .sendBlocks(first: 1, count: 4))
+            timeouts.append(m.currentTimeoutMilliseconds)
+        }
+        #expect(timeouts == [2000, 4000, 8000, 8000, 8000])
+        #expect(m.retransmissionCount == 20)
+        #expect(m.timerExpired() == .finished(.timedOut(retransmissions: 5)))
+        #expect(m.timerExpired() == .wait)
+        #expect(m.receiveAcknowledgement(4) == .wait)
+    }
+
+    @Test func timeoutResendsUnacknowledgedWindowFromLastAck() {
+        var m = machine(size: 5000, window: 4)
+        _ = m.start()
+        #expect(m.receiveAcknowledgement(2) == .sendBlocks(first: 3, count: 4))
+        #expect(m.timerExpired() == .sendBlocks(first: 3, count: 4))
+        #expect(m.receiveAcknowledgement(6) == .sendBlocks(first: 7, count: 4))
+        #expect(m.receiveAcknowledgement(9) == .sendBlocks(first: 10, count: 1))
+        #expect(m.timerExpired() == .sendBlocks(first: 10, count: 1))
+        #expect(m.retransmissionCount == 5)
+    }
+
+    @Test func progressResetsRetriesAndTimeout() {
+        var m = machine(size: 100_000, policy: RetransmissionPolicy(maximumRetransmissions: 2))
+        _ = m.start()
+        #expect(m.timerExpired() == .sendBlocks(first: 1, count: 1))
+        #expect(m.timerExpired() == .sendBlocks(first: 1, count: 1))
+        #expect(m.currentTimeoutMilliseconds == 4000)
+        #expect(m.receiveAcknowledgement(1) == .sendBlocks(first: 2, count: 1))
+        #expect(m.currentTimeoutMilliseconds == 1000)
+        // Two fresh retries are allowed again before giving up.
+        #expect(m.timerExpired() == .sendBlocks(first: 2, count: 1))
+        #expect(m.timerExpired() == .sendBlocks(first: 2, count: 1))
+        #expect(m.timerExpired() == .finished(.timedOut(retransmissions: 2)))
+        #expect(m.retransmissionCount == 4)
+    }
+
+    @Test func duplicateAckDoesNotResetRetries() {
+        var m = machine(size: 100_000, policy: RetransmissionPolicy(maximumRetransmissions: 1))
+        _ = m.start()
+        #expect(m.receiveAcknowledgement(1) == .sendBlocks(first: 2, count: 1))
+        #expect(m.timerExpired() == .sendBlocks(first: 2, count: 1))
+        #expect(m.receiveAcknowledgement(1) == .wait)
+        #expect(m.currentTimeoutMilliseconds == 2000)
+        #expect(m.timerExpired() == .finished(.timedOut(retransmissions: 1)))
+    }
+
+    @Test func zeroRetransmissionsGivesUpAtFirstTimeout() {
+        var m = machine(size: 10, policy: RetransmissionPolicy(maximumRetransmissions: 0))
+        _ = m.start()
+        #expect(m.timerExpired() == .finished(.timedOut(retransmissions: 0)))
+    }
+
+    @Test func optionAcknowledgementIsRetransmittedWithBackoff() {
+        var m = machine(size: 10, oack: true, policy: RetransmissionPolicy(
+            initialTimeoutMilliseconds: 300, maximumTimeoutMilliseconds: 1000, maximumRetransmissions: 3))
+        #expect(m.start() == .sendOptionAcknowledgement)
+        #expect(m.timerExpired() == .sendOptionAcknowledgement)
+        #expect(m.currentTimeoutMilliseconds == 600)
+        #expect(m.timerExpired() == .sendOptionAcknowledgement)
+        #expect(m.currentTimeoutMilliseconds == 1000)
+        #expect(m.receiveAcknowledgement(0) == .sendBlocks(first: 1, count: 1))
+        #expect(m.currentTimeoutMilliseconds == 300)
+        #expect(m.retransmissionCount == 2)
+    }
+
+    @Test func errorEightAfterOptionAcknowledgementIsASizeProbe() {
+        var m = machine(size: 10, oack: true)
+        _ = m.start()
+        #expect(m.receive(.error(code: .optionNegotiationFailed, message: "tsize probe")) == .finished(.sizeProbe))
+        #expect(m.receive(.acknowledgement(block: 0)) == .wait)
+    }
+
+    @Test func otherErrorAfterOptionAcknowledgementIsAnAbort() {
+        var m = machine(size: 10, oack: true)
+        _ = m.start()
+        #expect(m.receive(.error(code: .accessViolation, message: "no")) == .finished(.abortedByClient(code: .accessViolation, message: "no")))
+    }
+
+    @Test func errorAfterDataIsAnAbortEvenWithCodeEight() {
+        var m = machine(size: 10_000, oack: true)
+        _ = m.start()
+        _ = m.receiveAcknowledgement(0)
+        #expect(m.receive(.error(code: .optionNegotiationFailed, message: "late")) == .finished(.abortedByClient(code: .optionNegotiationFailed, message: "late")))
+
+        var plain = machine(size: 10_000)
+        _ = plain.start()
+        #expect(plain.receive(.error(code: .diskFull, message: "full")) == .finished(.abortedByClient(code: .diskFull, message: "full")))
+        #expect(plain.timerExpired() == .wait)
+    }
+
+    @Test func emptyFileIsOneEmptyBlock() {
+        var m = machine(size: 0)
+        #expect(m.blockCount == 1)
+        #expect(m.byteRange(ofBlock: 1) == (0, 0))
+        #expect(m.start() == .sendBlocks(first: 1, count: 1))
+        #expect(m.receiveAcknowledgement(1) == .finished(.delivered))
+    }
+
+    @Test func exactMultipleOfBlockSizeEndsWithAnEmptyBlock() {
+        var m = machine(size: 1024, window: 8)
+        #expect(m.blockCount == 3)
+        #expect(m.byteRange(ofBlock: 2) == (512, 512))
+        #expect(m.byteRange(ofBlock: 3) == (1024, 0))
+        #expect(m.start() == .sendBlocks(first: 1, count: 3))
+        #expect(m.receiveAcknowledgement(2) == .sendBlocks(first: 3, count: 1))
+        #expect(m.receiveAcknowledgement(3) == .finished(.delivered))
+    }
+
+    @Test func fiveGibibyteTransfer() {
+        let m = machine(size: 5 << 30, blockSize: 65464, window: 16)
+        #expect(m.blockCount == 82_011)
+        #expect(m.byteRange(ofBlock: 1) == (0, 65464))
+        #expect(m.byteRange(ofBlock: 82_010) == (5_368_637_176, 65464))
+        #expect(m.byteRange(ofBlock: 82_011) == (5_368_702_640, 6480))
+        #expect(ReadTransferStateMachine.wireBlockNumber(82_011) == 16_475)
+    }
+
+    @Test func byteRangeOutsideTheFileIsEmpty() {
+        let m = machine(size: 1000)
+        #expect(m.byteRange(ofBlock: 0) == (0, 0))
+        #expect(m.byteRange(ofBlock: 3) == (1000, 0))
+        #expect(m.byteRange(ofBlock: UInt64.max) == (1000, 0))
+    }
+
+    @Test func degenerateParametersDoNotTrap() {
+        var m = machine(size: UInt64.max, blockSize: 0, window: 0, policy: RetransmissionPolicy(
+            initialTimeoutMilliseconds: 0, maximumTimeoutMilliseconds: -5, maximumRetransmissions: -1))
+        #expect(m.blockCount == UInt64.max)
+        #expect(m.start() == .sendBlocks(first: 1, count: 1))
+        #expect(m.currentTimeoutMilliseconds == 1)
+        #expect(m.timerExpired() == .finished(.timedOut(retransmissions: 0)))
+
+        var big = machine(size: 10, policy: RetransmissionPolicy(
+            initialTimeoutMilliseconds: Int.max / 2 + 1, maximumTimeoutMilliseconds: Int.max, maximumRetransmissions: 3))
+        _ = big.start()
+        #expect(big.timerExpired() == .sendBlocks(first: 1, count: 1))
+        #expect(big.currentTimeoutMilliseconds == Int.max)
+    }
+}
