@@ -1,0 +1,113 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import VolleyServer
+
+/// `volley serve`: serve a directory in the foreground until SIGINT or SIGTERM.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a directory over TFTP in the foreground.",
+        discussion: """
+            Settings come from the built-in defaults, then the YAML file given with --config, \
+            then the flags below (flags win). Logs go to standard error: one line when serving \
+            (with the address and port actually bound) and one line per finished transfer. \
+            SIGINT or SIGTERM stops the server and exits 0.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("YAML configuration file (keys: root_dir, host, port, max_block_size, …; see README).", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("Directory to serve read-only. (default: /var/lib/tftpboot)", valueName: "dir"))
+    var root: String?
+
+    @Option(name: .long, help: ArgumentHelp("Address to listen on: an IPv4/IPv6 address or host name; 0.0.0.0 or :: for all addresses; empty to auto-detect. (default: auto-detect)", valueName: "addr"))
+    var host: String?
+
+    @Option(name: .long, help: ArgumentHelp("UDP port; 0 picks a free port and logs it. (default: 69)", valueName: "n"))
+    var port: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Largest blksize a client may negotiate, 8-65464. (default: 65464)", valueName: "bytes"))
+    var maxBlockSize: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Largest windowsize a client may negotiate, 1-1024. (default: 64)", valueName: "blocks"))
+    var maxWindowSize: Int?
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "Lower blksize to fit the MTU of the interface a request arrived on, so blocks are never fragmented. (default: on)")
+    var mtuClamp: Bool?
+
+    @Option(name: .long, help: ArgumentHelp("First retransmission timeout when the client sets none, in milliseconds (sub-second is fine on a LAN). (default: 1000)", valueName: "ms"))
+    var retransmitTimeout: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Retransmissions in a row without an answer before a transfer is dropped. (default: 5)", valueName: "n"))
+    var maxRetries: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Transfers served at once; further requests are dropped until some finish. (default: 20000)", valueName: "n"))
+    var maxTransfers: Int?
+
+    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. (default: info)", valueName: "level"))
+    var logLevel: String?
+
+    func run() throws {
+        var settings = VolleySettings()
+        if let config {
+            do {
+                settings = try VolleySettings.load(fromFile: config)
+            } catch {
+                throw ValidationError("\(config): \(error)")
+            }
+        }
+        settings.apply(self)
+        let level = try settings.parsedLogLevel()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "volley")
+        let configuration = settings.serverConfiguration
+        if let problem = configuration.validationError() { throw ValidationError(problem) }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: configuration.rootDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("root directory \(configuration.rootDirectory) does not exist or is not a directory")
+        }
+
+        let server = TFTPServer(configuration: configuration, logger: logger)
+        do {
+            try server.start()
+        } catch {
+            throw ValidationError("cannot start: \(error)")
+        }
+        printFetchHint(server, logger: logger)
+        waitForTerminationSignal()
+        try? server.stop()
+    }
+
+    /// Tells a newcomer how to fetch something right away.
+    private func printFetchHint(_ server: TFTPServer, logger: Logger) {
+        guard let file = (try? server.listFiles())?.first else {
+            logger.info("the root is empty: put files in it, then fetch them with curl -O tftp://HOST:\(server.port)/NAME")
+            return
+        }
+        let host = server.host.contains(":") ? "[\(server.host)]" : server.host
+        let shown = (host == "0.0.0.0" || host == "[::]") ? "127.0.0.1" : host
+        logger.info("try: curl -o \((file as NSString).lastPathComponent) tftp://\(shown):\(server.port)/\(file)")
+    }
+}
+
+/// Blocks until SIGINT or SIGTERM arrives.
+private func waitForTerminationSignal() {
+    let received = DispatchSemaphore(value: 0)
+    var sources: [DispatchSourceSignal] = []
+    for signalNumber in [SIGINT, SIGTERM] {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+        source.setEventHandler { received.signal() }
+        source.resume()
+        sources.append(source)
+    }
+    received.wait()
+    sources.forEach { $0.cancel() }
+}
