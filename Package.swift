@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "VolleyReactorTests", dependencies: ["VolleyReactor", "CEpoll"]),
         .testTarget(
             name: "VolleyServerTests",
-            dependencies: ["VolleyServer", "TFTPProtocol", "CEpoll", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VolleyServer", "VolleyReactor", "TFTPProtocol", "CEpoll", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]
