@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "volley", targets: ["volley"]),
         .library(name: "VolleyServer", targets: ["VolleyServer"]),
         .library(name: "TFTPProtocol", targets: ["TFTPProtocol"]),
+        .executable(name: "volley-loadgen", targets: ["volley-loadgen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,6 +46,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
+        ),
+        // The benchmark's load generator: many boot clients on our own reactor, verifying every byte.
+        .executableTarget(
+            name: "volley-loadgen",
+            dependencies: [
+                "VolleyReactor", "TFTPProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "benchmarks/loadgen"
         ),
         .testTarget(name: "TFTPProtocolTests", dependencies: ["TFTPProtocol"]),
         .testTarget(name: "VolleyReactorTests", dependencies: ["VolleyReactor", "CEpoll"]),
