@@ -108,12 +108,41 @@ private struct Upload {
     let path: RelativePath
     /// The opened root; closed by the caller.
     let root: ConfinedRoot
-    /// Parses `name` (hostile names throw ``TFTPError/accessViolation(_:)``) and opens the root.
+    /// Parses `name` (hostile names throw ``TFTPError/accessViolation(_:)``), opens the root and
+    /// checks that the destination, if it exists, is a regular file beneath the root.
     init(store: RootDirectoryStore, name: String) throws(TFTPError) {
         self.name = name
         path = try RelativePath.forStore(name)
         if path.leaf.hasPrefix(uploadTemporaryPrefix) { throw .accessViolation(name) }
         root = try ConfinedRoot.forStore(store.rootDirectory)
+        do {
+            try checkDestination()
+        } catch {
+            root.close()
+            throw error
+        }
+    }
+
+    /// Refuses a destination that resolves outside the root (e.g. a symlink out) or is not a regular file.
+    private func checkDestination() throws(TFTPError) {
+        let fd: Int32
+        do {
+            fd = try openBeneath(root.descriptor, path.description, flags: volleyOPath)
+        } catch where error.errno == ENOENT || error.errno == ENOTDIR {
+            return
+        } catch {
+            throw .lookup(error, name: name)
+        }
+        defer { closeDescriptor(fd) }
+        let status: stat
+        do {
+            status = try fileStatus(fd)
+        } catch {
+            throw .io(error, name: name)
+        }
+        guard isRegularFile(status) else {
+            throw .io("\(name.debugDescription) exists and is not a regular file")
+        }
     }
 
     /// The SHA-256 of the current file at the destination, nil when there is none.

@@ -25,7 +25,7 @@ extension FileStore {
         }
 
         @Test func opensAFileWithItsSizeAndBlockingCloexecDescriptor() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 let content = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
                 try scratch.write("root/pxelinux.0", bytes: content)
                 let root = try ConfinedRoot(path: scratch.root)
@@ -43,7 +43,7 @@ extension FileStore {
         }
 
         @Test func opensFilesInSubdirectories() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.write("root/sub/dir/b.bin", "nested")
                 #expect(try Self.open("sub/dir/b.bin", in: scratch) == .success(bytes("nested")))
                 #expect(try Self.open("./sub//dir/./b.bin", in: scratch) == .success(bytes("nested")))
@@ -51,7 +51,7 @@ extension FileStore {
         }
 
         @Test func leadingSlashMeansTheRoot() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.write("root/pxelinux.0", "pxe")
                 try scratch.write("root/boot/grub.cfg", "grub")
                 #expect(try Self.open("/pxelinux.0", in: scratch) == .success(bytes("pxe")))
@@ -60,7 +60,7 @@ extension FileStore {
         }
 
         @Test func backslashIsASeparator() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.write("root/boot/x86/pxeboot.n12", "windows")
                 #expect(try Self.open("boot\\x86\\pxeboot.n12", in: scratch) == .success(bytes("windows")))
                 #expect(try Self.open("\\boot\\x86/pxeboot.n12", in: scratch) == .success(bytes("windows")))
@@ -72,7 +72,7 @@ extension FileStore {
             "a.bin/..", "./../x",
         ])
         func dotDotIsRefusedInEveryPosition(name: String) throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.write("root/a.bin", "a")
                 try scratch.mkdir("root/sub")
                 let error = try #require(try Self.failure(name, in: scratch))
@@ -84,7 +84,7 @@ extension FileStore {
 
         @Test(arguments: ["", "/", "//", "\\", ".", "./", "a\u{0}b", "\u{0}", "sub/", "sub\\"])
         func malformedNamesAreRefused(name: String) throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.write("root/a", "a")
                 try scratch.write("root/sub", "file named sub")
                 let error = try #require(try Self.failure(name, in: scratch))
@@ -93,7 +93,7 @@ extension FileStore {
         }
 
         @Test func absolutePathIsRootRelative() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 let missing = try #require(try Self.failure("/etc/passwd", in: scratch))
                 #expect(missing.kind == .notFound)
                 #expect(missing.clientMessage == "File not found")
@@ -106,7 +106,7 @@ extension FileStore {
         }
 
         @Test func symlinksInsideTheRootAreFollowed() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.write("root/images/kernel-6.1", "kernel")
                 try scratch.symlink("root/vmlinuz", to: "images/kernel-6.1")
                 try scratch.mkdir("root/boot")
@@ -119,7 +119,7 @@ extension FileStore {
         }
 
         @Test func symlinksToOutsideAreRefused() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.symlink("root/absolute", to: scratch.outside + "/secret.txt")
                 try scratch.symlink("root/relative", to: "../outside/secret.txt")
                 try scratch.mkdir("root/sub")
@@ -134,7 +134,7 @@ extension FileStore {
         }
 
         @Test func symlinkedDirectoriesToOutsideAreRefused() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.symlink("root/absdir", to: scratch.outside)
                 try scratch.symlink("root/reldir", to: "../outside")
                 try scratch.symlink("root/rootdir", to: "/")
@@ -146,7 +146,7 @@ extension FileStore {
         }
 
         @Test func directoriesAreRefused() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.mkdir("root/sub")
                 let error = try #require(try Self.failure("sub", in: scratch))
                 #expect(error.kind == .notARegularFile)
@@ -156,7 +156,7 @@ extension FileStore {
 
         @Test(.timeLimit(.minutes(1)))
         func fifosAreRefusedWithoutBlocking() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 let fifo = scratch.root + "/fifo"
                 #expect(mkfifo(fifo, 0o644) == 0)
                 let root = try ConfinedRoot(path: scratch.root)
@@ -180,7 +180,7 @@ extension FileStore {
         }
 
         @Test func aFileUsedAsADirectoryIsNotFound() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.write("root/file", "f")
                 #expect(try Self.failure("file/x", in: scratch)?.kind == .notFound)
                 #expect(try Self.failure("missing/x", in: scratch)?.kind == .notFound)
@@ -189,14 +189,14 @@ extension FileStore {
         }
 
         @Test func overlongNamesAreIllegal() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 let error = try #require(try Self.failure(String(repeating: "a", count: 5000), in: scratch))
                 #expect(error.kind == .invalidName)
             }
         }
 
         @Test func messagesNeverRevealServerPaths() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 try scratch.mkdir("root/sub")
                 try scratch.write("root/file", "f")
                 #expect(mkfifo(scratch.root + "/fifo", 0o644) == 0)
@@ -216,7 +216,7 @@ extension FileStore {
         }
 
         @Test func missingRootOrFileRootIsAClearError() throws {
-            try Scratch.with { scratch in
+            try Scratch.with { (scratch) throws in
                 #expect {
                     try ConfinedRoot(path: scratch.base + "/nowhere")
                 } throws: { error in
