@@ -129,7 +129,7 @@ extension ServerCore {
         transfer.timer = reactor.addTimer(afterMilliseconds: retransmission.initialTimeoutMilliseconds) { [unowned self] in
             self.timerFired(slot: slot, transfer)
         }
-        if activeCount % 64 == 1 { publishStatistics() }
+        publishStatistics()
         perform(transfer.machine.start(), on: transfer, slot: slot)
     }
 

@@ -14,9 +14,9 @@ struct Listener: Sendable {
 /// Created on, and confined to, the reactor thread.
 final class ServerCore {
     let reactor: Reactor
-    let listeners: [Listener]
-    let root: ConfinedRoot
-    let configuration: TFTPServerConfiguration
+    var listeners: [Listener]
+    var root: ConfinedRoot
+    var configuration: TFTPServerConfiguration
     let logger: Logger
     let statistics: StatisticsBox
 
@@ -61,11 +61,37 @@ final class ServerCore {
         for slot in transfers.indices {
             if let transfer = transfers[slot] { finish(transfer, slot: slot, outcome: "stopped: server shutting down", delivered: false) }
         }
+        stopListening()
+        root.close()
+        publishStatistics()
+    }
+
+    /// Closes the listening sockets: no new requests, transfers in flight go on.
+    func stopListening() {
         for listener in listeners {
             reactor.deregister(listener.descriptor)
             closeDescriptor(listener.descriptor)
         }
-        publishStatistics()
+        listeners.removeAll()
+    }
+
+    /// Applies a reloaded configuration: limits at once, a new root for new transfers.
+    func apply(_ newConfiguration: TFTPServerConfiguration, root newRoot: ConfinedRoot?) {
+        configuration = newConfiguration
+        if let newRoot {
+            root.close()  // transfers in flight hold their own file descriptors
+            root = newRoot
+        }
+    }
+
+    /// Runs `action` with the current totals every `intervalMilliseconds`, on this thread.
+    func startHeartbeat(_ heartbeat: TFTPServerHeartbeat) {
+        reactor.addTimer(afterMilliseconds: heartbeat.intervalMilliseconds) { [weak self] in
+            guard let self else { return }
+            self.totals.activeTransfers = self.activeCount
+            heartbeat.action(self.totals)
+            self.startHeartbeat(heartbeat)
+        }
     }
 
     func publishStatistics() {

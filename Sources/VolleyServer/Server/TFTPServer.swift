@@ -8,83 +8,120 @@ import VolleyReactor
 ///
 /// Thread-safe: call it from any thread or task.
 public final class TFTPServer: Sendable {
-    /// The settings given at creation (``host`` and ``port`` report what was actually bound).
-    public let configuration: TFTPServerConfiguration
     private let logger: Logger
-    private let store: RootDirectoryStore
-    private let state = Mutex(RunState())
+    private let heartbeat: TFTPServerHeartbeat?
+    private let state: Mutex<RunState>
     private let statisticsBox = StatisticsBox()
     private let createdFiles = Mutex<Set<String>>([])
 
     private struct RunState: @unchecked Sendable {
+        var configuration: TFTPServerConfiguration
         var thread: ReactorThread?
-        var boundAddress: SocketAddress?
-        var boxes: CoreBox?
+        var core: CoreBox?
+        var boundAddresses: [SocketAddress] = []
     }
 
-    /// Creates a stopped server. `logger` receives one line per transfer and the lifecycle lines.
-    public init(configuration: TFTPServerConfiguration = TFTPServerConfiguration(), logger: Logger = Logger(label: "volley")) {
-        self.configuration = configuration
+    /// Creates a stopped server. `logger` receives one line per transfer and the lifecycle
+    /// lines; `heartbeat`, if given, runs on the reactor thread while the server runs.
+    public init(
+        configuration: TFTPServerConfiguration = TFTPServerConfiguration(),
+        logger: Logger = Logger(label: "volley"),
+        heartbeat: TFTPServerHeartbeat? = nil
+    ) {
         self.logger = logger
-        self.store = RootDirectoryStore(rootDirectory: configuration.rootDirectory)
+        self.heartbeat = heartbeat
+        self.state = Mutex(RunState(configuration: configuration))
     }
+
+    /// File management works on the root in force (it follows a reload).
+    private var store: RootDirectoryStore { RootDirectoryStore(rootDirectory: configuration.rootDirectory) }
+
+    /// The settings in force (``host`` and ``port`` report what was actually bound).
+    public var configuration: TFTPServerConfiguration { state.withLock { $0.configuration } }
 
     // MARK: - Server control
 
-    /// Binds the listening socket and starts serving; returns once requests are accepted.
+    /// Binds the listening socket (or adopts ``TFTPServerConfiguration/inheritedSockets``)
+    /// and starts serving; returns once requests are accepted.
     public func start() throws(TFTPError) {
-        if let problem = configuration.validationError() { throw .invalidConfiguration(problem) }
         try state.withLock { (state: inout RunState) throws(TFTPError) in
             guard state.thread == nil else { throw .serverAlreadyRunning }
+            let configuration = state.configuration
+            if let problem = configuration.validationError() { throw .invalidConfiguration(problem) }
             ResourceLimits.raiseOpenFilesLimit()
-            let root: ConfinedRoot
-            do throws(FileAccessError) {
-                root = try ConfinedRoot(path: configuration.rootDirectory)
-            } catch {
-                throw .invalidConfiguration("root directory \(configuration.rootDirectory): \(error.logDetail)")
-            }
-            let requested = try HostAddressResolver.resolve(configuration.host, port: UInt16(configuration.port))
-            let listener: Listener
-            do {
-                let descriptor = try UDPSocket.openBound(to: requested, packetInfo: true)
-                // A boot storm sends thousands of RRQs at once: give them room to queue.
-                try? UDPSocket.setReceiveBufferSize(descriptor, bytes: 4 << 20)
-                listener = Listener(descriptor: descriptor, address: try UDPSocket.localAddress(of: descriptor))
+            let root = try Self.openRoot(configuration.rootDirectory)
+            let listeners: [Listener]
+            do throws(TFTPError) {
+                listeners = configuration.inheritedSockets.isEmpty
+                    ? try ListenerSockets.bind(configuration) : try ListenerSockets.adopt(configuration.inheritedSockets)
             } catch {
                 root.close()
-                throw .invalidConfiguration("cannot listen on \(requested): \(error)")
+                throw error
             }
             let box = CoreBox()
-            let (configuration, logger, statistics) = (self.configuration, self.logger, self.statisticsBox)
+            let (logger, statistics, heartbeat) = (self.logger, self.statisticsBox, self.heartbeat)
             do {
                 state.thread = try ReactorThread.start(name: "volley-reactor") { reactor in
-                    box.core = try ServerCore(
-                        reactor: reactor, listeners: [listener], root: root,
+                    let core = try ServerCore(
+                        reactor: reactor, listeners: listeners, root: root,
                         configuration: configuration, logger: logger, statistics: statistics)
+                    if let heartbeat { core.startHeartbeat(heartbeat) }
+                    box.core = core
                 }
             } catch {
-                closeDescriptor(listener.descriptor)
+                listeners.forEach { closeDescriptor($0.descriptor) }
                 root.close()
                 throw .io("cannot start the reactor: \(error)")
             }
-            state.boxes = box
-            state.boundAddress = listener.address
-            logger.info("serving \(configuration.rootDirectory) on \(listener.address.ipString) port \(listener.address.port)")
+            state.core = box
+            state.boundAddresses = listeners.map(\.address)
+            for listener in listeners {
+                logger.info("serving \(configuration.rootDirectory) on \(listener.address.ipString) port \(listener.address.port)")
+            }
         }
+    }
+
+    /// Stops taking new requests; transfers in flight go on until they end or ``stop()``.
+    public func stopAcceptingRequests() throws(TFTPError) {
+        let (thread, box) = try running()
+        thread.execute { _ in box.core?.stopListening() }
+        logger.info("no longer accepting requests; \(statistics.activeTransfers) transfer(s) in flight")
+    }
+
+    /// Applies a new configuration to the running server: limits at once, a new root for
+    /// new transfers. `host`, `port` and sockets need a restart and are kept. On error
+    /// (e.g. a missing root) nothing changes.
+    public func reload(_ newConfiguration: TFTPServerConfiguration) throws(TFTPError) {
+        if let problem = newConfiguration.validationError() { throw .invalidConfiguration(problem) }
+        let (thread, box) = try running()
+        let old = configuration
+        let newRoot = newConfiguration.rootDirectory == old.rootDirectory ? nil : try Self.openRoot(newConfiguration.rootDirectory)
+        var applied = newConfiguration
+        applied.host = old.host
+        applied.port = old.port
+        applied.inheritedSockets = old.inheritedSockets
+        if newConfiguration.host != old.host || newConfiguration.port != old.port {
+            logger.warning("host and port changes take effect after a restart; still serving on the old address")
+        }
+        state.withLock { $0.configuration = applied }
+        let frozen = applied
+        thread.execute { _ in box.core?.apply(frozen, root: newRoot) }
+        logger.info("configuration reloaded\(newRoot == nil ? "" : "; new transfers are served from \(applied.rootDirectory)")")
     }
 
     /// Stops serving: ends transfers in flight and closes every socket.
     /// Throws ``TFTPError/serverNotRunning`` when the server is not running.
     public func stop() throws(TFTPError) {
-        let (thread, box) = try state.withLock { (state: inout RunState) throws(TFTPError) -> (ReactorThread, CoreBox?) in
-            guard let thread = state.thread else { throw .serverNotRunning }
-            defer { state.thread = nil; state.boxes = nil }
-            return (thread, state.boxes)
+        let (thread, box) = try state.withLock { (state: inout RunState) throws(TFTPError) -> (ReactorThread, CoreBox) in
+            guard let thread = state.thread, let box = state.core else { throw .serverNotRunning }
+            state.thread = nil
+            state.core = nil
+            state.boundAddresses = []
+            return (thread, box)
         }
         thread.execute { _ in
-            box?.core?.shutdown()
-            box?.core?.root.close()
-            box?.core = nil
+            box.core?.shutdown()
+            box.core = nil
         }
         thread.stopAndWait()
         logger.info("stopped serving \(configuration.rootDirectory)")
@@ -94,17 +131,32 @@ public final class TFTPServer: Sendable {
         }
     }
 
+    private func running() throws(TFTPError) -> (ReactorThread, CoreBox) {
+        try state.withLock { (state: inout RunState) throws(TFTPError) -> (ReactorThread, CoreBox) in
+            guard let thread = state.thread, let box = state.core else { throw .serverNotRunning }
+            return (thread, box)
+        }
+    }
+
+    private static func openRoot(_ path: String) throws(TFTPError) -> ConfinedRoot {
+        do throws(FileAccessError) {
+            return try ConfinedRoot(path: path)
+        } catch {
+            throw .invalidConfiguration("root directory \(path): \(error.logDetail)")
+        }
+    }
+
     /// Whether the server is serving.
     public var isRunning: Bool { state.withLock { $0.thread != nil } }
 
     /// The address bound (e.g. `"127.0.0.1"`), or the configured host when not running.
     public var host: String {
-        state.withLock { $0.boundAddress?.ipString } ?? configuration.host
+        state.withLock { $0.boundAddresses.first?.ipString } ?? configuration.host
     }
 
     /// The port bound (the real one when configured as 0), or the configured port when not running.
     public var port: Int {
-        state.withLock { $0.boundAddress.map { Int($0.port) } } ?? configuration.port
+        state.withLock { $0.boundAddresses.first.map { Int($0.port) } } ?? configuration.port
     }
 
     /// Totals since start: transfers, bytes, retransmissions.

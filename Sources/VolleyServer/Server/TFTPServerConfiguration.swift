@@ -28,6 +28,10 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
     public var maximumRetransmissions: Int = 5
     /// Transfers served at once; further requests are dropped (clients retry) and logged.
     public var maximumTransfers: Int = 20000
+    /// Sockets to serve instead of binding `host` and `port` (socket activation): UDP
+    /// sockets, IPv4 or IPv6, already bound. The server makes them non-blocking and
+    /// close-on-exec, enables packet info, and closes them when it stops.
+    public var inheritedSockets: [Int32] = []
     /// Delete the files this server's `putFile` created when it stops
     /// (Jumpstarter's `remove_created_on_close`).
     public var removeCreatedFilesOnStop: Bool = false
