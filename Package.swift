@@ -41,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "volley",
             dependencies: [
-                "VolleyServer",
+                "VolleyServer", "VolleyReactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

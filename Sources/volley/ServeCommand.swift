@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import VolleyReactor
 import VolleyServer
 
 /// `volley serve`: serve a directory in the foreground until SIGINT or SIGTERM.
@@ -50,7 +51,52 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. (default: info)", valueName: "level"))
     var logLevel: String?
 
+    @Option(name: .long, help: ArgumentHelp("On SIGTERM/SIGINT, how long transfers in flight may finish before the server stops; a second signal stops at once. (default: 5000)", valueName: "ms"))
+    var drainTimeout: Int?
+
     func run() throws {
+        var settings = try loadSettings()
+        let logLevel = ReloadableLogLevel()
+        logLevel.level = try settings.parsedLogLevel()
+        logLevel.bootstrap()
+        let logger = Logger(label: "volley")
+
+        var configuration = settings.serverConfiguration
+        if let problem = configuration.validationError() { throw ValidationError(problem) }
+        let inherited = Systemd.listenSockets()
+        if !inherited.isEmpty {
+            if let bad = inherited.first(where: { !$0.isInetDatagram }) {
+                throw ValidationError("socket activation passed descriptor \(bad.descriptor) (\(bad.name)), which is not a UDP socket")
+            }
+            configuration.inheritedSockets = inherited.map { $0.descriptor }
+            let names = inherited.map { "\($0.name) (fd \($0.descriptor))" }.joined(separator: ", ")
+            logger.info("socket activation: serving the \(inherited.count) socket(s) systemd passed: \(names); host and port settings are ignored")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: configuration.rootDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("root directory \(configuration.rootDirectory) does not exist or is not a directory")
+        }
+
+        let notifier = ServiceNotifier()
+        let server = TFTPServer(configuration: configuration, logger: logger, heartbeat: notifier.heartbeat)
+        let signals = SignalInbox()
+        do {
+            try server.start()
+        } catch {
+            throw ValidationError("cannot start: \(error)")
+        }
+        notifier.ready(server.statistics)
+        printFetchHint(server, logger: logger)
+        settings = try loadSettings()
+        ServiceLifecycle(
+            server: server, notifier: notifier, signals: signals, logger: logger,
+            drainTimeoutMilliseconds: settings.drainTimeoutMs ?? 5000,
+            reloadSettings: { try loadSettings() }, logLevel: logLevel
+        ).run()
+    }
+
+    /// Defaults, then the YAML file, then the flags.
+    private func loadSettings() throws -> VolleySettings {
         var settings = VolleySettings()
         if let config {
             do {
@@ -60,29 +106,7 @@ struct ServeCommand: ParsableCommand {
             }
         }
         settings.apply(self)
-        let level = try settings.parsedLogLevel()
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "volley")
-        let configuration = settings.serverConfiguration
-        if let problem = configuration.validationError() { throw ValidationError(problem) }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: configuration.rootDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("root directory \(configuration.rootDirectory) does not exist or is not a directory")
-        }
-
-        let server = TFTPServer(configuration: configuration, logger: logger)
-        do {
-            try server.start()
-        } catch {
-            throw ValidationError("cannot start: \(error)")
-        }
-        printFetchHint(server, logger: logger)
-        waitForTerminationSignal()
-        try? server.stop()
+        return settings
     }
 
     /// Tells a newcomer how to fetch something right away.
@@ -97,17 +121,3 @@ struct ServeCommand: ParsableCommand {
     }
 }
 
-/// Blocks until SIGINT or SIGTERM arrives.
-private func waitForTerminationSignal() {
-    let received = DispatchSemaphore(value: 0)
-    var sources: [DispatchSourceSignal] = []
-    for signalNumber in [SIGINT, SIGTERM] {
-        signal(signalNumber, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-        source.setEventHandler { received.signal() }
-        source.resume()
-        sources.append(source)
-    }
-    received.wait()
-    sources.forEach { $0.cancel() }
-}

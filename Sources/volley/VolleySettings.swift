@@ -19,12 +19,14 @@ struct VolleySettings: Decodable, Equatable {
     var maxRetries: Int?
     var maxTransfers: Int?
     var logLevel: String?
+    var drainTimeoutMs: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case rootDir = "root_dir", host, port
         case maxBlockSize = "max_block_size", maxWindowSize = "max_window_size", mtuClamp = "mtu_clamp"
         case retransmitTimeoutMs = "retransmit_timeout_ms", maxRetransmitTimeoutMs = "max_retransmit_timeout_ms"
         case maxRetries = "max_retries", maxTransfers = "max_transfers", logLevel = "log_level"
+        case drainTimeoutMs = "drain_timeout_ms"
     }
 
     init() {}
@@ -73,6 +75,7 @@ struct VolleySettings: Decodable, Equatable {
         if let value = flags.maxRetries { maxRetries = value }
         if let value = flags.maxTransfers { maxTransfers = value }
         if let value = flags.logLevel { logLevel = value }
+        if let value = flags.drainTimeout { drainTimeoutMs = value }
     }
 
     /// The server configuration these settings describe.

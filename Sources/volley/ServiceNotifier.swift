@@ -1,0 +1,60 @@
+import Foundation
+import Synchronization
+import VolleyReactor
+import VolleyServer
+
+/// Tells systemd how the service is doing: readiness, live status, watchdog pings,
+/// reloads and shutdown. Every call is a no-op outside systemd (no `NOTIFY_SOCKET`).
+final class ServiceNotifier: Sendable {
+    /// The watchdog period systemd asked for, if any.
+    let watchdogMicroseconds = Systemd.watchdogMicroseconds()
+    private let lastStatus = Mutex<(time: UInt64, text: String)>((0, ""))
+
+    /// How often the reactor should call ``beat(_:)``: half the watchdog period, at most 1 s.
+    var heartbeatMilliseconds: Int {
+        guard let watchdogMicroseconds else { return 1000 }
+        return max(1, min(1000, Int(watchdogMicroseconds / 2000)))
+    }
+
+    /// The heartbeat to give the server: pings the watchdog from the reactor thread
+    /// (so a stuck loop stops the pings) and refreshes STATUS at most once a second.
+    var heartbeat: TFTPServerHeartbeat {
+        TFTPServerHeartbeat(intervalMilliseconds: heartbeatMilliseconds) { [self] statistics in
+            beat(statistics)
+        }
+    }
+
+    func beat(_ statistics: TFTPServerStatistics) {
+        if watchdogMicroseconds != nil { Systemd.notify("WATCHDOG=1") }
+        let now = MonotonicClock.milliseconds()
+        let text = Self.statusText(statistics)
+        let due = lastStatus.withLock { last -> Bool in
+            guard now &- last.time >= 1000, text != last.text else { return false }
+            last = (now, text)
+            return true
+        }
+        if due { Systemd.notify("STATUS=\(text)") }
+    }
+
+    /// READY=1 with a first status line.
+    func ready(_ statistics: TFTPServerStatistics) {
+        Systemd.notify("READY=1\nSTATUS=\(Self.statusText(statistics))")
+    }
+
+    /// RELOADING=1 before re-reading the configuration.
+    func reloading() {
+        Systemd.notify("RELOADING=1\nMONOTONIC_USEC=\(Systemd.monotonicMicroseconds())")
+    }
+
+    /// STOPPING=1 with a reason.
+    func stopping(_ status: String) {
+        Systemd.notify("STOPPING=1\nSTATUS=\(status)")
+    }
+
+    /// "3 transfers active; 120 served; 1.20 GB sent".
+    static func statusText(_ statistics: TFTPServerStatistics) -> String {
+        let gigabytes = Double(statistics.bytesSent) / 1e9
+        return "\(statistics.activeTransfers) transfers active; \(statistics.completedTransfers) served, "
+            + "\(statistics.endedTransfers) ended otherwise; \(String(format: "%.2f", gigabytes)) GB sent"
+    }
+}
