@@ -169,7 +169,8 @@ extension FileStore {
                 }
                 if done.wait(timeout: .now() + 3) == .timedOut {
                     Issue.record("openForReading blocked on a FIFO")
-                    let writer = Glibc.open(fifo, O_WRONLY | O_NONBLOCK)
+                    // O_RDWR never blocks on a FIFO and counts as a writer, releasing the blocked reader.
+                    let writer = Glibc.open(fifo, O_RDWR | O_NONBLOCK)
                     done.wait()
                     close(writer)
                 }
