@@ -48,6 +48,12 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Transfers served at once; further requests are dropped until some finish. (default: 20000)", valueName: "n"))
     var maxTransfers: Int?
 
+    @Flag(name: .long, inversion: .prefixedNo, help: "Run every transfer over the listening socket, told apart by client address and port (for NAT, firewalls, Kubernetes). (default: off, a socket per transfer)")
+    var singlePort: Bool?
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "Send windows with UDP segmentation offload (GSO) where the kernel supports it. (default: on)")
+    var segmentationOffload: Bool?
+
     @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. (default: info)", valueName: "level"))
     var logLevel: String?
 

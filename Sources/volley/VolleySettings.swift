@@ -20,13 +20,15 @@ struct VolleySettings: Decodable, Equatable {
     var maxTransfers: Int?
     var logLevel: String?
     var drainTimeoutMs: Int?
+    var singlePort: Bool?
+    var segmentationOffload: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case rootDir = "root_dir", host, port
         case maxBlockSize = "max_block_size", maxWindowSize = "max_window_size", mtuClamp = "mtu_clamp"
         case retransmitTimeoutMs = "retransmit_timeout_ms", maxRetransmitTimeoutMs = "max_retransmit_timeout_ms"
         case maxRetries = "max_retries", maxTransfers = "max_transfers", logLevel = "log_level"
-        case drainTimeoutMs = "drain_timeout_ms"
+        case drainTimeoutMs = "drain_timeout_ms", singlePort = "single_port", segmentationOffload = "segmentation_offload"
     }
 
     init() {}
@@ -76,6 +78,8 @@ struct VolleySettings: Decodable, Equatable {
         if let value = flags.maxTransfers { maxTransfers = value }
         if let value = flags.logLevel { logLevel = value }
         if let value = flags.drainTimeout { drainTimeoutMs = value }
+        if let value = flags.singlePort { singlePort = value }
+        if let value = flags.segmentationOffload { segmentationOffload = value }
     }
 
     /// The server configuration these settings describe.
@@ -94,6 +98,8 @@ struct VolleySettings: Decodable, Equatable {
         if let maxRetransmitTimeoutMs { configuration.maximumRetransmitTimeoutMilliseconds = maxRetransmitTimeoutMs }
         if let maxRetries { configuration.maximumRetransmissions = maxRetries }
         if let maxTransfers { configuration.maximumTransfers = maxTransfers }
+        if let singlePort { configuration.singlePort = singlePort }
+        if let segmentationOffload { configuration.segmentationOffload = segmentationOffload }
         return configuration
     }
 

@@ -1,130 +1,207 @@
 internal import CEpoll
 import Glibc
 
-/// Reusable sendmmsg(2) state for sending many datagrams to one peer in one call.
+/// Reusable sendmmsg(2) state: datagrams are queued, then sent with one system call.
 ///
-/// Not thread-safe; one per reactor.
+/// Each queued message names its peer, optionally the local address it must leave from
+/// (IP_PKTINFO/IPV6_PKTINFO, for wildcard-bound sockets) and optionally a UDP GSO segment
+/// size, so one message can carry many equal-sized datagrams (`UDP_SEGMENT`). All queued
+/// messages go out through one descriptor; queuing for another one flushes first.
+/// Not thread-safe; one per reactor. Queued bytes must stay valid until ``flush()``.
 public final class DatagramSendBatch {
-    /// The most datagrams one call sends.
+    /// The most messages one flush sends.
     public let capacity: Int
+
+    private static let addressSize = MemoryLayout<sockaddr_storage>.size
+    private static let controlSize = 64
+    /// The kernel's limit on segments in one GSO send (UDP_MAX_SEGMENTS on older kernels).
+    public static let maximumSegmentsPerSend = 64
+    /// The largest UDP payload one send may carry, GSO or not (IPv4).
+    public static let maximumSendBytes = 65507
 
     private let messages: UnsafeMutablePointer<volley_mmsghdr>
     private let vectors: UnsafeMutablePointer<iovec>
-    private let destination: UnsafeMutableRawPointer
-    private let control: UnsafeMutableRawPointer
-    private static let controlSize = 64
+    private let addresses: UnsafeMutableRawPointer
+    private let controls: UnsafeMutableRawPointer
+    private let segmented: UnsafeMutablePointer<Bool>
+    private var queued = 0
+    private var queuedDescriptor: Int32 = -1
 
-    /// Allocates headers for `capacity` datagrams.
-    public init(capacity: Int = 64) {
+    /// Allocates headers for `capacity` messages.
+    public init(capacity: Int = 256) {
         self.capacity = capacity
         messages = .allocate(capacity: capacity)
         vectors = .allocate(capacity: capacity)
-        destination = .allocate(byteCount: MemoryLayout<sockaddr_storage>.size, alignment: 16)
-        control = .allocate(byteCount: Self.controlSize, alignment: 16)
+        addresses = .allocate(byteCount: capacity * Self.addressSize, alignment: 16)
+        controls = .allocate(byteCount: capacity * Self.controlSize, alignment: 16)
+        segmented = .allocate(capacity: capacity)
     }
 
     deinit {
         messages.deallocate()
         vectors.deallocate()
-        destination.deallocate()
-        control.deallocate()
+        addresses.deallocate()
+        controls.deallocate()
+        segmented.deallocate()
     }
 
-    /// The outcome of a batched send.
+    /// The outcome of a flush.
     public struct Result: Sendable {
-        /// Datagrams the kernel took.
+        /// Messages the kernel took.
         public var sent: Int
-        /// The first per-datagram error, if any datagram was refused (the rest were still tried).
+        /// Messages dropped because the socket buffer was full (timers cover them).
+        public var wouldBlock: Int
+        /// The first per-message error, if any message was refused (the rest were still tried).
         public var firstError: SystemError?
+        /// True when a message with a GSO segment size was refused with EIO/EINVAL:
+        /// the kernel or device cannot segment, so the caller should stop using GSO.
+        public var segmentationUnsupported: Bool
     }
 
-    /// Sends `count` datagrams to `peer`: datagram i is `lengths[i]` bytes at `base + i * stride`.
-    ///
-    /// Stops early when the socket buffer is full (the retransmission timer covers the rest).
-    /// Errors for one datagram (EMSGSIZE, EHOSTUNREACH, …) skip that datagram only.
+    /// How many messages are waiting for ``flush()``.
+    public var pendingCount: Int { queued }
+
+    /// Queues one message. Returns the flush result if queuing had to flush first
+    /// (full, or a different descriptor), else nil.
+    @discardableResult
+    public func enqueue(
+        descriptor: Int32, to peer: SocketAddress, from source: PacketInfo? = nil,
+        bytes: UnsafeRawPointer, count: Int, segmentSize: Int? = nil
+    ) -> Result? {
+        var flushed: Result?
+        if queued == capacity || (queued > 0 && descriptor != queuedDescriptor) { flushed = flush() }
+        queuedDescriptor = descriptor
+        let i = queued
+        vectors[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes), iov_len: count)
+        var header = msghdr()
+        header.msg_name = addresses + i * Self.addressSize
+        header.msg_namelen = peer.write(to: header.msg_name)
+        header.msg_iov = vectors + i
+        header.msg_iovlen = 1
+        let control = controls + i * Self.controlSize
+        let controlLength = Self.writeControl(into: control, source: source, peerFamily: peer.family, segmentSize: segmentSize)
+        header.msg_control = controlLength > 0 ? control : nil
+        header.msg_controllen = controlLength
+        messages[i] = volley_mmsghdr(msg_hdr: header, msg_len: 0)
+        segmented[i] = segmentSize != nil
+        queued += 1
+        return flushed
+    }
+
+    /// Sends every queued message with as few sendmmsg calls as the kernel allows.
+    /// Errors for one message (EMSGSIZE, EHOSTUNREACH, …) skip that message only.
+    @discardableResult
+    public func flush() -> Result {
+        var result = Result(sent: 0, wouldBlock: 0, firstError: nil, segmentationUnsupported: false)
+        var start = 0
+        while start < queued {
+            let outcome: IOResult<Int32>
+            do {
+                outcome = try nonBlockingSyscall("sendmmsg") { volley_sendmmsg(queuedDescriptor, messages + start, UInt32(queued - start), 0) }
+            } catch {
+                // The first message of the rest was refused: skip it, keep going.
+                if result.firstError == nil { result.firstError = error }
+                if error.errno == EIO || error.errno == EINVAL, segmented[start] {
+                    result.segmentationUnsupported = true
+                }
+                start += 1
+                continue
+            }
+            switch outcome {
+            case .wouldBlock:
+                result.wouldBlock = queued - start
+                start = queued
+            case .done(let n):
+                result.sent += Int(n)
+                start += Int(n)
+            }
+        }
+        queued = 0
+        return result
+    }
+
+    /// Sends `count` datagrams to `peer` at once: datagram i is `lengths[i]` bytes at `base + i * stride`.
     public func send(
         descriptor: Int32, to peer: SocketAddress,
         base: UnsafeRawPointer, stride: Int, lengths: UnsafePointer<Int>, count: Int
     ) -> Result {
-        let nameLength = peer.write(to: destination)
-        var result = Result(sent: 0, firstError: nil)
-        var start = 0
-        while start < count {
-            let batch = min(count - start, capacity)
-            for i in 0..<batch {
-                let index = start + i
-                vectors[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: base + index * stride), iov_len: lengths[index])
-                var header = msghdr()
-                header.msg_name = destination
-                header.msg_namelen = nameLength
-                header.msg_iov = vectors + i
-                header.msg_iovlen = 1
-                messages[i] = volley_mmsghdr(msg_hdr: header, msg_len: 0)
-            }
-            do {
-                switch try nonBlockingSyscall("sendmmsg", { volley_sendmmsg(descriptor, messages, UInt32(batch), 0) }) {
-                case .wouldBlock:
-                    return result
-                case .done(let n):
-                    result.sent += Int(n)
-                    start += Int(n)
-                }
-            } catch {
-                // The first datagram of this batch was refused: skip it, keep going.
-                if result.firstError == nil { result.firstError = error }
-                start += 1
+        var total = Result(sent: 0, wouldBlock: 0, firstError: nil, segmentationUnsupported: false)
+        for i in 0..<count {
+            if let early = enqueue(descriptor: descriptor, to: peer, bytes: base + i * stride, count: lengths[i]) {
+                total.merge(early)
             }
         }
-        return result
+        total.merge(flush())
+        return total
     }
 
-    /// Sends one datagram to `peer`, from `source`'s address when given (IP_PKTINFO),
-    /// so that a reply leaves from the address the request was sent to.
-    /// Returns false when the socket buffer was full.
+    /// Sends one datagram now, from `source`'s address when given. Returns false when the
+    /// socket buffer was full. Anything queued for the same descriptor goes first.
     @discardableResult
     public func sendOne(
         descriptor: Int32, bytes: UnsafeRawBufferPointer, to peer: SocketAddress, from source: PacketInfo? = nil
     ) throws(SystemError) -> Bool {
-        var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
-        var header = msghdr()
-        header.msg_name = destination
-        header.msg_namelen = peer.write(to: destination)
-        let outcome = try withUnsafeMutablePointer(to: &vector) { vectorPointer throws(SystemError) -> IOResult<Int> in
-            header.msg_iov = vectorPointer
-            header.msg_iovlen = 1
-            if let source { attachSource(source, peerFamily: peer.family, to: &header) }
-            return try nonBlockingSyscall("sendmsg(\(peer))", { sendmsg(descriptor, &header, 0) })
-        }
-        if case .wouldBlock = outcome { return false }
-        return true
+        if queued > 0 { flush() }
+        enqueue(descriptor: descriptor, to: peer, from: source, bytes: bytes.baseAddress!, count: bytes.count)
+        let result = flush()
+        if let error = result.firstError { throw error }
+        return result.sent == 1
     }
 
-    private func attachSource(_ source: PacketInfo, peerFamily: Int32, to header: inout msghdr) {
-        control.initializeMemory(as: UInt8.self, repeating: 0, count: Self.controlSize)
+    /// Writes the control messages (source address, GSO segment size) and returns their length.
+    private static func writeControl(
+        into control: UnsafeMutableRawPointer, source: PacketInfo?, peerFamily: Int32, segmentSize: Int?
+    ) -> Int {
+        guard source != nil || segmentSize != nil else { return 0 }
+        control.initializeMemory(as: UInt8.self, repeating: 0, count: controlSize)
+        var header = msghdr()
         header.msg_control = control
-        switch source.localAddress {
-        case .v4(let local) where peerFamily == AF_INET:
-            header.msg_controllen = volley_cmsg_space(MemoryLayout<in_pktinfo>.size)
-            let cmsg = volley_cmsg_firsthdr(&header)!
-            cmsg.pointee.cmsg_level = VOLLEY_IPPROTO_IP
-            cmsg.pointee.cmsg_type = IP_PKTINFO
-            cmsg.pointee.cmsg_len = volley_cmsg_len(MemoryLayout<in_pktinfo>.size)
-            var info = in_pktinfo()
-            info.ipi_spec_dst = local.sin_addr
-            UnsafeMutableRawPointer(volley_cmsg_data(cmsg)!).storeBytes(of: info, as: in_pktinfo.self)
-        case .v6(let local) where peerFamily == AF_INET6:
-            header.msg_controllen = volley_cmsg_space(MemoryLayout<volley_in6_pktinfo>.size)
-            let cmsg = volley_cmsg_firsthdr(&header)!
-            cmsg.pointee.cmsg_level = VOLLEY_IPPROTO_IPV6
-            cmsg.pointee.cmsg_type = IPV6_PKTINFO
-            cmsg.pointee.cmsg_len = volley_cmsg_len(MemoryLayout<volley_in6_pktinfo>.size)
-            var info = volley_in6_pktinfo()
-            info.ipi6_addr = local.sin6_addr
-            UnsafeMutableRawPointer(volley_cmsg_data(cmsg)!).storeBytes(of: info, as: volley_in6_pktinfo.self)
-        default:
-            header.msg_control = nil
-            header.msg_controllen = 0
+        header.msg_controllen = controlSize
+        var used = 0
+        var cmsg = volley_cmsg_firsthdr(&header)
+        if let source, let current = cmsg {
+            switch source.localAddress {
+            case .v4(let local) where peerFamily == AF_INET:
+                current.pointee.cmsg_level = VOLLEY_IPPROTO_IP
+                current.pointee.cmsg_type = IP_PKTINFO
+                current.pointee.cmsg_len = volley_cmsg_len(MemoryLayout<in_pktinfo>.size)
+                var info = in_pktinfo()
+                info.ipi_spec_dst = local.sin_addr
+                UnsafeMutableRawPointer(volley_cmsg_data(current)!).storeBytes(of: info, as: in_pktinfo.self)
+                used += volley_cmsg_space(MemoryLayout<in_pktinfo>.size)
+            case .v6(let local) where peerFamily == AF_INET6:
+                current.pointee.cmsg_level = VOLLEY_IPPROTO_IPV6
+                current.pointee.cmsg_type = IPV6_PKTINFO
+                current.pointee.cmsg_len = volley_cmsg_len(MemoryLayout<volley_in6_pktinfo>.size)
+                var info = volley_in6_pktinfo()
+                info.ipi6_addr = local.sin6_addr
+                UnsafeMutableRawPointer(volley_cmsg_data(current)!).storeBytes(of: info, as: volley_in6_pktinfo.self)
+                used += volley_cmsg_space(MemoryLayout<volley_in6_pktinfo>.size)
+            default:
+                break
+            }
+            if used > 0 {
+                header.msg_controllen = used + volley_cmsg_space(2)
+                cmsg = volley_cmsg_nxthdr(&header, current)
+            }
         }
+        if let segmentSize, let current = cmsg {
+            current.pointee.cmsg_level = VOLLEY_SOL_UDP
+            current.pointee.cmsg_type = VOLLEY_UDP_SEGMENT
+            current.pointee.cmsg_len = volley_cmsg_len(2)
+            UnsafeMutableRawPointer(volley_cmsg_data(current)!).storeBytes(of: UInt16(segmentSize), as: UInt16.self)
+            used += volley_cmsg_space(2)
+        }
+        return used
+    }
+}
+
+extension DatagramSendBatch.Result {
+    mutating func merge(_ other: Self) {
+        sent += other.sent
+        wouldBlock += other.wouldBlock
+        if firstError == nil { firstError = other.firstError }
+        segmentationUnsupported = segmentationUnsupported || other.segmentationUnsupported
     }
 }
 

@@ -16,8 +16,18 @@ extension ServerCore {
                 return
             }
             if count == 0 { return }
+            // In single-port mode the windows answering this batch's ACKs go out in one flush.
+            deferringSends = configuration.singlePort
+            defer {
+                deferringSends = false
+                flushSends()
+            }
             for i in 0..<count {
                 guard let client = receiveBatch.source(i) else { continue }
+                if configuration.singlePort, let slot = slotByPeer[client], let transfer = transfers[slot] {
+                    handleTransferDatagram(receiveBatch.payload(i), on: transfer, slot: slot)
+                    continue
+                }
                 let info = receiveBatch.packetInfo(i)
                 if receiveBatch.isTruncated(i) {
                     refuse(client, via: listener, info: info, .illegalOperation, "Request too long")
@@ -50,7 +60,11 @@ extension ServerCore {
         case .error:
             return
         case .data, .acknowledgement, .optionAcknowledgement:
-            refuse(client, via: listener, info: info, .illegalOperation, "Expected a read request")
+            if configuration.singlePort {
+                refuse(client, via: listener, info: info, .unknownTransferID, "Unknown transfer ID")
+            } else {
+                refuse(client, via: listener, info: info, .illegalOperation, "Expected a read request")
+            }
         }
     }
 
@@ -85,7 +99,6 @@ extension ServerCore {
         do {
             try startTransfer(request, mode: mode, file: opened, client: client, listener: listener, info: info)
         } catch {
-            closeDescriptor(opened.descriptor)
             refuse(client, via: listener, info: info, .notDefined, "Server error, try again")
             logger.error("could not start sending \(request.filename.debugDescription) to \(client): \(error)")
         }
@@ -95,11 +108,20 @@ extension ServerCore {
         _ request: TFTPRequest, mode: TransferMode, file: OpenedFile, client: SocketAddress,
         listener: Listener, info: PacketInfo?
     ) throws(SystemError) {
-        let wireSize = mode == .netascii
-            ? try NetasciiBlockSource.wireSize(of: file.descriptor, fileSize: file.size) : file.size
-        var limits = NegotiationLimits(
+        // Owns `file.descriptor` from here on: closed on failure, shared once adopted.
+        let wireSize: UInt64
+        let socket: Int32
+        do throws(SystemError) {
+            wireSize = mode == .netascii
+                ? try NetasciiBlockSource.wireSize(of: file.descriptor, fileSize: file.size) : file.size
+            socket = configuration.singlePort
+                ? listener.descriptor : try UDPSocket.openBound(to: replyAddress(for: client, listener: listener, info: info))
+        } catch {
+            closeDescriptor(file.descriptor)
+            throw error
+        }
+        let limits = NegotiationLimits(
             maximumBlockSize: configuration.maximumBlockSize, maximumWindowSize: configuration.maximumWindowSize)
-        limits.maximumBlockSize = configuration.maximumBlockSize
         let mtuCap = configuration.clampBlockSizeToInterfaceMTU
             ? info.flatMap { blockSizeCaps.cap(interfaceIndex: $0.interfaceIndex, isIPv6: client.family == AF_INET6 && !isV4Mapped(client)) }
             : nil
@@ -107,24 +129,29 @@ extension ServerCore {
         for note in negotiated.notes {
             logger.info("\(request.filename.debugDescription) to \(client): \(note)")
         }
-        let socket = try UDPSocket.openBound(to: replyAddress(for: client, listener: listener, info: info))
+        let singlePort = configuration.singlePort
         let retransmission = retransmissionPolicy(negotiated)
+        let shared = files.adopt(file.descriptor)
         let transfer = ReadTransfer(
-            socket: socket, file: file.descriptor, peer: client, fileName: request.filename, mode: mode,
+            socket: socket, ownsSocket: !singlePort, source: singlePort ? info : nil,
+            file: shared.descriptor, fileKey: shared.key, peer: client, fileName: request.filename, mode: mode,
             negotiated: negotiated, wireSize: wireSize, retransmission: retransmission, startedAt: reactor.now)
         let slot = freeSlots.popLast() ?? { transfers.append(nil); return transfers.count - 1 }()
         transfers[slot] = transfer
         slotByPeer[client] = slot
         activeCount += 1
-        do {
-            try reactor.register(socket) { [unowned self] _ in self.drainTransfer(slot: slot, transfer) }
-        } catch {
-            transfers[slot] = nil
-            freeSlots.append(slot)
-            slotByPeer[client] = nil
-            activeCount -= 1
-            closeDescriptor(socket)
-            throw error
+        if !singlePort {
+            do {
+                try reactor.register(socket) { [unowned self] _ in self.drainTransfer(slot: slot, transfer) }
+            } catch {
+                transfers[slot] = nil
+                freeSlots.append(slot)
+                slotByPeer[client] = nil
+                activeCount -= 1
+                closeDescriptor(socket)
+                files.release(shared.descriptor, key: shared.key)
+                throw error
+            }
         }
         transfer.timer = reactor.addTimer(afterMilliseconds: retransmission.initialTimeoutMilliseconds) { [unowned self] in
             self.timerFired(slot: slot, transfer)

@@ -16,24 +16,28 @@ extension ServerCore {
             }
             if count == 0 { return }
             for i in 0..<count where !transfer.finished {
-                let bytes = receiveBatch.payload(i)
                 guard let sender = receiveBatch.source(i) else { continue }
                 guard TransferIdentity.isExpected(sender, expected: transfer.peer) else {
                     answerStranger(sender, on: transfer)
                     continue
                 }
-                let action: ReadTransferAction
-                if let block = TFTPPacketDecoder.acknowledgedBlock(in: bytes) {
-                    action = transfer.machine.receiveAcknowledgement(block)
-                } else if let packet = try? TFTPPacketDecoder.decode(bytes) {
-                    action = transfer.machine.receive(packet)
-                } else {
-                    continue
-                }
-                perform(action, on: transfer, slot: slot)
+                handleTransferDatagram(receiveBatch.payload(i), on: transfer, slot: slot)
             }
             if count < receiveBatch.capacity { return }
         }
+    }
+
+    /// Feeds one datagram from the transfer's client to its state machine.
+    func handleTransferDatagram(_ bytes: UnsafeRawBufferPointer, on transfer: ReadTransfer, slot: Int) {
+        let action: ReadTransferAction
+        if let block = TFTPPacketDecoder.acknowledgedBlock(in: bytes) {
+            action = transfer.machine.receiveAcknowledgement(block)
+        } else if let packet = try? TFTPPacketDecoder.decode(bytes) {
+            action = transfer.machine.receive(packet)
+        } else {
+            return
+        }
+        perform(action, on: transfer, slot: slot)
     }
 
     /// RFC 1350: a packet from an unknown TID gets ERROR 5; the transfer goes on.
@@ -61,7 +65,7 @@ extension ServerCore {
         case .sendOptionAcknowledgement:
             if let oack = transfer.optionAcknowledgement {
                 oack.withUnsafeBytes { bytes in
-                    _ = try? sendBatch.sendOne(descriptor: transfer.socket, bytes: bytes, to: transfer.peer)
+                    _ = try? sendBatch.sendOne(descriptor: transfer.socket, bytes: bytes, to: transfer.peer, from: transfer.source)
                 }
             }
             armTimer(transfer, slot: slot)
@@ -90,24 +94,26 @@ extension ServerCore {
         }
     }
 
-    /// Builds the window in the shared buffer (one `preadv` for octet) and sends it with one `sendmmsg`.
+    /// Builds the window in the shared arena (one `preadv` for octet) and queues it for
+    /// `sendmmsg`, as GSO super-datagrams where possible; flushed at once unless deferred.
     private func sendBlocks(first: UInt64, count: Int, of transfer: ReadTransfer) throws {
         let blockSize = transfer.negotiated.blockSize
-        window.reserve(blockSize: blockSize, count: count)
+        let stride = WindowBuffer.stride(blockSize: blockSize)
+        if !window.fits(blockSize: blockSize, count: count) { flushSends() }
+        let slots = window.take(blockSize: blockSize, count: count)
         if var netascii = transfer.netascii {
             netascii.forget(upTo: transfer.machine.highestAcknowledgedBlock)
             for i in 0..<count {
-                let slot = window.slot(i, blockSize: blockSize)
                 let length = try netascii.produce(
                     block: first + UInt64(i), blockSize: blockSize, from: transfer.file,
-                    into: slot + TFTPPacketEncoder.dataHeaderSize, scratch: netasciiScratch)
-                window.lengths[i] = TFTPPacketEncoder.dataHeaderSize + length
+                    into: slots + i * stride + TFTPPacketEncoder.dataHeaderSize, scratch: netasciiScratch)
+                window.setLength(length, at: i)
             }
             transfer.netascii = netascii
         } else {
             let machine = transfer.machine
             let offset = machine.byteRange(ofBlock: first).offset
-            let complete = try window.readBlocks(from: transfer.file, offset: offset, blockSize: blockSize, count: count) {
+            let complete = try window.readBlocks(into: slots, from: transfer.file, offset: offset, blockSize: blockSize, count: count) {
                 machine.byteRange(ofBlock: first + UInt64($0)).length
             }
             guard complete else {
@@ -116,23 +122,56 @@ extension ServerCore {
         }
         var payloadBytes = 0
         for i in 0..<count {
-            TFTPPacketEncoder.writeDataHeader(
-                block: ReadTransferStateMachine.wireBlockNumber(first + UInt64(i)), to: window.slot(i, blockSize: blockSize))
-            payloadBytes += window.lengths[i] - TFTPPacketEncoder.dataHeaderSize
+            TFTPPacketEncoder.writeDataHeader(block: ReadTransferStateMachine.wireBlockNumber(first + UInt64(i)), to: slots + i * stride)
+            payloadBytes += window.lengths[i]
         }
-        let result = sendBatch.send(
-            descriptor: transfer.socket, to: transfer.peer, base: window.base,
-            stride: WindowBuffer.stride(blockSize: blockSize), lengths: window.lengths, count: count)
-        if let error = result.firstError {
-            logger.debug("sending to \(transfer.peer): \(error)")
-        }
+        queueWindow(slots, count: count, blockSize: blockSize, of: transfer)
         transfer.bytesSent += UInt64(payloadBytes)
         totals.bytesSent += UInt64(payloadBytes)
+        if !deferringSends { flushSends() }
+    }
+
+    /// Queues a built window: runs of full blocks become one GSO message each (the slots are
+    /// contiguous, so a run is one buffer); otherwise one message per block.
+    private func queueWindow(_ slots: UnsafeMutableRawPointer, count: Int, blockSize: Int, of transfer: ReadTransfer) {
+        let stride = WindowBuffer.stride(blockSize: blockSize)
+        let perSend = useSegmentationOffload
+            ? min(DatagramSendBatch.maximumSegmentsPerSend, DatagramSendBatch.maximumSendBytes / stride) : 1
+        var i = 0
+        while i < count {
+            var run = 1
+            if perSend > 1 {
+                // Only the last segment of a GSO send may be short: that is only ever the file's last block.
+                while run < perSend, i + run < count, window.lengths[i + run - 1] == blockSize { run += 1 }
+            }
+            let bytes = (run - 1) * stride + TFTPPacketEncoder.dataHeaderSize + window.lengths[i + run - 1]
+            if let early = sendBatch.enqueue(
+                descriptor: transfer.socket, to: transfer.peer, from: transfer.source,
+                bytes: slots + i * stride, count: bytes, segmentSize: run > 1 ? stride : nil) {
+                note(early)
+            }
+            i += run
+        }
+    }
+
+    /// Sends everything queued and frees the arena.
+    func flushSends() {
+        if sendBatch.pendingCount > 0 { note(sendBatch.flush()) }
+        window.reset()
+    }
+
+    private func note(_ result: DatagramSendBatch.Result) {
+        if result.segmentationUnsupported, useSegmentationOffload {
+            useSegmentationOffload = false
+            logger.notice("the kernel refused a UDP GSO send (\(result.firstError.map { "\($0)" } ?? "unknown")): sending windows without segmentation offload from now on")
+        } else if let error = result.firstError {
+            logger.debug("send failed: \(error)")
+        }
     }
 
     private func abort(_ transfer: ReadTransfer, slot: Int, _ failure: TransferFailure) {
         TFTPPacketEncoder.error(.notDefined, failure.clientMessage).withUnsafeBytes { bytes in
-            _ = try? sendBatch.sendOne(descriptor: transfer.socket, bytes: bytes, to: transfer.peer)
+            _ = try? sendBatch.sendOne(descriptor: transfer.socket, bytes: bytes, to: transfer.peer, from: transfer.source)
         }
         finish(transfer, slot: slot, outcome: "failed: \(failure.logDetail)", delivered: false)
     }
@@ -143,9 +182,11 @@ extension ServerCore {
         transfer.finished = true
         if let timer = transfer.timer { reactor.cancelTimer(timer) }
         transfer.timer = nil
-        reactor.deregister(transfer.socket)
-        closeDescriptor(transfer.socket)
-        closeDescriptor(transfer.file)
+        if transfer.ownsSocket {
+            reactor.deregister(transfer.socket)
+            closeDescriptor(transfer.socket)
+        }
+        files.release(transfer.file, key: transfer.fileKey)
         transfers[slot] = nil
         freeSlots.append(slot)
         if slotByPeer[transfer.peer] == slot { slotByPeer[transfer.peer] = nil }

@@ -21,8 +21,13 @@ final class ServerCore {
     let statistics: StatisticsBox
 
     let receiveBatch = DatagramReceiveBatch(capacity: 64, bufferSize: 2048)
-    let sendBatch = DatagramSendBatch(capacity: 64)
+    let sendBatch = DatagramSendBatch(capacity: 256)
     let window = WindowBuffer()
+    var files = SharedFileTable()
+    /// Cleared for good if the kernel refuses a UDP GSO send.
+    var useSegmentationOffload: Bool
+    /// While set (a listener batch in single-port mode), queued sends wait for one flush.
+    var deferringSends = false
     let netasciiScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     var blockSizeCaps = InterfaceBlockSizeCaps()
 
@@ -45,6 +50,7 @@ final class ServerCore {
         self.configuration = configuration
         self.logger = logger
         self.statistics = statistics
+        self.useSegmentationOffload = configuration.segmentationOffload
         for listener in listeners {
             try reactor.register(listener.descriptor) { [unowned self] _ in
                 self.drainListener(listener)

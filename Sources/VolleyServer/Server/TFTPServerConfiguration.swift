@@ -28,6 +28,13 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
     public var maximumRetransmissions: Int = 5
     /// Transfers served at once; further requests are dropped (clients retry) and logged.
     public var maximumTransfers: Int = 20000
+    /// Run every transfer over the listening socket, told apart by client address and port,
+    /// instead of a socket per transfer: for NAT, firewalls and Kubernetes (like dnsmasq's
+    /// `tftp-single-port`). Receives and sends then batch across clients.
+    public var singlePort: Bool = false
+    /// Send windows with UDP generic segmentation offload (one send carries many blocks)
+    /// where the kernel supports it; falls back to plain batched sends otherwise.
+    public var segmentationOffload: Bool = true
     /// Sockets to serve instead of binding `host` and `port` (socket activation): UDP
     /// sockets, IPv4 or IPv6, already bound. The server makes them non-blocking and
     /// close-on-exec, enables packet info, and closes them when it stops.

@@ -5,10 +5,17 @@ import VolleyReactor
 ///
 /// Lives in the reactor's transfer table; only the reactor thread touches it.
 final class ReadTransfer {
-    /// The socket bound to the address the request arrived on, on a fresh port.
+    /// The socket bound to the address the request arrived on, on a fresh port; in
+    /// single-port mode the listening socket (then not owned by the transfer).
     let socket: Int32
-    /// The file, opened once at request time: a replacement by rename does not affect us.
+    /// Whether ``socket`` is the transfer's own (closed when it ends).
+    let ownsSocket: Bool
+    /// The local address to send from when ``socket`` is a shared, wildcard-bound one.
+    let source: PacketInfo?
+    /// The file, opened at request time (shared with transfers of the same inode): a
+    /// replacement by rename does not affect us.
     let file: Int32
+    let fileKey: SharedFileTable.Key?
     /// The client's address and port (its TID).
     let peer: SocketAddress
     let fileName: String
@@ -24,11 +31,14 @@ final class ReadTransfer {
     var finished = false
 
     init(
-        socket: Int32, file: Int32, peer: SocketAddress, fileName: String, mode: TransferMode,
+        socket: Int32, ownsSocket: Bool, source: PacketInfo?, file: Int32, fileKey: SharedFileTable.Key?, peer: SocketAddress, fileName: String, mode: TransferMode,
         negotiated: NegotiatedTransfer, wireSize: UInt64, retransmission: RetransmissionPolicy, startedAt: UInt64
     ) {
         self.socket = socket
+        self.ownsSocket = ownsSocket
+        self.source = source
         self.file = file
+        self.fileKey = fileKey
         self.peer = peer
         self.fileName = fileName
         self.mode = mode

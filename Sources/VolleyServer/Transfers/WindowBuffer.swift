@@ -2,20 +2,23 @@ import Glibc
 import TFTPProtocol
 import VolleyReactor
 
-/// The reactor's one shared buffer for outgoing windows.
+/// The reactor's one shared arena for outgoing DATA blocks.
 ///
-/// A window of N blocks is laid out as N slots of `4 + blockSize` bytes: one `preadv`
+/// A window of N blocks takes N consecutive slots of `4 + blockSize` bytes: one `preadv`
 /// fills every slot's payload straight from the page cache, the DATA headers are written
-/// in front, and one `sendmmsg` sends the slots. Sends complete before the next window is
-/// built, so a single buffer serves every transfer with no per-packet allocation.
+/// in front, and the slots are queued for `sendmmsg` (several slots at a time with UDP GSO,
+/// since they are contiguous). Windows of many transfers can share the arena until the
+/// queued sends are flushed; then it is reused from the start. No allocation per packet.
 final class WindowBuffer {
     private(set) var base: UnsafeMutableRawPointer
     private var byteCapacity: Int
+    private var used = 0
+    /// Payload lengths of the blocks of the window being built.
     private(set) var lengths: UnsafeMutablePointer<Int>
     private var vectors: UnsafeMutablePointer<iovec>
     private var slotCapacity: Int
 
-    init(initialBytes: Int = 64 * 1024, initialSlots: Int = 64) {
+    init(initialBytes: Int = 4 << 20, initialSlots: Int = 1024) {
         byteCapacity = initialBytes
         base = .allocate(byteCount: initialBytes, alignment: 4096)
         slotCapacity = initialSlots
@@ -32,40 +35,51 @@ final class WindowBuffer {
     /// Bytes between the starts of two slots for `blockSize`.
     static func stride(blockSize: Int) -> Int { TFTPPacketEncoder.dataHeaderSize + blockSize }
 
-    /// Makes room for `count` slots of `blockSize`.
-    func reserve(blockSize: Int, count: Int) {
-        let needed = Self.stride(blockSize: blockSize) * count
-        if needed > byteCapacity {
-            base.deallocate()
-            byteCapacity = max(needed, byteCapacity * 2)
-            base = .allocate(byteCount: byteCapacity, alignment: 4096)
-        }
-        if count > slotCapacity {
-            lengths.deallocate()
-            vectors.deallocate()
-            slotCapacity = max(count, slotCapacity * 2)
-            lengths = .allocate(capacity: slotCapacity)
-            vectors = .allocate(capacity: slotCapacity)
-        }
+    /// Whether `count` slots of `blockSize` fit behind what is already in use.
+    func fits(blockSize: Int, count: Int) -> Bool {
+        used + Self.stride(blockSize: blockSize) * count <= byteCapacity && count <= slotCapacity
     }
 
-    /// The start of slot `index`.
-    func slot(_ index: Int, blockSize: Int) -> UnsafeMutableRawPointer {
-        base + index * Self.stride(blockSize: blockSize)
+    /// Forgets every window (call only after their sends were flushed).
+    func reset() { used = 0 }
+
+    /// Takes `count` slots of `blockSize`; the caller checked ``fits(blockSize:count:)`` or
+    /// flushed and reset. Grows (only when empty) for a window larger than the arena.
+    func take(blockSize: Int, count: Int) -> UnsafeMutableRawPointer {
+        let bytes = Self.stride(blockSize: blockSize) * count
+        if used + bytes > byteCapacity || count > slotCapacity {
+            precondition(used == 0, "the window arena can only grow while empty")
+            if bytes > byteCapacity {
+                base.deallocate()
+                byteCapacity = bytes
+                base = .allocate(byteCount: bytes, alignment: 4096)
+            }
+            if count > slotCapacity {
+                lengths.deallocate()
+                vectors.deallocate()
+                slotCapacity = count
+                lengths = .allocate(capacity: count)
+                vectors = .allocate(capacity: count)
+            }
+        }
+        let slots = base + used
+        used += bytes
+        return slots
     }
 
-    /// Reads `count` consecutive blocks starting at file `offset` into the slots' payloads
-    /// with one `preadv`; `payloadLengths(i)` is block i's length. Sets ``lengths`` to the
-    /// datagram sizes (header included). Returns false if the file ended early.
+    /// Reads `count` consecutive blocks starting at file `offset` into the payloads of the
+    /// slots at `slots` with one `preadv`; `payloadLength(i)` is block i's length, kept in
+    /// ``lengths``. Returns false if the file ended early.
     func readBlocks(
-        from descriptor: Int32, offset: UInt64, blockSize: Int, count: Int, payloadLength: (Int) -> Int
+        into slots: UnsafeMutableRawPointer, from descriptor: Int32, offset: UInt64, blockSize: Int, count: Int,
+        payloadLength: (Int) -> Int
     ) throws(SystemError) -> Bool {
-        reserve(blockSize: blockSize, count: count)
+        let stride = Self.stride(blockSize: blockSize)
         var expected = 0
         for i in 0..<count {
             let length = payloadLength(i)
-            vectors[i] = iovec(iov_base: slot(i, blockSize: blockSize) + TFTPPacketEncoder.dataHeaderSize, iov_len: length)
-            lengths[i] = TFTPPacketEncoder.dataHeaderSize + length
+            vectors[i] = iovec(iov_base: slots + i * stride + TFTPPacketEncoder.dataHeaderSize, iov_len: length)
+            lengths[i] = length
             expected += length
         }
         guard expected > 0 else { return true }
@@ -74,7 +88,7 @@ final class WindowBuffer {
         var position = off_t(offset)
         // Page-cache reads normally complete at once; loop for the rare short read.
         while done < expected {
-            let got = preadv(descriptor, vectors + firstVector, Int32(count - firstVector), position)
+            let got = preadv(descriptor, vectors + firstVector, Int32(min(count - firstVector, 1024)), position)
             if got < 0 {
                 if errno == EINTR { continue }
                 throw SystemError("preadv", errno: errno)
@@ -98,5 +112,7 @@ final class WindowBuffer {
         }
         return true
     }
-}
 
+    /// Records block `index`'s payload length (for windows produced without ``readBlocks``).
+    func setLength(_ length: Int, at index: Int) { lengths[index] = length }
+}
