@@ -17,16 +17,30 @@ struct ProcessResult: Sendable, CustomStringConvertible {
     }
 }
 
-/// Runs blocking work on its own thread so Swift's small cooperative pool stays free
-/// for the other tests running in parallel.
-func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            continuation.resume(with: Result { try body() })
-        }
+/// Runs each job it is given on a fresh thread, so blocking calls never occupy Swift's small
+/// cooperative pool (2 threads on a 2-core machine) that the other parallel tests need.
+final class BlockingWorkExecutor: TaskExecutor {
+    static let shared = BlockingWorkExecutor()
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        let thread = Thread { job.runSynchronously(on: executor) }
         thread.stackSize = 4 << 20
         thread.start()
     }
+}
+
+/// Runs blocking work (raw sockets, waiting for processes) off the cooperative pool, in the
+/// same task: expectations inside still count for the running test.
+func offload<T>(_ body: () throws -> T) async throws -> T {
+    try await withTaskExecutorPreference(BlockingWorkExecutor.shared) {
+        try await runNonisolated(body)
+    }
+}
+
+nonisolated private func runNonisolated<T>(_ body: () throws -> T) async throws -> T {
+    try body()
 }
 
 /// Finds an executable on the usual paths.
