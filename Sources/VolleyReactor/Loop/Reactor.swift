@@ -72,13 +72,15 @@ public final class Reactor {
             registrations.append(contentsOf: repeatElement(Registration(generation: 0), count: index + 1 - registrations.count))
         }
         registrationGeneration &+= 1
+        let previous = registrations[index]
         registrations[index] = Registration(generation: registrationGeneration, handler: handler)
         var event = epoll_event()
         volley_epoll_event_set(&event, VOLLEY_EPOLLIN, UInt64(registrationGeneration) << 32 | UInt64(UInt32(descriptor)))
         do {
             _ = try syscall("epoll_ctl(ADD)") { epoll_ctl(epollDescriptor, VOLLEY_EPOLL_CTL_ADD, descriptor, &event) }
         } catch {
-            registrations[index].handler = nil
+            // E.g. EEXIST: keep an existing registration intact (and deregistrable).
+            registrations[index] = previous
             throw error
         }
     }
@@ -164,11 +166,15 @@ public final class Reactor {
     }
 
     private func fireDueTimers() {
-        timers.popDue(now: now, into: &dueTimers)
-        guard !dueTimers.isEmpty else { return }
-        let due = dueTimers
-        dueTimers.removeAll(keepingCapacity: true)
-        for action in due { action() }
+        // One at a time, so an action can still cancel or re-arm another timer due in this
+        // wake-up. The budget stops zero-delay timers added by actions from starving I/O.
+        var budget = timers.activeCount
+        while budget > 0 {
+            timers.popDue(now: now, limit: 1, into: &dueTimers)
+            guard let action = dueTimers.popLast() else { return }
+            budget -= 1
+            action()
+        }
     }
 
     private func growEvents() {

@@ -1,0 +1,179 @@
+import CEpoll
+import Glibc
+import Testing
+@testable import VolleyReactor
+
+@Suite("System calls, sockets and limits")
+struct SystemTests {
+    @Test func bindToAnAddressInUseThrowsWithCallAndErrno() throws {
+        let (first, address) = try Net.bound(Net.v4())
+        defer { closeDescriptor(first) }
+        let second = try UDPSocket.open(family: AF_INET)
+        defer { closeDescriptor(second) }
+        let error = #expect(throws: SystemError.self) { try UDPSocket.bind(second, to: address) }
+        #expect(error?.errno == EADDRINUSE)
+        #expect(error?.call == "bind(\(address))")
+        #expect(error?.description == "bind(\(address)): Address already in use (errno \(EADDRINUSE))")
+        // openBound reports the same failure.
+        let again = #expect(throws: SystemError.self) { try UDPSocket.openBound(to: address) }
+        #expect(again?.errno == EADDRINUSE)
+    }
+
+    @Test func systemErrorDescriptionAndEquality() {
+        let error = SystemError("recvmmsg", errno: EBADF)
+        #expect(error.description == "recvmmsg: Bad file descriptor (errno 9)")
+        #expect("\(error)" == error.description)
+        #expect(error == SystemError("recvmmsg", errno: EBADF))
+        #expect(error != SystemError("recvmmsg", errno: EINVAL))
+        #expect(error != SystemError("sendmmsg", errno: EBADF))
+    }
+
+    @Test func syscallRetriesOnEINTRAndReturnsTheResult() throws {
+        var attempts = 0
+        let result = try VolleyReactor.syscall("fake") { () -> Int32 in
+            attempts += 1
+            if attempts < 3 { errno = EINTR; return -1 }
+            return 42
+        }
+        #expect(result == 42)
+        #expect(attempts == 3)
+    }
+
+    @Test func syscallThrowsOtherErrnosWithTheName() {
+        var attempts = 0
+        let error = #expect(throws: SystemError.self) {
+            try VolleyReactor.syscall("open(/nonexistent)") { () -> Int32 in
+                attempts += 1
+                errno = ENOENT
+                return -1
+            }
+        }
+        #expect(attempts == 1)
+        #expect(error == SystemError("open(/nonexistent)", errno: ENOENT))
+        // The blocking wrapper does not hide EAGAIN.
+        let again = #expect(throws: SystemError.self) { try VolleyReactor.syscall("x") { () -> Int in errno = EAGAIN; return -1 } }
+        #expect(again?.errno == EAGAIN)
+    }
+
+    @Test func syscallNameIsOnlyBuiltOnFailure() throws {
+        var built = 0
+        func name() -> String { built += 1; return "expensive" }
+        _ = try VolleyReactor.syscall(name()) { () -> Int32 in 0 }
+        _ = try VolleyReactor.nonBlockingSyscall(name()) { () -> Int32 in 5 }
+        #expect(built == 0)
+    }
+
+    @Test func nonBlockingSyscallTurnsEAGAINIntoWouldBlock() throws {
+        var attempts = 0
+        let outcome = try VolleyReactor.nonBlockingSyscall("fake") { () -> Int in
+            attempts += 1
+            if attempts == 1 { errno = EINTR } else { errno = EWOULDBLOCK }
+            return -1
+        }
+        guard case .wouldBlock = outcome else { Issue.record("expected wouldBlock, got \(outcome)"); return }
+        #expect(attempts == 2)
+        guard case .done(let value) = try VolleyReactor.nonBlockingSyscall("fake", { () -> Int in 0 }) else {
+            Issue.record("expected done"); return
+        }
+        #expect(value == 0, "0 is a result, not an error")
+        let error = #expect(throws: SystemError.self) {
+            try VolleyReactor.nonBlockingSyscall("fake") { () -> Int in errno = ECONNREFUSED; return -1 }
+        }
+        #expect(error?.errno == ECONNREFUSED)
+    }
+
+    @Test func nonBlockingSyscallOnARealEmptySocket() throws {
+        let (fd, _) = try Net.bound(Net.v4())
+        defer { closeDescriptor(fd) }
+        var byte: UInt8 = 0
+        let outcome = try VolleyReactor.nonBlockingSyscall("recv") { recv(fd, &byte, 1, 0) }
+        guard case .wouldBlock = outcome else { Issue.record("expected wouldBlock, got \(outcome)"); return }
+    }
+
+    @Test func makeNonBlockingAndCloseOnExecOnABlockingSocket() throws {
+        let fd = socket(AF_INET, VOLLEY_SOCK_DGRAM, 0)
+        try #require(fd >= 0)
+        defer { closeDescriptor(fd) }
+        #expect(volley_fcntl_getfl(fd) & O_NONBLOCK == 0)
+        #expect(volley_fcntl_getfd(fd) & FD_CLOEXEC == 0)
+        let statusBefore = volley_fcntl_getfl(fd)
+        try UDPSocket.makeNonBlockingAndCloseOnExec(fd)
+        #expect(volley_fcntl_getfl(fd) & O_NONBLOCK != 0)
+        #expect(volley_fcntl_getfd(fd) & FD_CLOEXEC != 0)
+        #expect(volley_fcntl_getfl(fd) & ~O_NONBLOCK == statusBefore & ~O_NONBLOCK, "other status flags kept")
+        // Idempotent.
+        try UDPSocket.makeNonBlockingAndCloseOnExec(fd)
+        #expect(volley_fcntl_getfl(fd) & O_NONBLOCK != 0)
+        // Really non-blocking now.
+        try UDPSocket.bind(fd, to: Net.v4())
+        var byte: UInt8 = 0
+        #expect(recv(fd, &byte, 1, 0) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    }
+
+    @Test func openedSocketsAreNonBlockingAndCloseOnExec() throws {
+        for family in [AF_INET, AF_INET6] {
+            let fd = try UDPSocket.open(family: family)
+            defer { closeDescriptor(fd) }
+            #expect(volley_fcntl_getfl(fd) & O_NONBLOCK != 0)
+            #expect(volley_fcntl_getfd(fd) & FD_CLOEXEC != 0)
+            #expect(try UDPSocket.family(of: fd) == family)
+        }
+    }
+
+    @Test func openBoundSetsV6OnlyExceptForTheWildcard() throws {
+        func v6Only(_ fd: Int32) -> Int32 {
+            var value: Int32 = -1
+            var length = socklen_t(4)
+            #expect(getsockopt(fd, VOLLEY_IPPROTO_IPV6, IPV6_V6ONLY, &value, &length) == 0)
+            return value
+        }
+        let (loopback, loopbackAddress) = try Net.bound(Net.v6())
+        defer { closeDescriptor(loopback) }
+        #expect(v6Only(loopback) == 1)
+        #expect(loopbackAddress.ipString == "::1")
+        #expect(loopbackAddress.port != 0)
+        let (any, anyAddress) = try Net.bound(Net.v6("::"))
+        defer { closeDescriptor(any) }
+        #expect(v6Only(any) == 0)
+        #expect(anyAddress.isWildcard)
+    }
+
+    @Test func bufferSizesAreApplied() throws {
+        let fd = try UDPSocket.open(family: AF_INET)
+        defer { closeDescriptor(fd) }
+        try UDPSocket.setReceiveBufferSize(fd, bytes: 256 * 1024)
+        try UDPSocket.setSendBufferSize(fd, bytes: 128 * 1024)
+        var value: Int32 = 0
+        var length = socklen_t(4)
+        #expect(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, &length) == 0)
+        #expect(value >= 256 * 1024 || value >= 2 * 4096, "kernel may cap it at rmem_max")
+        #expect(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, &length) == 0)
+        #expect(value > 0)
+    }
+
+    @Test func raiseOpenFilesLimitReturnsTheHardLimit() {
+        let raised = ResourceLimits.raiseOpenFilesLimit()
+        var limit = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        #expect(limit.rlim_cur == limit.rlim_max || limit.rlim_max == rlim_t.max)
+        if limit.rlim_max != rlim_t.max {
+            #expect(raised == UInt64(limit.rlim_max))
+        }
+        #expect(raised == UInt64(limit.rlim_cur))
+        // Calling it again changes nothing.
+        #expect(ResourceLimits.raiseOpenFilesLimit() == raised)
+    }
+
+    @Test func monotonicClockDoesNotGoBackwards() {
+        var previous = MonotonicClock.milliseconds()
+        for _ in 0..<1000 {
+            let now = MonotonicClock.milliseconds()
+            #expect(now >= previous)
+            previous = now
+        }
+        let before = MonotonicClock.milliseconds()
+        usleep(20_000)
+        let after = MonotonicClock.milliseconds()
+        #expect(after - before >= 19 && after - before < 5_000)
+    }
+}
