@@ -49,6 +49,43 @@ struct ProtocolBehaviourTests {
         }
     }
 
+    @Test("a file of whole blocks ends with an empty DATA block, with and without windows",
+          arguments: [(1024, 1), (1024, 3), (1024, 4), (512, 8)])
+    func wholeBlocksEndWithEmptyBlock(blockSize: Int, windowSize: Int) async throws {
+        let content = SeededBytes.make(count: blockSize * 8, seed: 10)
+        let directory = try Self.makeRoot(["f.bin": content])
+        defer { directory.remove() }
+        try await withServer(root: directory.path("root")) { server in
+            let address = server.address
+            try await offload {
+                let client = try RawTFTPClient()
+                let result = try client.fetch(
+                    "f.bin", options: [("blksize", String(blockSize)), ("windowsize", String(windowSize))], from: address)
+                #expect(result.dataPackets == 9)  // 8 full blocks and an empty one
+                #expect(byteDifference(result.bytes, content) == nil)
+            }
+            #expect(try await server.waitUntilIdle(timeout: 1).completedTransfers == 1)
+        }
+    }
+
+    @Test("blksize above the configured maximum is lowered to it in the OACK, never raised")
+    func blockSizeCap() async throws {
+        let content = SeededBytes.make(count: 5000, seed: 12)
+        let directory = try Self.makeRoot(["f.bin": content])
+        defer { directory.remove() }
+        try await withServer(root: directory.path("root"), configure: { $0.maximumBlockSize = 1024 }) { server in
+            let address = server.address
+            try await offload {
+                let high = try RawTFTPClient().fetch("f.bin", options: [("blksize", "1468")], from: address)
+                #expect(high.optionAcknowledgement == [TFTPOption(name: "blksize", value: "1024")])
+                #expect(byteDifference(high.bytes, content) == nil)
+                let low = try RawTFTPClient().fetch("f.bin", options: [("blksize", "600")], from: address)
+                #expect(low.optionAcknowledgement == [TFTPOption(name: "blksize", value: "600")])
+                #expect(byteDifference(low.bytes, content) == nil)
+            }
+        }
+    }
+
     @Test("netascii on the wire: LF → CR LF, bare CR → CR NUL, tsize is the converted size")
     func netasciiWire() async throws {
         var content: [UInt8] = []

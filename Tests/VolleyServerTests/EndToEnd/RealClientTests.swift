@@ -8,7 +8,7 @@ struct RealClientTests {
     static let sizes = [0, 1, 511, 512, 513, 1 << 20]
 
     /// Every client with every size it can fetch (curl with options cannot fetch an empty file).
-    static let cases: [(RealClient, Int)] = RealClient.allCases.flatMap { client in
+    static let cases: [(RealClient, Int)] = RealClient.allCases.filter { $0 != .atftpBlockSize512Window16 }.flatMap { client in
         sizes.filter { $0 > 0 || client.fetchesEmptyFiles }.map { (client, $0) }
     }
 
@@ -72,15 +72,16 @@ struct RealClientTests {
         }
     }
 
-    @Test("a file over 32 MiB at blksize 512: block numbers roll over", .timeLimit(.minutes(2)))
-    func blockNumberRollover() async throws {
+    @Test("a file over 32 MiB at blksize 512: block numbers roll over", .timeLimit(.minutes(2)),
+          arguments: [RealClient.tftpHPA, .atftpBlockSize512Window16])
+    func blockNumberRollover(client: RealClient) async throws {
         let directory = try TestDirectory("rollover")
         defer { directory.remove() }
         // 65535 blocks of 512 bytes = 32 MiB - 512; this is 66000+ blocks.
         let content = SeededBytes.make(count: 32 * 1024 * 1024 + 250_123, seed: 0x5EED)
         try directory.write("root/big.img", content)
         try await withServer(root: directory.path("root")) { server in
-            let (_, failure) = try await RealClient.tftpHPA.fetch(port: server.port, name: "big.img", output: directory.path("out"), timeout: 90)
+            let (_, failure) = try await client.fetch(port: server.port, name: "big.img", output: directory.path("out"), timeout: 90)
             #expect(failure == nil, "\(failure ?? "")")
             #expect(byteDifference(directory.contents("out"), content) == nil,
                     "\(byteDifference(directory.contents("out"), content) ?? "")")

@@ -16,6 +16,8 @@ enum RealClient: String, CaseIterable, Sendable, CustomStringConvertible {
     case atftp
     /// busybox tftp -b 1468.
     case busybox
+    /// atftp with blksize 512 and windowsize 16 (windows across the block-number rollover).
+    case atftpBlockSize512Window16
 
     var description: String { rawValue }
 
@@ -36,6 +38,7 @@ enum RealClient: String, CaseIterable, Sendable, CustomStringConvertible {
         case .curlNoOptions, .tftpHPA: "blksize=512 windowsize=1 (no options)"
         case .atftp: "blksize=1428 windowsize=8 tsize="
         case .busybox: "blksize=1468 windowsize=1 tsize="
+        case .atftpBlockSize512Window16: "blksize=512 windowsize=16"
         }
     }
 
@@ -53,6 +56,8 @@ enum RealClient: String, CaseIterable, Sendable, CustomStringConvertible {
             return ("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "--option", "tsize 0",
                               "-g", "-r", name, "-l", output, host, String(port)])
         case .busybox: return ("busybox", ["tftp", "-b", "1468", "-g", "-r", name, "-l", output, host, String(port)])
+        case .atftpBlockSize512Window16:
+            return ("atftp", ["--option", "blksize 512", "--option", "windowsize 16", "-g", "-r", name, "-l", output, host, String(port)])
         }
     }
 
