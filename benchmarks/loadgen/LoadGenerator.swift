@@ -159,14 +159,20 @@ final class LoadGenerator {
         guard let source = receiveBatch.source(index) else { return }
         let bytes = receiveBatch.payload(index)
         let port = source.port
+        guard bytes.count >= 4, bytes[0] == 0 else {
+            counters.malformedDatagrams += 1
+            return
+        }
         if clients[id].serverPort == 0 {
+            // Only a plausible first answer names the transfer ID: a stale DATA from a transfer an
+            // earlier run left behind (on a reused port) must not capture this client.
+            guard Self.canOpenTransfer(bytes) else {
+                counters.foreignDatagrams += 1
+                return
+            }
             clients[id].serverPort = port
         } else if port != clients[id].serverPort {
             counters.foreignDatagrams += 1
-            return
-        }
-        guard bytes.count >= 4, bytes[0] == 0 else {
-            counters.malformedDatagrams += 1
             return
         }
         switch bytes[1] {
@@ -179,6 +185,15 @@ final class LoadGenerator {
             finish(id, failure: .error(UInt16(bytes[2]) << 8 | UInt16(bytes[3])))
         default:
             counters.malformedDatagrams += 1
+        }
+    }
+
+    /// OACK, ERROR, or DATA block 1.
+    private static func canOpenTransfer(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        switch bytes[1] {
+        case UInt8(TFTPOpcode.optionAcknowledgement.rawValue), UInt8(TFTPOpcode.error.rawValue): true
+        case UInt8(TFTPOpcode.data.rawValue): bytes[2] == 0 && bytes[3] == 1
+        default: false
         }
     }
 
@@ -274,6 +289,7 @@ final class LoadGenerator {
         clients[id].unansweredRetries += 1
         counters.clientRetransmissions += 1
         if clients[id].phase == .requested {
+            counters.requestRetransmissions += 1
             sendRequest(id)
         } else {
             sendAcknowledgement(id, block: clients[id].window.lastAcknowledged)
@@ -295,8 +311,26 @@ final class LoadGenerator {
 
     // MARK: - Ending
 
+    /// A client that gives up while the server still sends tells it with an ERROR (RFC 1350), so the
+    /// server frees the transfer now instead of retransmitting into a closed port.
+    private func tellServer(_ id: Int, _ failure: FailureKind) {
+        let packet: [UInt8]
+        switch failure {
+        case .badOptionAcknowledgement: packet = Self.optionsRefused
+        case .corrupt, .short, .deadline: packet = Self.clientAborted
+        case .timeout, .error, .socket: return
+        }
+        var peer = configuration.server
+        peer.port = clients[id].serverPort
+        packet.withUnsafeBytes { send(id, $0, to: peer) }
+    }
+
+    private static let optionsRefused = TFTPPacketEncoder.error(.optionNegotiationFailed, "volley-loadgen: OACK refused")
+    private static let clientAborted = TFTPPacketEncoder.error(.notDefined, "volley-loadgen: transfer abandoned")
+
     private func finish(_ id: Int, failure: FailureKind?) {
         guard clients[id].isActive else { return }
+        if let failure, clients[id].serverPort != 0 { tellServer(id, failure) }
         let end = Self.nanoseconds()
         clients[id].phase = .finished
         clients[id].failure = failure
@@ -319,6 +353,8 @@ extension LoadGenerator: Sendable {}
 struct TrafficCounters {
     /// Re-sends by clients after a timeout (RRQ or ACK).
     var clientRetransmissions = 0
+    /// Of those, RRQs re-sent because the server had not answered at all yet.
+    var requestRetransmissions = 0
     /// DATA blocks received again (already verified): the server re-sent them.
     var serverRetransmissionsSeen = 0
     /// OACKs received again after ACK 0 was sent.

@@ -21,6 +21,7 @@ struct Report {
                 ("p99", .number(s.durationP99)), ("max", .number(s.durationMax)),
             ])),
             ("retransmits", .integer(s.counters.clientRetransmissions)),
+            ("rrq_retransmits", .integer(s.counters.requestRetransmissions)),
             ("server_retransmits_seen", .integer(s.counters.serverRetransmissionsSeen)),
             ("duplicate_oacks", .integer(s.counters.duplicateOptionAcknowledgements)),
             ("gaps", .integer(s.counters.gaps)),
@@ -33,6 +34,7 @@ struct Report {
             ("server_cpu_source", s.serverCPUSource.map { .string($0) } ?? .null),
             ("server_cpu_s_per_gb", .number(s.serverCPUSecondsPerGigabyte)),
             ("server_peak_rss_kib", .integer(s.serverPeakResidentKiB)),
+            ("loadgen_cpu_s", .number(s.loadGeneratorCPUSeconds)),
             ("parameters", parameters),
         ])
         return object.text
@@ -78,7 +80,7 @@ struct Report {
             "aggregate:       \(Self.format(s.megabytesPerSecond, 1)) MB/s",
             "duration (ms):   p50 \(Self.format(s.durationP50, 1))  p90 \(Self.format(s.durationP90, 1))"
                 + "  p99 \(Self.format(s.durationP99, 1))  max \(Self.format(s.durationMax, 1))",
-            "retransmits:     client \(s.counters.clientRetransmissions), server seen \(s.counters.serverRetransmissionsSeen)"
+            "retransmits:     client \(s.counters.clientRetransmissions) (RRQ \(s.counters.requestRetransmissions)), server seen \(s.counters.serverRetransmissionsSeen)"
                 + ", duplicate OACKs \(s.counters.duplicateOptionAcknowledgements), gaps \(s.counters.gaps)",
         ]
         let c2 = s.counters
@@ -92,6 +94,9 @@ struct Report {
                 + "\(Self.format(s.serverCPUSecondsPerGigabyte, 2)) CPU-s/GB")
         }
         if let rss = s.serverPeakResidentKiB { lines.append("server peak RSS: \(rss) KiB") }
+        if let own = s.loadGeneratorCPUSeconds {
+            lines.append("loadgen CPU:     \(Self.format(own, 3)) s (\(Self.format(s.makespanSeconds > 0 ? own / s.makespanSeconds * 100 : nil, 0))% of one core)")
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -16,6 +16,8 @@ struct RunSummary {
     var serverCPUSeconds: Double?
     var serverCPUSource: String?
     var serverPeakResidentKiB: Int?
+    /// CPU seconds the load generator itself used between the first RRQ and the last client's end.
+    var loadGeneratorCPUSeconds: Double?
 
     /// Megabytes (1e6) of verified file data per second of makespan.
     var megabytesPerSecond: Double { makespanSeconds > 0 ? Double(bytesVerified) / 1e6 / makespanSeconds : 0 }

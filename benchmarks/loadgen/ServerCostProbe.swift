@@ -55,6 +55,14 @@ struct ServerCostProbe {
         return nil
     }
 
+    /// CPU seconds (user + system) this process has used so far: the load generator's own cost.
+    static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     /// The whole content of a small text file (procfs, cgroupfs), or nil.
     static func readSmallFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -71,7 +71,12 @@ struct VolleyLoadgenCommand: ParsableCommand {
 
         let generator = try LoadGenerator(configuration: configuration)
         var cpuBefore: Double?
-        generator.run { cpuBefore = probe.cpuSeconds() }
+        var ownBefore = 0.0
+        generator.run {
+            cpuBefore = probe.cpuSeconds()
+            ownBefore = ServerCostProbe.ownCPUSeconds()
+        }
+        let ownCPU = ServerCostProbe.ownCPUSeconds() - ownBefore
         if settleMs > 0 { usleep(useconds_t(settleMs) * 1000) }
         let cpuAfter = probe.cpuSeconds()
 
@@ -83,6 +88,7 @@ struct VolleyLoadgenCommand: ParsableCommand {
             summary.serverCPUSource = probe.cpuSource
         }
         summary.serverPeakResidentKiB = probe.peakResidentKiB()
+        summary.loadGeneratorCPUSeconds = ownCPU
 
         let report = Report(configuration: configuration, fileSize: generator.reference.size, summary: summary)
         print(json ? report.json : report.text)
