@@ -44,13 +44,13 @@ struct LargeFileTests {
                 client.send(.error(code: .optionNegotiationFailed, message: "probe"), to: oack.source)
             }
             // The whole file through curl, compared by cmp without landing on disk.
-            let pipe = Pipe()
+            let pipe = try makeCloseOnExecPipe()
             let curl = try RunningProcess(
                 "curl", arguments: ["-s", "-S", "--tftp-blksize", "65464", "-o", "-", "tftp://127.0.0.1:\(server.port)/disk.img"],
-                timeout: 150, standardOutput: pipe)
-            let cmp = try RunningProcess("cmp", arguments: ["-", path], timeout: 150, standardInput: pipe)
-            try? pipe.fileHandleForReading.close()
-            try? pipe.fileHandleForWriting.close()
+                timeout: 150, standardOutput: pipe.write)
+            let cmp = try RunningProcess("cmp", arguments: ["-", path], timeout: 150, standardInput: pipe.read)
+            try? pipe.read.close()
+            try? pipe.write.close()
             let started = Date()
             let curlResult = try await curl.wait()
             let cmpResult = try await cmp.wait()

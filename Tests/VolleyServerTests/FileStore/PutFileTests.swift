@@ -43,15 +43,11 @@ func digest(_ bytes: [UInt8]) throws -> String {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("volley-digest-\(UUID().uuidString)")
     try Data(bytes).write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-    process.arguments = [file.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: output.prefix(64), as: UTF8.self)
+    // RunningProcess, not Foundation's Process with a Pipe: a pipe's write end can leak into
+    // another test's long-running child, and reading to EOF would then stall.
+    let result = try RunningProcess("/usr/bin/sha256sum", arguments: [file.path], timeout: 30).waitBlocking()
+    guard result.status == 0, !result.killedBySignal else { throw TestFailure("sha256sum: \(result)") }
+    return String(result.stdout.prefix(64))
 }
 
 extension FileStore {

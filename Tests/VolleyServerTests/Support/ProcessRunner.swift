@@ -52,77 +52,159 @@ func executablePath(_ name: String) -> String {
     return name
 }
 
+/// A file descriptor for captured output: an unlinked, close-on-exec temporary file.
+///
+/// Output goes to files, not pipes: Foundation's `Process` does not close unrelated descriptors in
+/// the child, so a pipe's write end can leak into another test's long-running child and its reader
+/// would never see EOF. A file needs no EOF.
+private func makeCaptureFile() throws -> Int32 {
+    let path = NSTemporaryDirectory() + "/volley-e2e-output-\(UUID().uuidString)"
+    let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw TestFailure("cannot create \(path): errno \(errno)") }
+    unlink(path)
+    return fd
+}
+
+/// Everything written to a capture file so far.
+private func readCaptureFile(_ fd: Int32) -> String {
+    var result: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(result.count)) }
+        if count <= 0 { break }
+        result += buffer[..<count]
+    }
+    return String(decoding: result, as: UTF8.self)
+}
+
+/// A one-way channel (a socket pair, created close-on-exec atomically, so no other child
+/// inherits its ends); `Process` still hands the ends to the intended children as stdin/stdout.
+func makeCloseOnExecPipe() throws -> (read: FileHandle, write: FileHandle) {
+    var fds: [Int32] = [0, 0]
+    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+        throw TestFailure("socketpair: errno \(errno)")
+    }
+    return (FileHandle(fileDescriptor: fds[0], closeOnDealloc: true), FileHandle(fileDescriptor: fds[1], closeOnDealloc: true))
+}
+
 /// A started subprocess with captured output and a hard timeout that kills it by its PID.
+///
+/// Spawned with `posix_spawn` and reaped with `waitpid` directly, not through Foundation's `Process`:
+/// with many tests spawning children in parallel, `Process` let descriptors leak into unrelated
+/// children and its exit detection then waited for those children (60 s stalls in a parallel run).
+/// Here every descriptor above 2 is closed in the child.
 final class RunningProcess: @unchecked Sendable {
-    let process = Process()
-    private let stdoutPipe = Pipe()
-    private let stderrPipe = Pipe()
+    let pid: pid_t
+    private let stdoutFile: Int32
+    private let stderrFile: Int32
     private let lock = NSLock()
-    private var stdoutData = Data()
-    private var stderrData = Data()
     private var killedByTimeout = false
-    private let readers = DispatchGroup()
+    private var exitStatus: Int32?
     private var timer: DispatchWorkItem?
 
     /// Starts `executable` (a name on PATH or a path); it is killed with SIGKILL after `timeout` seconds.
-    init(_ executable: String, arguments: [String], timeout: Double, standardInput: Any? = nil,
-         standardOutput: Any? = nil, environment: [String: String]? = nil, currentDirectory: String? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : executablePath(executable))
-        process.arguments = arguments
-        process.standardInput = standardInput ?? FileHandle.nullDevice
-        process.standardOutput = standardOutput ?? stdoutPipe
-        process.standardError = stderrPipe
-        if let environment { process.environment = environment }
-        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        try process.run()
-        let pid = process.processIdentifier
+    init(_ executable: String, arguments: [String], timeout: Double, standardInput: FileHandle? = nil,
+         standardOutput: FileHandle? = nil, environment: [String: String]? = nil) throws {
+        stdoutFile = try makeCaptureFile()
+        stderrFile = try makeCaptureFile()
+        let path = executable.contains("/") ? executable : executablePath(executable)
+        let stdinFD = standardInput?.fileDescriptor ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { if standardInput == nil { close(stdinFD) } }
+        let stdoutFD = standardOutput?.fileDescriptor ?? stdoutFile
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinFD, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrFile, 2)
+        // Close everything else the test process has open (other tests' pipes and sockets included).
+        for fd in Self.openDescriptors() where fd > 2 {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let result = posix_spawn(&child, path, &actions, nil, argv, envp)
+        guard result == 0 else {
+            close(stdoutFile)
+            close(stderrFile)
+            throw TestFailure("posix_spawn \(path): errno \(result)")
+        }
+        pid = child
         let kill = DispatchWorkItem { [weak self] in
             guard let self else { return }
-            self.lock.withLock { self.killedByTimeout = true }
-            Glibc.kill(pid, SIGKILL)
+            let alive = self.lock.withLock { () -> Bool in
+                guard self.exitStatus == nil else { return false }
+                self.killedByTimeout = true
+                return true
+            }
+            if alive { Glibc.kill(child, SIGKILL) }
         }
         timer = kill
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: kill)
-        if standardOutput == nil { drain(stdoutPipe) { self.stdoutData.append($0) } }
-        drain(stderrPipe) { self.stderrData.append($0) }
     }
 
-    private func drain(_ pipe: Pipe, into append: @escaping @Sendable (Data) -> Void) {
-        readers.enter()
-        let handle = pipe.fileHandleForReading
-        let thread = Thread { [self] in
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                lock.withLock { append(chunk) }
-            }
-            readers.leave()
-        }
-        thread.start()
+    deinit {
+        close(stdoutFile)
+        close(stderrFile)
     }
 
-    /// The process id.
-    var pid: Int32 { process.processIdentifier }
+    /// The descriptors open in this process now.
+    private static func openDescriptors() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+    }
 
     /// What has arrived on stderr so far.
-    var stderrSoFar: String { lock.withLock { String(decoding: stderrData, as: UTF8.self) } }
+    var stderrSoFar: String { readCaptureFile(stderrFile) }
 
-    /// Sends a signal to the process (by its PID).
-    func signal(_ number: Int32) { Glibc.kill(pid, number) }
+    /// What has arrived on stdout so far (when it was not redirected elsewhere).
+    var stdoutSoFar: String { readCaptureFile(stdoutFile) }
 
-    /// Blocks until the process ends and its output is read.
-    func waitBlocking() -> ProcessResult {
-        process.waitUntilExit()
-        timer?.cancel()
-        readers.wait()
-        return lock.withLock {
-            ProcessResult(
-                status: process.terminationStatus,
-                killedBySignal: process.terminationReason == .uncaughtSignal,
-                timedOut: killedByTimeout,
-                stdout: String(decoding: stdoutData, as: UTF8.self),
-                stderr: String(decoding: stderrData, as: UTF8.self))
+    /// Whether the process is still running (reaping it if it has just ended).
+    var isRunning: Bool { !reapIfEnded() }
+
+    /// Sends a signal to the process (by its PID) unless it was already reaped.
+    func signal(_ number: Int32) {
+        lock.withLock { if exitStatus == nil { _ = Glibc.kill(pid, number) } }
+    }
+
+    /// Reaps the child if it has ended (never blocks); true once it has been reaped.
+    ///
+    /// Every reap goes through here under the lock, so two waiters can never race for the status.
+    @discardableResult
+    func reapIfEnded() -> Bool {
+        lock.withLock {
+            if exitStatus != nil { return true }
+            var status: Int32 = 0
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid {
+                exitStatus = status
+            } else if reaped == -1 && errno == ECHILD {
+                exitStatus = 0xff << 8  // reaped elsewhere: report exit 255 rather than a false success
+            }
+            return exitStatus != nil
         }
+    }
+
+    /// Blocks until the process ends (polling, so the hard timeout can always intervene).
+    func waitBlocking() -> ProcessResult {
+        while !reapIfEnded() { usleep(5_000) }
+        timer?.cancel()
+        let status = lock.withLock { exitStatus ?? 0 }
+        // WIFSIGNALED / WEXITSTATUS by hand (they are macros).
+        let signalled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
+        return ProcessResult(
+            status: signalled ? status & 0x7f : (status >> 8) & 0xff,
+            killedBySignal: signalled,
+            timedOut: lock.withLock { killedByTimeout },
+            stdout: readCaptureFile(stdoutFile),
+            stderr: readCaptureFile(stderrFile))
     }
 
     /// Waits (off the cooperative pool) until the process ends.
@@ -136,7 +218,7 @@ final class RunningProcess: @unchecked Sendable {
         while Date() < deadline {
             let text = stderrSoFar
             if predicate(text) { return text }
-            if !process.isRunning { break }
+            if reapIfEnded() { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         return stderrSoFar

@@ -1,0 +1,423 @@
+import Dispatch
+import Foundation
+import Glibc
+import TFTPProtocol
+
+// Helpers for the tests that drive the real `volley` executable the way systemd does:
+// socket activation, NOTIFY_SOCKET, signals. Self-contained (names prefixed with
+// `Service`/`Systemd`) so they do not depend on the other suites' support code.
+
+/// A failure with a message, for helpers that must stop a systemd test.
+struct SystemdTestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+}
+
+/// Runs blocking work on its own thread so the cooperative pool stays free.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+}
+
+/// Where the executables under test live.
+enum VolleyBinaries {
+    /// The `volley` executable of this build: beside the test bundle (same scratch path and
+    /// configuration), else `<package root>/.build/debug/volley`; `VOLLEY_BINARY` overrides both.
+    static func volley(filePath: String = #filePath) throws -> String {
+        if let override = ProcessInfo.processInfo.environment["VOLLEY_BINARY"] { return override }
+        var candidates: [String] = []
+        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            candidates.append((executable as NSString).deletingLastPathComponent + "/volley")
+        }
+        // Tests/VolleyServerTests/Systemd/<file> → package root.
+        var root = filePath as NSString
+        for _ in 0..<4 { root = root.deletingLastPathComponent as NSString }
+        candidates.append((root as String) + "/.build/debug/volley")
+        for candidate in candidates where access(candidate, X_OK) == 0 { return candidate }
+        throw SystemdTestFailure("volley executable not found (looked at \(candidates)); run swift build first")
+    }
+
+    /// A program on the usual paths (systemd-socket-activate, curl).
+    static func program(_ name: String) throws -> String {
+        for directory in ["/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin"] {
+            let candidate = directory + "/" + name
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        throw SystemdTestFailure("\(name) is not installed (scripts/bootstrap installs it)")
+    }
+}
+
+/// A scratch directory for one test.
+final class ServiceScratch: Sendable {
+    let path: String
+
+    init(_ label: String) throws {
+        // Short: an AF_UNIX path must fit in 108 bytes.
+        path = NSTemporaryDirectory() + "/vsd-\(label)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func path(_ relative: String) -> String { path + "/" + relative }
+
+    @discardableResult
+    func write(_ relative: String, _ bytes: [UInt8]) throws -> String {
+        let full = path(relative)
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: full, contents: Data(bytes)) else {
+            throw SystemdTestFailure("cannot write \(full)")
+        }
+        return full
+    }
+
+    @discardableResult
+    func write(_ relative: String, text: String) throws -> String {
+        try write(relative, Array(text.utf8))
+    }
+
+    func contents(_ relative: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: path(relative)).map { [UInt8]($0) }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Deterministic bytes of a given length.
+    static func bytes(count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+    }
+}
+
+/// How a service process ended.
+struct ServiceExit: Sendable, CustomStringConvertible {
+    var status: Int32
+    var killedBySignal: Bool
+    var timedOut: Bool
+    var description: String {
+        timedOut ? "killed by the test's hard timeout" : killedBySignal ? "killed by signal \(status)" : "exit \(status)"
+    }
+    var isCleanExit: Bool { !timedOut && !killedBySignal && status == 0 }
+}
+
+/// A service-like subprocess (a ``RunningProcess``) with a scrubbed environment and helpers to
+/// follow its log lines.
+final class ServiceProcess: Sendable {
+    private let process: RunningProcess
+
+    /// Variables of the test runner's own environment that must not leak into the child
+    /// (the runner itself may be a systemd service).
+    static let scrubbed: Set<String> = [
+        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+    ]
+
+    /// Starts `executable`; after `timeout` seconds it is killed with SIGKILL.
+    init(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:], timeout: Double) throws {
+        var environment = ProcessInfo.processInfo.environment.filter { !Self.scrubbed.contains($0.key) }
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        for (key, value) in extra { environment[key] = value }
+        process = try RunningProcess(executable, arguments: arguments, timeout: timeout, environment: environment)
+    }
+
+    var pid: Int32 { process.pid }
+
+    /// Standard error so far.
+    var stderrText: String { process.stderrSoFar }
+
+    /// Standard output so far.
+    var stdoutText: String { process.stdoutSoFar }
+
+    /// Sends `signal` to the process by its PID (never after it was reaped).
+    func send(_ signal: Int32) { process.signal(signal) }
+
+    /// Whether the process is still running.
+    var isRunning: Bool { process.isRunning }
+
+    /// Waits until the process ends; SIGKILLs it (by PID) if it is still running after `timeout`.
+    func waitForExit(timeout: Double) async throws -> ServiceExit {
+        let deadline = monotonicSeconds() + timeout
+        while process.isRunning && monotonicSeconds() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let forced = process.isRunning
+        if forced { send(SIGKILL) }
+        let result = try await process.wait()
+        return ServiceExit(status: result.status, killedBySignal: result.killedBySignal, timedOut: result.timedOut || forced)
+    }
+
+    /// Kills the process if it still runs (for `defer`); never waits long.
+    func killIfRunning() {
+        if process.isRunning { send(SIGKILL) }
+    }
+
+    /// Polls stderr until a line containing `fragment` appears (returns that line) or `timeout` passes.
+    func waitForLine(containing fragment: String, after skip: Int = 0, timeout: Double) async throws -> String? {
+        let deadline = monotonicSeconds() + timeout
+        while true {
+            let lines = stderrText.split(separator: "\n").map(String.init)
+            if let line = lines.dropFirst(skip).first(where: { $0.contains(fragment) }) { return line }
+            if monotonicSeconds() > deadline || !process.isRunning { return nil }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Lines of stderr containing `fragment`.
+    func lines(containing fragment: String) -> [String] {
+        stderrText.split(separator: "\n").map(String.init).filter { $0.contains(fragment) }
+    }
+
+    /// The port from the "serving ROOT on ADDR port N" line.
+    func waitForServingPort(timeout: Double = 20) async throws -> Int {
+        guard let line = try await waitForLine(containing: " port ", timeout: timeout),
+              line.contains("serving "), let port = Int(line.split(separator: " ").last ?? "")
+        else { throw SystemdTestFailure("volley did not log its port; stderr:\n\(stderrText)") }
+        return port
+    }
+}
+
+/// An AF_UNIX datagram socket standing in for systemd's notification socket.
+final class NotifySocketListener: @unchecked Sendable {
+    /// The path to put in `NOTIFY_SOCKET`.
+    let path: String
+    private let descriptor: Int32
+    private let lock = NSLock()
+    private var received: [(time: Double, text: String)] = []
+    private var stopping = false
+    private let stopped = DispatchSemaphore(value: 0)
+
+    /// A notification as received (several `KEY=value` lines) with its arrival time.
+    struct Message: Sendable {
+        var time: Double
+        var text: String
+        var lines: [String] { text.split(separator: "\n").map(String.init) }
+        func has(_ assignment: String) -> Bool { lines.contains(assignment) }
+        func value(of key: String) -> String? {
+            lines.first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
+        }
+    }
+
+    init(path: String) throws {
+        self.path = path
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemdTestFailure("socket(AF_UNIX): errno \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            Glibc.close(fd)
+            throw SystemdTestFailure("notify socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0 else {
+            Glibc.close(fd)
+            throw SystemdTestFailure("bind(\(path)): errno \(errno)")
+        }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        descriptor = fd
+        Thread { [self] in receiveLoop() }.start()
+    }
+
+    private func receiveLoop() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !lock.withLock({ stopping }) {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                let text = String(decoding: buffer[..<count], as: UTF8.self)
+                lock.withLock { received.append((monotonicSeconds(), text)) }
+            }
+        }
+        stopped.signal()
+    }
+
+    /// Stops the receiving thread and removes the socket.
+    func close() {
+        lock.withLock { stopping = true }
+        _ = stopped.wait(timeout: .now() + 2)
+        Glibc.close(descriptor)
+        unlink(path)
+    }
+
+    /// Every notification so far.
+    var messages: [Message] { lock.withLock { received.map { Message(time: $0.time, text: $0.text) } } }
+
+    /// Waits for the first message after index `from` satisfying `predicate`; returns its index and the message.
+    func waitFor(from: Int = 0, timeout: Double, _ predicate: (Message) -> Bool) async throws -> (index: Int, message: Message)? {
+        let deadline = monotonicSeconds() + timeout
+        while true {
+            let all = messages
+            if from < all.count, let index = all.indices.dropFirst(from).first(where: { predicate(all[$0]) }) {
+                return (index, all[index])
+            }
+            if monotonicSeconds() > deadline { return nil }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// A readable dump for failure messages.
+    var transcript: String {
+        messages.map { String(format: "%.3f ", $0.time) + $0.text.replacingOccurrences(of: "\n", with: " | ") }
+            .joined(separator: "\n")
+    }
+}
+
+/// A free UDP port on 127.0.0.1: bind port 0, read it, close.
+func freeLoopbackUDPPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw SystemdTestFailure("socket: errno \(errno)") }
+    defer { close(fd) }
+    var address = LoopbackUDPClient.loopback(port: 0)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw SystemdTestFailure("bind: errno \(errno)") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else { throw SystemdTestFailure("getsockname: errno \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Waits until something is bound to UDP 127.0.0.1:`port` (our own bind fails with EADDRINUSE).
+func waitUntilBound(port: Int, timeout: Double) async throws -> Bool {
+    let deadline = monotonicSeconds() + timeout
+    while monotonicSeconds() < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemdTestFailure("socket: errno \(errno)") }
+        var address = LoopbackUDPClient.loopback(port: port)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        let error = errno
+        Glibc.close(fd)
+        if bound != 0 && error == EADDRINUSE { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return false
+}
+
+/// A blocking UDP socket on 127.0.0.1 speaking raw TFTP (used from one thread at a time).
+final class LoopbackUDPClient: @unchecked Sendable {
+    private let descriptor: Int32
+
+    static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemdTestFailure("socket: errno \(errno)") }
+        var address = Self.loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else {
+            Glibc.close(fd)
+            throw SystemdTestFailure("bind: errno \(errno)")
+        }
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    /// Sends `packet` to 127.0.0.1:`port`.
+    func send(_ packet: TFTPPacket, toPort port: Int) {
+        var address = Self.loopback(port: port)
+        let bytes = TFTPPacketEncoder.encode(packet)
+        _ = bytes.withUnsafeBytes { buffer in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(descriptor, buffer.baseAddress, buffer.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+
+    /// The next packet within `timeout` seconds and the port it came from; nil on timeout.
+    func receive(timeout: Double) -> (packet: TFTPPacket?, port: Int)? {
+        let deadline = monotonicSeconds() + timeout
+        var buffer = [UInt8](repeating: 0, count: 70_000)
+        while true {
+            let left = deadline - monotonicSeconds()
+            if left <= 0 { return nil }
+            var tv = timeval(tv_sec: Int(left), tv_usec: max(1, Int((left - Double(Int(left))) * 1e6)))
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var source = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let count = buffer.withUnsafeMutableBytes { raw in
+                withUnsafeMutablePointer(to: &source) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        recvfrom(descriptor, raw.baseAddress, raw.count, 0, $0, &length)
+                    }
+                }
+            }
+            if count < 0 {
+                if errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK { continue }
+                return nil
+            }
+            let packet = try? TFTPPacketDecoder.decode(Array(buffer[..<count]))
+            return (packet, Int(UInt16(bigEndian: source.sin_port)))
+        }
+    }
+
+    /// Fetches `name` in octet mode without options (512-byte blocks), sleeping `ackDelay`
+    /// seconds before each ACK; `onBlock(n)` runs after block n arrived, before its ACK.
+    func slowFetch(_ name: String, serverPort: Int, ackDelay: Double, timeout: Double = 5,
+                   onBlock: (Int) -> Void = { _ in }) throws -> [UInt8] {
+        send(.readRequest(TFTPRequest(filename: name, mode: "octet")), toPort: serverPort)
+        var bytes: [UInt8] = []
+        var expected: UInt16 = 1
+        var transferPort: Int?
+        while true {
+            guard let (packet, port) = receive(timeout: timeout) else {
+                throw SystemdTestFailure("timed out waiting for block \(expected) of \(name) (\(bytes.count) bytes so far)")
+            }
+            if let transferPort, port != transferPort { continue }
+            switch packet {
+            case .data(let block, let payload)?:
+                transferPort = port
+                guard block == expected else { continue }  // a retransmission of the previous block
+                bytes += payload
+                onBlock(Int(block))
+                if ackDelay > 0 { usleep(useconds_t(ackDelay * 1e6)) }
+                send(.acknowledgement(block: block), toPort: port)
+                if payload.count < 512 { return bytes }
+                expected &+= 1
+            case .error(let code, let message)?:
+                throw SystemdTestFailure("ERROR \(code) \(message) after \(bytes.count) bytes")
+            default:
+                throw SystemdTestFailure("unexpected packet \(String(describing: packet))")
+            }
+        }
+    }
+}
+
+/// Runs curl to fetch tftp://127.0.0.1:`port`/`name` into `output`; returns nil on success, else a reason.
+func curlFetch(port: Int, name: String, output: String, blockSize: Int? = nil) async throws -> String? {
+    var arguments = ["-s", "-S", "--max-time", "20", "-o", output]
+    if let blockSize { arguments += ["--tftp-blksize", String(blockSize)] }
+    arguments.append("tftp://127.0.0.1:\(port)/\(name)")
+    let curl = try ServiceProcess(try VolleyBinaries.program("curl"), arguments, timeout: 30)
+    let exit = try await curl.waitForExit(timeout: 30)
+    return exit.isCleanExit ? nil : "curl \(exit): \(curl.stderrText)"
+}
