@@ -5,8 +5,8 @@ import VolleyServer
 /// Several clients at once.
 @Suite("End to end: concurrent transfers")
 struct ConcurrencyTests {
-    @Test("8 transfers at once with mixed clients are all byte-exact")
-    func eightAtOnce() async throws {
+    @Test("8 transfers at once with mixed clients are all byte-exact", arguments: ServerMode.allCases)
+    func eightAtOnce(mode: ServerMode) async throws {
         let directory = try TestDirectory("concurrent")
         defer { directory.remove() }
         let clients: [RealClient] = [.curl, .curlBlockSize65464, .curlNoOptions, .tftpHPA, .atftp, .busybox, .curlBlockSize1468, .atftp]
@@ -16,7 +16,7 @@ struct ConcurrencyTests {
             contents.append(content)
             try directory.write("root/image-\(i).bin", content)
         }
-        try await withServer(root: directory.path("root")) { server in
+        try await withServer(root: directory.path("root"), configure: mode.apply(to:)) { server in
             let port = server.port
             let failures = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
                 for (i, client) in clients.enumerated() {

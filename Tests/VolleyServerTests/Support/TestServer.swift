@@ -66,3 +66,21 @@ extension TFTPServer {
         return statistics
     }
 }
+
+/// The server's transport modes the end-to-end tests run in.
+enum ServerMode: String, CaseIterable, Sendable, CustomStringConvertible {
+    /// The default: a socket per transfer, windows sent with UDP GSO where the kernel has it.
+    case perTransferSockets
+    /// Every transfer over the listening socket, told apart by client address and port.
+    case singlePort
+    /// A socket per transfer, windows sent as one `sendmmsg` of separate datagrams.
+    case withoutSegmentationOffload
+
+    var description: String { rawValue }
+
+    /// Sets the configuration for this mode.
+    func apply(to configuration: inout TFTPServerConfiguration) {
+        configuration.singlePort = self == .singlePort
+        configuration.segmentationOffload = self != .withoutSegmentationOffload
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+import VolleyServer
+
+/// Every real client against the other transport modes: single-port (all transfers on the
+/// listening socket) and windows without UDP GSO. The default mode is covered by
+/// ``RealClientTests``.
+@Suite("End to end: real clients in single-port mode and without GSO")
+struct ServerModeTests {
+    static let cases: [(ServerMode, RealClient)] = [ServerMode.singlePort, .withoutSegmentationOffload].flatMap { mode in
+        RealClient.allCases.map { (mode, $0) }
+    }
+
+    @Test("client fetches a file byte-exact", arguments: cases)
+    func fetch(mode: ServerMode, client: RealClient) async throws {
+        let directory = try TestDirectory("mode")
+        defer { directory.remove() }
+        // Not a multiple of any block size the clients use, and several windows long.
+        let content = SeededBytes.make(count: 700_001, seed: 4242)
+        try directory.write("root/boot/image.bin", content)
+        let logs = LogCapture()
+        try await withServer(root: directory.path("root"), logs: logs, configure: mode.apply(to:)) { server in
+            let (_, failure) = try await client.fetch(port: server.port, name: "boot/image.bin", output: directory.path("out.bin"))
+            #expect(failure == nil, "\(failure ?? "")")
+            #expect(byteDifference(directory.contents("out.bin"), content) == nil,
+                    "\(byteDifference(directory.contents("out.bin"), content) ?? "")")
+            let line = try await waitForLogLine(logs, containing: "\"boot/image.bin\" octet")
+            #expect(line?.contains(client.expectedLogFragment) == true, "log line: \(line ?? "none")")
+            #expect(line?.hasSuffix("delivered") == true, "log line: \(line ?? "none")")
+        }
+    }
+}
