@@ -68,11 +68,11 @@ struct ServeCommand: ParsableCommand {
         let logger = Logger(label: "volley")
 
         var configuration = settings.serverConfiguration
-        if let problem = configuration.validationError() { throw ValidationError(problem) }
+        if let problem = configuration.validationError() { throw StartupFailure(problem) }
         let inherited = Systemd.listenSockets()
         if !inherited.isEmpty {
             if let bad = inherited.first(where: { !$0.isInetDatagram }) {
-                throw ValidationError("socket activation passed descriptor \(bad.descriptor) (\(bad.name)), which is not a UDP socket")
+                throw StartupFailure("socket activation passed descriptor \(bad.descriptor) (\(bad.name)), which is not a UDP socket")
             }
             configuration.inheritedSockets = inherited.map { $0.descriptor }
             let names = inherited.map { "\($0.name) (fd \($0.descriptor))" }.joined(separator: ", ")
@@ -80,7 +80,7 @@ struct ServeCommand: ParsableCommand {
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: configuration.rootDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("root directory \(configuration.rootDirectory) does not exist or is not a directory")
+            throw StartupFailure("root directory \(configuration.rootDirectory) does not exist or is not a directory")
         }
 
         let notifier = ServiceNotifier()
@@ -89,7 +89,7 @@ struct ServeCommand: ParsableCommand {
         do {
             try server.start()
         } catch {
-            throw ValidationError("cannot start: \(error)")
+            throw StartupFailure("cannot start: \(error)")
         }
         notifier.ready(server.statistics)
         printFetchHint(server, logger: logger)
@@ -108,7 +108,7 @@ struct ServeCommand: ParsableCommand {
             do {
                 settings = try VolleySettings.load(fromFile: config)
             } catch {
-                throw ValidationError("\(config): \(error)")
+                throw StartupFailure("\(config): \(error)")
             }
         }
         settings.apply(self)

@@ -38,6 +38,21 @@ struct ConfinedRoot: Sendable {
                 throw FileAccessError(.other, logDetail: "root directory \(path): \(error)")
             }
         }
+        try Self.requireConfinedLookups(descriptor, path: path)
+    }
+
+    /// Fails at start, with the reason, where `openat2` is missing (Linux before 5.6, or a
+    /// sandbox that filters it): otherwise every request would fail later with ERROR 0.
+    private static func requireConfinedLookups(_ root: Int32, path: String) throws(FileAccessError) {
+        do {
+            closeDescriptor(try openBeneath(root, ".", flags: O_RDONLY | O_DIRECTORY))
+        } catch where error.errno == ENOSYS {
+            closeDescriptor(root)
+            throw FileAccessError(.other, logDetail: "openat2 is not available on this kernel (Linux 5.6 or later is needed "
+                + "to confine requests to the root directory)")
+        } catch {
+            // Other failures (EACCES on an unreadable root, say) surface per request with their own message.
+        }
     }
 
     /// Closes the root descriptor; the value must not be used afterwards.

@@ -106,6 +106,7 @@ struct CommandLineTests {
         #expect(result.status != 0 && !result.killedBySignal && !result.timedOut, "\(label): \(result)")
         let errorLines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
         #expect(errorLines.count == 1, "\(label): \(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(label): not one line: \(result.stderr)")
         #expect(errorLines.first?.contains(mentions) == true, "\(label): \(result.stderr)")
         #expect(!result.stderr.contains("serving "), "\(label): it started serving")
     }
@@ -117,5 +118,6 @@ struct CommandLineTests {
         let result = try await runProcess(Self.binary, arguments: ["serve", "--root", directory.path("nope"), "--host", "127.0.0.1", "--port", "0"], timeout: 30)
         #expect(result.status != 0 && !result.timedOut, "\(result)")
         #expect(result.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count == 1, "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "not one line: \(result.stderr)")
     }
 }
