@@ -54,7 +54,8 @@ let package = Package(
                 "VolleyReactor", "TFTPProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "benchmarks/loadgen"
+            path: "benchmarks/loadgen",
+            exclude: ["README.md"]
         ),
         .testTarget(name: "TFTPProtocolTests", dependencies: ["TFTPProtocol"]),
         .testTarget(name: "VolleyReactorTests", dependencies: ["VolleyReactor", "CEpoll"]),
