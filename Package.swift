@@ -58,6 +58,7 @@ let package = Package(
             exclude: ["README.md"]
         ),
         .testTarget(name: "TFTPProtocolTests", dependencies: ["TFTPProtocol"]),
+        .testTarget(name: "LoadGeneratorTests", dependencies: ["volley-loadgen", "TFTPProtocol"]),
         .testTarget(name: "VolleyReactorTests", dependencies: ["VolleyReactor", "CEpoll"]),
         .testTarget(
             name: "VolleyServerTests",
