@@ -85,6 +85,17 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// True for an IPv4 address seen through a dual-stack IPv6 socket (`::ffff:a.b.c.d`).
+    public var isV4Mapped: Bool {
+        switch self {
+        case .v4: false
+        case .v6(let a):
+            withUnsafeBytes(of: a.sin6_addr) { bytes in
+                bytes.prefix(10).allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff
+            }
+        }
+    }
+
     /// Calls `body` with a pointer to the sockaddr and its length.
     public func withSockaddr<R, E: Error>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(E) -> R) throws(E) -> R {
         switch self {

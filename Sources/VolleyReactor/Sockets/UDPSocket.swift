@@ -8,12 +8,15 @@ public enum UDPSocket {
         try syscall("socket") { socket(family, VOLLEY_SOCK_DGRAM | VOLLEY_SOCK_NONBLOCK | VOLLEY_SOCK_CLOEXEC, 0) }
     }
 
-    /// A new socket bound to `address`; for `::` both families are served (IPV6_V6ONLY off).
+    /// A new socket bound to `address`; for `::` both families are served (IPV6_V6ONLY off), and
+    /// a v4-mapped address (`::ffff:a.b.c.d`, an IPv4 client of a dual-stack listener) needs
+    /// IPV6_V6ONLY off as well to be bound at all.
     public static func openBound(to address: SocketAddress, packetInfo: Bool = false) throws(SystemError) -> Int32 {
         let fd = try open(family: address.family)
         do throws(SystemError) {
             if address.family == AF_INET6 {
-                try setOption(fd, VOLLEY_IPPROTO_IPV6, IPV6_V6ONLY, address.isWildcard ? 0 : 1, name: "IPV6_V6ONLY")
+                let dualStack = address.isWildcard || address.isV4Mapped
+                try setOption(fd, VOLLEY_IPPROTO_IPV6, IPV6_V6ONLY, dualStack ? 0 : 1, name: "IPV6_V6ONLY")
             }
             if packetInfo { try enablePacketInfo(fd, family: address.family) }
             try bind(fd, to: address)

@@ -6,8 +6,9 @@ import VolleyReactor
 extension ServerCore {
     /// Reads every waiting request on a listening socket, in batches.
     func drainListener(_ listener: Listener) {
-        // Bound the work per wake-up so transfers are not starved by a request flood.
-        for _ in 0..<16 {
+        // Admit everything waiting (bounded only against a flood that never ends): requests left
+        // queued behind a full round of transfer work wait past the clients' 1 s timeout.
+        for _ in 0..<256 {
             let count: Int
             do {
                 count = try receiveBatch.receive(from: listener.descriptor)
@@ -123,7 +124,7 @@ extension ServerCore {
         let limits = NegotiationLimits(
             maximumBlockSize: configuration.maximumBlockSize, maximumWindowSize: configuration.maximumWindowSize)
         let mtuCap = configuration.clampBlockSizeToInterfaceMTU
-            ? info.flatMap { blockSizeCaps.cap(interfaceIndex: $0.interfaceIndex, isIPv6: client.family == AF_INET6 && !isV4Mapped(client)) }
+            ? info.flatMap { blockSizeCaps.cap(interfaceIndex: $0.interfaceIndex, isIPv6: client.family == AF_INET6 && !client.isV4Mapped) }
             : nil
         let negotiated = OptionNegotiator.negotiate(request.options, limits: limits, transferSize: wireSize, blockSizeCap: mtuCap)
         for note in negotiated.notes {
@@ -177,10 +178,6 @@ extension ServerCore {
         }
         local.port = 0
         return local
-    }
-
-    private func isV4Mapped(_ address: SocketAddress) -> Bool {
-        address.ipString.hasPrefix("::ffff:") && address.ipString.contains(".")
     }
 
     /// Answers a request with an ERROR packet from the address it was sent to.

@@ -29,4 +29,20 @@ struct ServerModeTests {
             #expect(line?.hasSuffix("delivered") == true, "log line: \(line ?? "none")")
         }
     }
+
+    @Test("host :: serves IPv4 and IPv6 clients on one socket", arguments: [ServerMode.perTransferSockets, .singlePort])
+    func dualStack(mode: ServerMode) async throws {
+        let directory = try TestDirectory("dualstack")
+        defer { directory.remove() }
+        let content = SeededBytes.make(count: 200_003, seed: 66)
+        try directory.write("root/both.bin", content)
+        try await withServer(root: directory.path("root"), host: "::", configure: mode.apply(to:)) { server in
+            for (host, output) in [("127.0.0.1", "out4"), ("::1", "out6")] {
+                let (_, failure) = try await RealClient.curlBlockSize1468.fetch(host: host, port: server.port, name: "both.bin",
+                                                                              output: directory.path(output))
+                #expect(failure == nil, "\(host): \(failure ?? "")")
+                #expect(byteDifference(directory.contents(output), content) == nil, "\(host)")
+            }
+        }
+    }
 }

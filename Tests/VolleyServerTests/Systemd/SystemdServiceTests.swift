@@ -45,6 +45,31 @@ struct SystemdServiceTests {
         #expect(exit.isCleanExit, "\(exit); stderr:\n\(service.stderrText)")
     }
 
+    @Test("a dual-stack passed socket, as volley.socket makes it, serves IPv4 and IPv6 clients")
+    func dualStackSocketActivation() async throws {
+        let scratch = try ServiceScratch("ds")
+        defer { scratch.remove() }
+        let content = ServiceScratch.bytes(count: 40_000, seed: 3)
+        try scratch.write("root/pxelinux.0", content)
+        let port = try freeLoopbackUDPPort()
+        // "-l PORT" alone binds [::]:PORT accepting IPv4 too, like ListenDatagram=69 with BindIPv6Only=both.
+        let service = try ServiceProcess(
+            try VolleyBinaries.program("systemd-socket-activate"),
+            ["--datagram", "-l", "\(port)", "--fdname=tftp", try VolleyBinaries.volley(), "serve", "--root", scratch.path("root")],
+            timeout: 60)
+        defer { service.killIfRunning() }
+        let listening = try await waitUntilBound(port: port, timeout: 20)
+        try #require(listening, "systemd-socket-activate did not bind port \(port); output:\n\(service.stderrText)")
+        for (host, output) in [("127.0.0.1", "out4"), ("[::1]", "out6")] {
+            let failure = try await curlFetch(host: host, port: port, name: "pxelinux.0", output: scratch.path(output))
+            #expect(failure == nil, "\(host): \(failure ?? "")\nvolley stderr:\n\(service.stderrText)")
+            #expect(scratch.contents(output) == content ? true : false, "\(host): the fetched file differs")
+        }
+        service.send(SIGTERM)
+        let exit = try await service.waitForExit(timeout: 15)
+        #expect(exit.isCleanExit, "\(exit); stderr:\n\(service.stderrText)")
+    }
+
     // MARK: (b) notifications and the watchdog
 
     @Test("NOTIFY_SOCKET receives READY=1 with STATUS=, watchdog pings at half WATCHDOG_USEC, live STATUS=, STOPPING=1; exit 0")

@@ -413,10 +413,10 @@ final class LoopbackUDPClient: @unchecked Sendable {
 }
 
 /// Runs curl to fetch tftp://127.0.0.1:`port`/`name` into `output`; returns nil on success, else a reason.
-func curlFetch(port: Int, name: String, output: String, blockSize: Int? = nil) async throws -> String? {
+func curlFetch(host: String = "127.0.0.1", port: Int, name: String, output: String, blockSize: Int? = nil) async throws -> String? {
     var arguments = ["-s", "-S", "--max-time", "20", "-o", output]
     if let blockSize { arguments += ["--tftp-blksize", String(blockSize)] }
-    arguments.append("tftp://127.0.0.1:\(port)/\(name)")
+    arguments.append("tftp://\(host):\(port)/\(name)")
     let curl = try ServiceProcess(try VolleyBinaries.program("curl"), arguments, timeout: 30)
     let exit = try await curl.waitForExit(timeout: 30)
     return exit.isCleanExit ? nil : "curl \(exit): \(curl.stderrText)"
