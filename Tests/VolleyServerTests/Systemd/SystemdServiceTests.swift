@@ -11,9 +11,9 @@ struct SystemdServiceTests {
 
     @Test("under systemd-socket-activate, volley serves curl through the passed socket")
     func socketActivation() async throws {
-        let scratch = try ServiceScratch("sa")
+        let scratch = try TestDirectory("sa")
         defer { scratch.remove() }
-        let content = ServiceScratch.bytes(count: 70_000, seed: 1)
+        let content = SeededBytes.make(count: 70_000, seed: 1)
         try scratch.write("root/boot/kernel.img", content)
         let port = try freeLoopbackUDPPort()
         // host and port given on purpose: with a passed socket they must be ignored.
@@ -47,9 +47,9 @@ struct SystemdServiceTests {
 
     @Test("a dual-stack passed socket, as volley.socket makes it, serves IPv4 and IPv6 clients")
     func dualStackSocketActivation() async throws {
-        let scratch = try ServiceScratch("ds")
+        let scratch = try TestDirectory("ds")
         defer { scratch.remove() }
-        let content = ServiceScratch.bytes(count: 40_000, seed: 3)
+        let content = SeededBytes.make(count: 40_000, seed: 3)
         try scratch.write("root/pxelinux.0", content)
         let port = try freeLoopbackUDPPort()
         // "-l PORT" alone binds [::]:PORT accepting IPv4 too, like ListenDatagram=69 with BindIPv6Only=both.
@@ -74,9 +74,9 @@ struct SystemdServiceTests {
 
     @Test("NOTIFY_SOCKET receives READY=1 with STATUS=, watchdog pings at half WATCHDOG_USEC, live STATUS=, STOPPING=1; exit 0")
     func notifications() async throws {
-        let scratch = try ServiceScratch("nt")
+        let scratch = try TestDirectory("nt")
         defer { scratch.remove() }
-        let content = ServiceScratch.bytes(count: 3000, seed: 2)
+        let content = SeededBytes.make(count: 3000, seed: 2)
         try scratch.write("root/a.bin", content)
         let notify = try NotifySocketListener(path: scratch.path("notify.sock"))
         defer { notify.close() }
@@ -120,7 +120,7 @@ struct SystemdServiceTests {
 
     @Test("without WATCHDOG_USEC there are no watchdog pings")
     func noWatchdogWithoutWatchdogUsec() async throws {
-        let scratch = try ServiceScratch("nw")
+        let scratch = try TestDirectory("nw")
         defer { scratch.remove() }
         try scratch.write("root/a.bin", [1, 2, 3])
         let notify = try NotifySocketListener(path: scratch.path("notify.sock"))
@@ -143,15 +143,15 @@ struct SystemdServiceTests {
 
     @Test("SIGHUP applies a new max_block_size with RELOADING=1 then READY=1; broken configs are refused and the old settings kept")
     func reload() async throws {
-        let scratch = try ServiceScratch("rl")
+        let scratch = try TestDirectory("rl")
         defer { scratch.remove() }
-        let content = ServiceScratch.bytes(count: 20_000, seed: 3)
+        let content = SeededBytes.make(count: 20_000, seed: 3)
         for name in ["before", "after", "broken-1", "broken-2", "broken-3"] {
             try scratch.write("root/\(name).bin", content)
         }
         let config = scratch.path("volley.yaml")
         let base = "root_dir: \(scratch.path("root"))\nhost: \"127.0.0.1\"\nport: 0\n"
-        try scratch.write("volley.yaml", text: base + "max_block_size: 1468\n")
+        try scratch.write("volley.yaml", Array((base + "max_block_size: 1468\n").utf8))
         let notify = try NotifySocketListener(path: scratch.path("notify.sock"))
         defer { notify.close() }
         let service = try ServiceProcess(
@@ -185,7 +185,7 @@ struct SystemdServiceTests {
 
         #expect(try await fetchedBlockSize("before") == "blksize=1468")
 
-        try scratch.write("volley.yaml", text: base + "max_block_size: 512\n")
+        try scratch.write("volley.yaml", Array((base + "max_block_size: 512\n").utf8))
         try await hangUp()
         #expect(try await service.waitForLine(containing: "configuration reloaded", timeout: 10) != nil)
         #expect(try await fetchedBlockSize("after") == "blksize=512")
@@ -198,7 +198,7 @@ struct SystemdServiceTests {
         ]
         for (number, text) in broken.enumerated() {
             let failuresBefore = service.lines(containing: "reload failed, keeping the running configuration").count
-            try scratch.write("volley.yaml", text: text)
+            try scratch.write("volley.yaml", Array(text.utf8))
             try await hangUp()
             var failures = 0
             for _ in 0..<100 where failures <= failuresBefore {
@@ -218,11 +218,11 @@ struct SystemdServiceTests {
     // MARK: (d) drain on SIGTERM
 
     /// A 20-block file (512-byte blocks, the last one short).
-    static let twentyBlocks = ServiceScratch.bytes(count: 19 * 512 + 300, seed: 4)
+    static let twentyBlocks = SeededBytes.make(count: 19 * 512 + 300, seed: 4)
 
     @Test("SIGTERM during a slow transfer: no new requests, the transfer finishes byte-exact, then exit 0")
     func drainLetsTransferFinish() async throws {
-        let scratch = try ServiceScratch("dr")
+        let scratch = try TestDirectory("dr")
         defer { scratch.remove() }
         try scratch.write("root/slow.bin", Self.twentyBlocks)
         let notify = try NotifySocketListener(path: scratch.path("notify.sock"))
@@ -236,13 +236,13 @@ struct SystemdServiceTests {
 
         // 50 ms between ACKs: about a second for 20 blocks. SIGTERM after block 5.
         let fetchStart = monotonicSeconds()
-        let fetched: Result<[UInt8], SystemdTestFailure> = try await onOwnThread {
+        let fetched: Result<[UInt8], TestFailure> = try await onOwnThread {
             let client = try LoopbackUDPClient()
             do {
                 return .success(try client.slowFetch("slow.bin", serverPort: port, ackDelay: 0.05) { block in
                     if block == 5 { service.send(SIGTERM) }
                 })
-            } catch let failure as SystemdTestFailure {
+            } catch let failure as TestFailure {
                 return .failure(failure)
             }
         }
@@ -267,7 +267,7 @@ struct SystemdServiceTests {
 
     @Test("after SIGTERM new requests get no answer while a transfer drains")
     func drainRefusesNewRequests() async throws {
-        let scratch = try ServiceScratch("dn")
+        let scratch = try TestDirectory("dn")
         defer { scratch.remove() }
         try scratch.write("root/slow.bin", Self.twentyBlocks)
         let service = try ServiceProcess(
@@ -299,7 +299,7 @@ struct SystemdServiceTests {
 
     @Test("a second SIGTERM during the drain stops at once, exit 0")
     func secondSignalStopsAtOnce() async throws {
-        let scratch = try ServiceScratch("d2")
+        let scratch = try TestDirectory("d2")
         defer { scratch.remove() }
         try scratch.write("root/slow.bin", Self.twentyBlocks)
         let service = try ServiceProcess(

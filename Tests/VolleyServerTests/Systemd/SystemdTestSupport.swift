@@ -4,14 +4,8 @@ import Glibc
 import TFTPProtocol
 
 // Helpers for the tests that drive the real `volley` executable the way systemd does:
-// socket activation, NOTIFY_SOCKET, signals. Self-contained (names prefixed with
-// `Service`/`Systemd`) so they do not depend on the other suites' support code.
-
-/// A failure with a message, for helpers that must stop a systemd test.
-struct SystemdTestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
+// socket activation, NOTIFY_SOCKET, signals. Processes, directories and test data come
+// from the shared support code (RunningProcess, TestDirectory, SeededBytes).
 
 /// Seconds on the monotonic clock.
 func monotonicSeconds() -> Double {
@@ -42,7 +36,7 @@ enum VolleyBinaries {
         for _ in 0..<4 { root = root.deletingLastPathComponent as NSString }
         candidates.append((root as String) + "/.build/debug/volley")
         for candidate in candidates where access(candidate, X_OK) == 0 { return candidate }
-        throw SystemdTestFailure("volley executable not found (looked at \(candidates)); run swift build first")
+        throw TestFailure("volley executable not found (looked at \(candidates)); run swift build first")
     }
 
     /// A program on the usual paths (systemd-socket-activate, curl).
@@ -51,51 +45,7 @@ enum VolleyBinaries {
             let candidate = directory + "/" + name
             if access(candidate, X_OK) == 0 { return candidate }
         }
-        throw SystemdTestFailure("\(name) is not installed (scripts/bootstrap installs it)")
-    }
-}
-
-/// A scratch directory for one test.
-final class ServiceScratch: Sendable {
-    let path: String
-
-    init(_ label: String) throws {
-        // Short: an AF_UNIX path must fit in 108 bytes.
-        path = NSTemporaryDirectory() + "/vsd-\(label)-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func path(_ relative: String) -> String { path + "/" + relative }
-
-    @discardableResult
-    func write(_ relative: String, _ bytes: [UInt8]) throws -> String {
-        let full = path(relative)
-        try FileManager.default.createDirectory(
-            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: full, contents: Data(bytes)) else {
-            throw SystemdTestFailure("cannot write \(full)")
-        }
-        return full
-    }
-
-    @discardableResult
-    func write(_ relative: String, text: String) throws -> String {
-        try write(relative, Array(text.utf8))
-    }
-
-    func contents(_ relative: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: path(relative)).map { [UInt8]($0) }
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Deterministic bytes of a given length.
-    static func bytes(count: Int, seed: UInt64) -> [UInt8] {
-        var state = seed
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return UInt8(truncatingIfNeeded: state >> 33)
-        }
+        throw TestFailure("\(name) is not installed (scripts/bootstrap installs it)")
     }
 }
 
@@ -178,7 +128,7 @@ final class ServiceProcess: Sendable {
     func waitForServingPort(timeout: Double = 20) async throws -> Int {
         guard let line = try await waitForLine(containing: " port ", timeout: timeout),
               line.contains("serving "), let port = Int(line.split(separator: " ").last ?? "")
-        else { throw SystemdTestFailure("volley did not log its port; stderr:\n\(stderrText)") }
+        else { throw TestFailure("volley did not log its port; stderr:\n\(stderrText)") }
         return port
     }
 }
@@ -207,13 +157,13 @@ final class NotifySocketListener: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemdTestFailure("socket(AF_UNIX): errno \(errno)") }
+        guard fd >= 0 else { throw TestFailure("socket(AF_UNIX): errno \(errno)") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
             Glibc.close(fd)
-            throw SystemdTestFailure("notify socket path too long: \(path)")
+            throw TestFailure("notify socket path too long: \(path)")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
@@ -225,7 +175,7 @@ final class NotifySocketListener: @unchecked Sendable {
         }
         guard bound == 0 else {
             Glibc.close(fd)
-            throw SystemdTestFailure("bind(\(path)): errno \(errno)")
+            throw TestFailure("bind(\(path)): errno \(errno)")
         }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -279,18 +229,18 @@ final class NotifySocketListener: @unchecked Sendable {
 /// A free UDP port on 127.0.0.1: bind port 0, read it, close.
 func freeLoopbackUDPPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { throw SystemdTestFailure("socket: errno \(errno)") }
+    guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
     defer { close(fd) }
     var address = LoopbackUDPClient.loopback(port: 0)
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard bound == 0 else { throw SystemdTestFailure("bind: errno \(errno)") }
+    guard bound == 0 else { throw TestFailure("bind: errno \(errno)") }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let named = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
-    guard named == 0 else { throw SystemdTestFailure("getsockname: errno \(errno)") }
+    guard named == 0 else { throw TestFailure("getsockname: errno \(errno)") }
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
@@ -299,7 +249,7 @@ func waitUntilBound(port: Int, timeout: Double) async throws -> Bool {
     let deadline = monotonicSeconds() + timeout
     while monotonicSeconds() < deadline {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemdTestFailure("socket: errno \(errno)") }
+        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
         var address = LoopbackUDPClient.loopback(port: port)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -326,14 +276,14 @@ final class LoopbackUDPClient: @unchecked Sendable {
 
     init() throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemdTestFailure("socket: errno \(errno)") }
+        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
         var address = Self.loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard bound == 0 else {
             Glibc.close(fd)
-            throw SystemdTestFailure("bind: errno \(errno)")
+            throw TestFailure("bind: errno \(errno)")
         }
         descriptor = fd
     }
@@ -390,7 +340,7 @@ final class LoopbackUDPClient: @unchecked Sendable {
         var transferPort: Int?
         while true {
             guard let (packet, port) = receive(timeout: timeout) else {
-                throw SystemdTestFailure("timed out waiting for block \(expected) of \(name) (\(bytes.count) bytes so far)")
+                throw TestFailure("timed out waiting for block \(expected) of \(name) (\(bytes.count) bytes so far)")
             }
             if let transferPort, port != transferPort { continue }
             switch packet {
@@ -404,9 +354,9 @@ final class LoopbackUDPClient: @unchecked Sendable {
                 if payload.count < 512 { return bytes }
                 expected &+= 1
             case .error(let code, let message)?:
-                throw SystemdTestFailure("ERROR \(code) \(message) after \(bytes.count) bytes")
+                throw TestFailure("ERROR \(code) \(message) after \(bytes.count) bytes")
             default:
-                throw SystemdTestFailure("unexpected packet \(String(describing: packet))")
+                throw TestFailure("unexpected packet \(String(describing: packet))")
             }
         }
     }
