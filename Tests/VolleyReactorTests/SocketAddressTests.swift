@@ -45,6 +45,16 @@ struct SocketAddressTests {
         #expect(SocketAddress(ip: text, port: 69) == nil)
     }
 
+    @Test func v4MappedAddressesAreRecognised() {
+        #expect(SocketAddress(ip: "::ffff:127.0.0.1", port: 69)!.isV4Mapped)
+        #expect(SocketAddress(ip: "::ffff:192.0.2.7", port: 0)!.isV4Mapped)
+        #expect(!SocketAddress(ip: "127.0.0.1", port: 69)!.isV4Mapped)
+        #expect(!SocketAddress(ip: "::1", port: 69)!.isV4Mapped)
+        #expect(!SocketAddress(ip: "::", port: 69)!.isV4Mapped)
+        #expect(!SocketAddress(ip: "::fffe:127.0.0.1", port: 69)!.isV4Mapped)
+        #expect(!SocketAddress(ip: "1::ffff:127.0.0.1", port: 69)!.isV4Mapped)
+    }
+
     @Test func equalityAndHashing() {
         let a = SocketAddress(ip: "127.0.0.1", port: 69)!
         let b = SocketAddress(ip: "127.0.0.1", port: 69)!
