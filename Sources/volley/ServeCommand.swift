@@ -61,14 +61,14 @@ struct ServeCommand: ParsableCommand {
     var drainTimeout: Int?
 
     func run() throws {
-        var settings = try loadSettings()
+        let settings = try loadSettings()
         let logLevel = ReloadableLogLevel()
         logLevel.level = try settings.parsedLogLevel()
         logLevel.bootstrap()
         let logger = Logger(label: "volley")
 
+        // Settings and the root are validated by `server.start()`, which names the problem.
         var configuration = settings.serverConfiguration
-        if let problem = configuration.validationError() { throw StartupFailure(problem) }
         let inherited = Systemd.listenSockets()
         if !inherited.isEmpty {
             if let bad = inherited.first(where: { !$0.isInetDatagram }) {
@@ -77,10 +77,6 @@ struct ServeCommand: ParsableCommand {
             configuration.inheritedSockets = inherited.map { $0.descriptor }
             let names = inherited.map { "\($0.name) (fd \($0.descriptor))" }.joined(separator: ", ")
             logger.info("socket activation: serving the \(inherited.count) socket(s) systemd passed: \(names); host and port settings are ignored")
-        }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: configuration.rootDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw StartupFailure("root directory \(configuration.rootDirectory) does not exist or is not a directory")
         }
 
         let notifier = ServiceNotifier()
@@ -93,7 +89,6 @@ struct ServeCommand: ParsableCommand {
         }
         notifier.ready(server.statistics)
         printFetchHint(server, logger: logger)
-        settings = try loadSettings()
         ServiceLifecycle(
             server: server, notifier: notifier, signals: signals, logger: logger,
             drainTimeoutMilliseconds: settings.drainTimeoutMs ?? 5000,

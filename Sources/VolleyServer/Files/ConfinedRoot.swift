@@ -48,8 +48,8 @@ struct ConfinedRoot: Sendable {
             closeDescriptor(try openBeneath(root, ".", flags: O_RDONLY | O_DIRECTORY))
         } catch where error.errno == ENOSYS {
             closeDescriptor(root)
-            throw FileAccessError(.other, logDetail: "openat2 is not available on this kernel (Linux 5.6 or later is needed "
-                + "to confine requests to the root directory)")
+            throw FileAccessError(.other, logDetail: "root directory \(path): openat2 is not available on this kernel "
+                + "(Linux 5.6 or later is needed to confine requests to it)")
         } catch {
             // Other failures (EACCES on an unreadable root, say) surface per request with their own message.
         }

@@ -142,7 +142,8 @@ public final class TFTPServer: Sendable {
         do throws(FileAccessError) {
             return try ConfinedRoot(path: path)
         } catch {
-            throw .invalidConfiguration("root directory \(path): \(error.logDetail)")
+            // The detail already names the root directory.
+            throw .invalidConfiguration(error.logDetail)
         }
     }
 
