@@ -53,6 +53,8 @@ struct SocketAddressTests {
         #expect(!SocketAddress(ip: "::", port: 69)!.isV4Mapped)
         #expect(!SocketAddress(ip: "::fffe:127.0.0.1", port: 69)!.isV4Mapped)
         #expect(!SocketAddress(ip: "1::ffff:127.0.0.1", port: 69)!.isV4Mapped)
+        #expect(SocketAddress(ip: "192.0.2.7", port: 69)!.mappedToIPv6 == SocketAddress(ip: "::ffff:192.0.2.7", port: 69)!)
+        #expect(SocketAddress(ip: "::1", port: 69)!.mappedToIPv6 == SocketAddress(ip: "::1", port: 69)!)
     }
 
     @Test func equalityAndHashing() {

@@ -96,6 +96,21 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// This address as a dual-stack IPv6 socket sees it: an IPv4 address becomes `::ffff:a.b.c.d`
+    /// (same port); an IPv6 address is returned unchanged.
+    public var mappedToIPv6: SocketAddress {
+        guard case .v4(let a) = self else { return self }
+        var v6 = sockaddr_in6()
+        v6.sin6_family = sa_family_t(AF_INET6)
+        v6.sin6_port = a.sin_port
+        withUnsafeMutableBytes(of: &v6.sin6_addr) { bytes in
+            bytes[10] = 0xff
+            bytes[11] = 0xff
+            withUnsafeBytes(of: a.sin_addr) { bytes.baseAddress!.advanced(by: 12).copyMemory(from: $0.baseAddress!, byteCount: 4) }
+        }
+        return .v6(v6)
+    }
+
     /// Calls `body` with a pointer to the sockaddr and its length.
     public func withSockaddr<R, E: Error>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(E) -> R) throws(E) -> R {
         switch self {

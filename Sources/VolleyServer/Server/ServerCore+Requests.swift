@@ -173,9 +173,7 @@ extension ServerCore {
     private func replyAddress(for client: SocketAddress, listener: Listener, info: PacketInfo?) -> SocketAddress {
         var local = info?.localAddress ?? listener.address
         // A dual-stack socket reports IPv4 destinations of v4-mapped clients as plain IPv4.
-        if client.family == AF_INET6, case .v4(let v4) = local {
-            local = SocketAddress(ip: "::ffff:\(SocketAddress.v4(v4).ipString)", port: 0) ?? listener.address
-        }
+        if client.family == AF_INET6 { local = local.mappedToIPv6 }
         local.port = 0
         return local
     }
