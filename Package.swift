@@ -57,12 +57,14 @@ let package = Package(
             path: "benchmarks/loadgen",
             exclude: ["README.md"]
         ),
-        .testTarget(name: "TFTPProtocolTests", dependencies: ["TFTPProtocol"]),
+        // Test-only helpers shared by the test targets (never part of a product).
+        .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
+        .testTarget(name: "TFTPProtocolTests", dependencies: ["TFTPProtocol", "VolleyTestSupport"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["volley-loadgen", "TFTPProtocol"]),
-        .testTarget(name: "VolleyReactorTests", dependencies: ["VolleyReactor", "CEpoll"]),
+        .testTarget(name: "VolleyReactorTests", dependencies: ["VolleyReactor", "CEpoll", "VolleyTestSupport"]),
         .testTarget(
             name: "VolleyServerTests",
-            dependencies: ["VolleyServer", "VolleyReactor", "TFTPProtocol", "CEpoll", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VolleyServer", "VolleyReactor", "TFTPProtocol", "CEpoll", "VolleyTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Testing
+import VolleyTestSupport
 @testable import TFTPProtocol
 
 @Suite("Malformed datagrams throw and never crash")

@@ -1,4 +1,5 @@
 import Testing
+import VolleyTestSupport
 import TFTPProtocol
 
 @Suite("netascii conversion")

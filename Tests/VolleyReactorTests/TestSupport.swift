@@ -5,21 +5,6 @@ import Synchronization
 import Testing
 @testable import VolleyReactor
 
-/// A tiny seeded generator so randomized tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A thread-safe box for values that reactor-thread closures write and tests read.
 final class Locked<Value: Sendable>: Sendable {
     private let storage: Mutex<Value>

@@ -1,4 +1,5 @@
 import Testing
+import VolleyTestSupport
 @testable import VolleyReactor
 
 /// Records which tokens fired, in order.

@@ -1,10 +1,11 @@
-/// A tiny seeded generator so randomized tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
+/// A tiny seeded generator (SplitMix64) so randomized tests and test files are reproducible.
+/// Shared by every test target; the fuzz package keeps its own copy (it sees only products).
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -12,5 +13,5 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 
-    mutating func nextByte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
+    public mutating func nextByte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
 }

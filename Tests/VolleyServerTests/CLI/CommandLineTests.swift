@@ -6,11 +6,7 @@ import Testing
 @Suite("CLI: volley")
 struct CommandLineTests {
     /// `<package root>/.build/debug/volley`, found from this file's path.
-    static let binary: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { url.deleteLastPathComponent() }  // CLI, VolleyServerTests, Tests, file
-        return url.appendingPathComponent(".build/debug/volley").path
-    }()
+    static let binary: String = (try? VolleyBinaries.volley()) ?? ".build/debug/volley"
 
     static let serveFlags = [
         "--root", "--host", "--port", "--config", "--max-block-size", "--max-window-size", "--mtu-clamp", "--no-mtu-clamp",

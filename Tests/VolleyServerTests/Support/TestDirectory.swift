@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import VolleyTestSupport
 
 /// A throw-away directory for one end-to-end or API test; call ``remove()`` in a `defer`.
 final class TestDirectory: Sendable {
@@ -71,18 +72,13 @@ struct TestFailure: Error, CustomStringConvertible {
 enum SeededBytes {
     /// `count` bytes from the stream seeded with `seed`.
     static func make(count: Int, seed: UInt64) -> [UInt8] {
-        var state = seed
+        var generator = SplitMix64(seed: seed)
         return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             let raw = UnsafeMutableRawBufferPointer(buffer)
             var offset = 0
             while offset < count {
-                state &+= 0x9E37_79B9_7F4A_7C15
-                var z = state
-                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                z ^= z >> 31
                 let n = min(8, count - offset)
-                withUnsafeBytes(of: z.littleEndian) { word in
+                withUnsafeBytes(of: generator.next().littleEndian) { word in
                     raw.baseAddress!.advanced(by: offset).copyMemory(from: word.baseAddress!, byteCount: n)
                 }
                 offset += n

@@ -236,7 +236,7 @@ struct SystemdServiceTests {
 
         // 50 ms between ACKs: about a second for 20 blocks. SIGTERM after block 5.
         let fetchStart = monotonicSeconds()
-        let fetched: Result<[UInt8], TestFailure> = try await onOwnThread {
+        let fetched: Result<[UInt8], TestFailure> = try await offload {
             let client = try LoopbackUDPClient()
             do {
                 return .success(try client.slowFetch("slow.bin", serverPort: port, ackDelay: 0.05) { block in
@@ -277,7 +277,7 @@ struct SystemdServiceTests {
         defer { service.killIfRunning() }
         let port = try await service.waitForServingPort()
 
-        let (answered, fetchedCount): (Bool, Int) = try await onOwnThread {
+        let (answered, fetchedCount): (Bool, Int) = try await offload {
             let slow = try LoopbackUDPClient()
             let late = try LoopbackUDPClient()
             var answered = false
@@ -311,7 +311,7 @@ struct SystemdServiceTests {
         let port = try await service.waitForServingPort()
 
         // Take two blocks, then stall (never ACK block 2): the transfer stays in flight.
-        let stalled: Bool = try await onOwnThread {
+        let stalled: Bool = try await offload {
             let client = try LoopbackUDPClient()
             client.send(.readRequest(.init(filename: "slow.bin", mode: "octet")), toPort: port)
             guard let (first, tid) = client.receive(timeout: 5), case .data(1, _)? = first else { return false }

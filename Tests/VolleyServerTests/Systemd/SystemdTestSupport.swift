@@ -12,43 +12,6 @@ func monotonicSeconds() -> Double {
     Double(DispatchTime.now().uptimeNanoseconds) / 1e9
 }
 
-/// Runs blocking work on its own thread so the cooperative pool stays free.
-func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.stackSize = 4 << 20
-        thread.start()
-    }
-}
-
-/// Where the executables under test live.
-enum VolleyBinaries {
-    /// The `volley` executable of this build: beside the test bundle (same scratch path and
-    /// configuration), else `<package root>/.build/debug/volley`; `VOLLEY_BINARY` overrides both.
-    static func volley(filePath: String = #filePath) throws -> String {
-        if let override = ProcessInfo.processInfo.environment["VOLLEY_BINARY"] { return override }
-        var candidates: [String] = []
-        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append((executable as NSString).deletingLastPathComponent + "/volley")
-        }
-        // Tests/VolleyServerTests/Systemd/<file> → package root.
-        var root = filePath as NSString
-        for _ in 0..<4 { root = root.deletingLastPathComponent as NSString }
-        candidates.append((root as String) + "/.build/debug/volley")
-        for candidate in candidates where access(candidate, X_OK) == 0 { return candidate }
-        throw TestFailure("volley executable not found (looked at \(candidates)); run swift build first")
-    }
-
-    /// A program on the usual paths (systemd-socket-activate, curl).
-    static func program(_ name: String) throws -> String {
-        for directory in ["/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin"] {
-            let candidate = directory + "/" + name
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        throw TestFailure("\(name) is not installed (scripts/bootstrap installs it)")
-    }
-}
-
 /// How a service process ended.
 struct ServiceExit: Sendable, CustomStringConvertible {
     var status: Int32
