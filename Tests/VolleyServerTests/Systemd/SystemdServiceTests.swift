@@ -237,7 +237,7 @@ struct SystemdServiceTests {
         // 50 ms between ACKs: about a second for 20 blocks. SIGTERM after block 5.
         let fetchStart = monotonicSeconds()
         let fetched: Result<[UInt8], TestFailure> = try await offload {
-            let client = try LoopbackUDPClient()
+            let client = try RawTFTPClient()
             do {
                 return .success(try client.slowFetch("slow.bin", serverPort: port, ackDelay: 0.05) { block in
                     if block == 5 { service.send(SIGTERM) }
@@ -278,14 +278,14 @@ struct SystemdServiceTests {
         let port = try await service.waitForServingPort()
 
         let (answered, fetchedCount): (Bool, Int) = try await offload {
-            let slow = try LoopbackUDPClient()
-            let late = try LoopbackUDPClient()
+            let slow = try RawTFTPClient()
+            let late = try RawTFTPClient()
             var answered = false
             let bytes = try slow.slowFetch("slow.bin", serverPort: port, ackDelay: 0.1) { block in
                 if block == 2 { service.send(SIGTERM) }
                 if block == 4 {
                     // The signal has been handled by now (200 ms); a new request must go unanswered.
-                    late.send(.readRequest(.init(filename: "slow.bin", mode: "octet")), toPort: port)
+                    late.sendReadRequest("slow.bin", to: loopback(port: port))
                     answered = late.receive(timeout: 0.5) != nil
                 }
             }
@@ -312,11 +312,11 @@ struct SystemdServiceTests {
 
         // Take two blocks, then stall (never ACK block 2): the transfer stays in flight.
         let stalled: Bool = try await offload {
-            let client = try LoopbackUDPClient()
-            client.send(.readRequest(.init(filename: "slow.bin", mode: "octet")), toPort: port)
-            guard let (first, tid) = client.receive(timeout: 5), case .data(1, _)? = first else { return false }
-            client.send(.acknowledgement(block: 1), toPort: tid)
-            guard let (second, _) = client.receive(timeout: 5), case .data(2, _)? = second else { return false }
+            let client = try RawTFTPClient()
+            client.sendReadRequest("slow.bin", to: loopback(port: port))
+            guard let first = client.receive(timeout: 5), case .data(1, _)? = first.packet else { return false }
+            client.send(.acknowledgement(block: 1), to: first.source)
+            guard let second = client.receive(timeout: 5), case .data(2, _)? = second.packet else { return false }
             return true
         }
         try #require(stalled, "the transfer did not start; stderr:\n\(service.stderrText)")

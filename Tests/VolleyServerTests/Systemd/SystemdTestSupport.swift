@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Glibc
 import TFTPProtocol
+import VolleyReactor
 
 // Helpers for the tests that drive the real `volley` executable the way systemd does:
 // socket activation, NOTIFY_SOCKET, signals. Processes, directories and test data come
@@ -191,20 +192,7 @@ final class NotifySocketListener: @unchecked Sendable {
 
 /// A free UDP port on 127.0.0.1: bind port 0, read it, close.
 func freeLoopbackUDPPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
-    defer { close(fd) }
-    var address = LoopbackUDPClient.loopback(port: 0)
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw TestFailure("bind: errno \(errno)") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let named = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    guard named == 0 else { throw TestFailure("getsockname: errno \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    Int(try RawTFTPClient().localAddress.port)
 }
 
 /// Waits until something is bound to UDP 127.0.0.1:`port` (our own bind fails with EADDRINUSE).
@@ -213,10 +201,7 @@ func waitUntilBound(port: Int, timeout: Double) async throws -> Bool {
     while monotonicSeconds() < deadline {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
-        var address = LoopbackUDPClient.loopback(port: port)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let bound = loopback(port: port).withSockaddr { bind(fd, $0, $1) }
         let error = errno
         Glibc.close(fd)
         if bound != 0 && error == EADDRINUSE { return true }
@@ -225,101 +210,37 @@ func waitUntilBound(port: Int, timeout: Double) async throws -> Bool {
     return false
 }
 
-/// A blocking UDP socket on 127.0.0.1 speaking raw TFTP (used from one thread at a time).
-final class LoopbackUDPClient: @unchecked Sendable {
-    private let descriptor: Int32
+/// The address of UDP port `port` on 127.0.0.1.
+func loopback(port: Int) -> SocketAddress { SocketAddress(ip: "127.0.0.1", port: UInt16(port))! }
 
-    static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return address
-    }
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
-        var address = Self.loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else {
-            Glibc.close(fd)
-            throw TestFailure("bind: errno \(errno)")
-        }
-        descriptor = fd
-    }
-
-    deinit { close(descriptor) }
-
-    /// Sends `packet` to 127.0.0.1:`port`.
-    func send(_ packet: TFTPPacket, toPort port: Int) {
-        var address = Self.loopback(port: port)
-        let bytes = TFTPPacketEncoder.encode(packet)
-        _ = bytes.withUnsafeBytes { buffer in
-            withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(descriptor, buffer.baseAddress, buffer.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        }
-    }
-
-    /// The next packet within `timeout` seconds and the port it came from; nil on timeout.
-    func receive(timeout: Double) -> (packet: TFTPPacket?, port: Int)? {
-        let deadline = monotonicSeconds() + timeout
-        var buffer = [UInt8](repeating: 0, count: 70_000)
-        while true {
-            let left = deadline - monotonicSeconds()
-            if left <= 0 { return nil }
-            var tv = timeval(tv_sec: Int(left), tv_usec: max(1, Int((left - Double(Int(left))) * 1e6)))
-            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            var source = sockaddr_in()
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let count = buffer.withUnsafeMutableBytes { raw in
-                withUnsafeMutablePointer(to: &source) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        recvfrom(descriptor, raw.baseAddress, raw.count, 0, $0, &length)
-                    }
-                }
-            }
-            if count < 0 {
-                if errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK { continue }
-                return nil
-            }
-            let packet = try? TFTPPacketDecoder.decode(Array(buffer[..<count]))
-            return (packet, Int(UInt16(bigEndian: source.sin_port)))
-        }
-    }
-
+extension RawTFTPClient {
     /// Fetches `name` in octet mode without options (512-byte blocks), sleeping `ackDelay`
     /// seconds before each ACK; `onBlock(n)` runs after block n arrived, before its ACK.
     func slowFetch(_ name: String, serverPort: Int, ackDelay: Double, timeout: Double = 5,
                    onBlock: (Int) -> Void = { _ in }) throws -> [UInt8] {
-        send(.readRequest(TFTPRequest(filename: name, mode: "octet")), toPort: serverPort)
+        sendReadRequest(name, to: loopback(port: serverPort))
         var bytes: [UInt8] = []
         var expected: UInt16 = 1
-        var transferPort: Int?
+        var transferAddress: SocketAddress?
         while true {
-            guard let (packet, port) = receive(timeout: timeout) else {
+            guard let datagram = receive(timeout: timeout) else {
                 throw TestFailure("timed out waiting for block \(expected) of \(name) (\(bytes.count) bytes so far)")
             }
-            if let transferPort, port != transferPort { continue }
-            switch packet {
+            if let transferAddress, datagram.source != transferAddress { continue }
+            switch datagram.packet {
             case .data(let block, let payload)?:
-                transferPort = port
+                transferAddress = datagram.source
                 guard block == expected else { continue }  // a retransmission of the previous block
                 bytes += payload
                 onBlock(Int(block))
                 if ackDelay > 0 { usleep(useconds_t(ackDelay * 1e6)) }
-                send(.acknowledgement(block: block), toPort: port)
+                send(.acknowledgement(block: block), to: datagram.source)
                 if payload.count < 512 { return bytes }
                 expected &+= 1
             case .error(let code, let message)?:
                 throw TestFailure("ERROR \(code) \(message) after \(bytes.count) bytes")
             default:
-                throw TestFailure("unexpected packet \(String(describing: packet))")
+                throw TestFailure("unexpected packet \(datagram.bytes.prefix(8))")
             }
         }
     }
