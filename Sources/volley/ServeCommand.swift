@@ -87,7 +87,7 @@ struct ServeCommand: ParsableCommand {
         } catch {
             throw StartupFailure("cannot start: \(error)")
         }
-        notifier.ready(server.statistics)
+        notifier.ready(server.statistics, host: server.host, port: server.port)
         printFetchHint(server, logger: logger)
         ServiceLifecycle(
             server: server, notifier: notifier, signals: signals, logger: logger,

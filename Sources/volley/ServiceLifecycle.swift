@@ -30,7 +30,7 @@ struct ServiceLifecycle {
 
     private func reload() {
         notifier.reloading()
-        defer { notifier.ready(server.statistics) }
+        defer { notifier.ready(server.statistics, host: server.host, port: server.port) }
         do {
             let settings = try reloadSettings()
             let level = try settings.parsedLogLevel()

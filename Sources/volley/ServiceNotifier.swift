@@ -36,9 +36,11 @@ final class ServiceNotifier: Sendable {
         if due { Systemd.notify("STATUS=\(text)") }
     }
 
-    /// READY=1 with a first status line.
-    func ready(_ statistics: TFTPServerStatistics) {
-        Systemd.notify("READY=1\nSTATUS=\(Self.statusText(statistics))")
+    /// READY=1 with a first status line and the address bound, as `X_VOLLEY_HOST=` and
+    /// `X_VOLLEY_PORT=` (systemd ignores `X_` fields; a supervisor such as the Jumpstarter
+    /// driver reads the real port from them after `--port 0`).
+    func ready(_ statistics: TFTPServerStatistics, host: String, port: Int) {
+        Systemd.notify("READY=1\nSTATUS=\(Self.statusText(statistics))\nX_VOLLEY_HOST=\(host)\nX_VOLLEY_PORT=\(port)")
     }
 
     /// RELOADING=1 before re-reading the configuration.
