@@ -82,6 +82,24 @@ struct OptionNegotiatorTests {
         #expect(result.notes == ["windowsize 65 lowered to 64 (server maximum)"])
     }
 
+    @Test func windowSizeIsCappedWhereStaleAcksStayUnambiguous() {
+        // A 16-bit block number tells a stale ACK from a new one only for windows below 32768.
+        let limits = NegotiationLimits(maximumWindowSize: 65535)
+        #expect(limits.maximumWindowSize == 32767)
+        let result = negotiate([("windowsize", "65535")], limits: limits)
+        #expect(result.windowSize == 32767)
+        #expect(result.acknowledgedOptions == [TFTPOption(name: "windowsize", value: "32767")])
+        #expect(negotiate([("windowsize", "32767")], limits: limits).windowSize == 32767)
+        #expect(negotiate([("windowsize", "32768")], limits: limits).windowSize == 32767)
+
+        // Limits are public vars: a maximum set past the clamping init is capped as well.
+        var raised = NegotiationLimits()
+        raised.maximumWindowSize = 65535
+        let late = negotiate([("windowsize", "65535")], limits: raised)
+        #expect(late.acknowledgedOptions == [TFTPOption(name: "windowsize", value: "32767")])
+        #expect(late.notes == ["windowsize 65535 lowered to 32767 (protocol maximum)"])
+    }
+
     @Test func transferSizeIsAnsweredWithTheWireSize() {
         // A netascii file: 3 LFs in 10 bytes become 13 bytes on the wire; the caller passes the converted size.
         let file: [UInt8] = Array("ab\ncd\nef\ng".utf8)

@@ -162,6 +162,30 @@ struct ReadTransferStateMachineTests {
         #expect(m.receiveAcknowledgement(16) == .sendBlocks(first: 65_553, count: 16))
     }
 
+    @Test func windowIsCappedAt32767Blocks() {
+        var m = machine(size: 1 << 20, blockSize: 8, window: 40_000)
+        #expect(m.windowSize == 32767)
+        #expect(m.start() == .sendBlocks(first: 1, count: 32767))
+        #expect(m.receiveAcknowledgement(32767) == .sendBlocks(first: 32_768, count: 32767))
+        #expect(machine(size: 10, window: Int.max).windowSize == 32767)
+    }
+
+    @Test func staleAckFrom32767BlocksBackIsIgnored() {
+        // With a window of 32767 at most, a delayed ACK from up to 32768 blocks back cannot pass for a new one.
+        var m = machine(size: 1 << 20, blockSize: 8, window: 40_000)
+        _ = m.start()
+        #expect(m.receiveAcknowledgement(1) == .sendBlocks(first: 2, count: 32767))
+        #expect(m.receiveAcknowledgement(32_768) == .sendBlocks(first: 32_769, count: 32767))
+        #expect(m.receiveAcknowledgement(1) == .wait)
+        #expect(m.receiveAcknowledgement(0) == .wait)
+        #expect(m.highestAcknowledgedBlock == 32_768)
+        #expect(m.receiveAcknowledgement(ReadTransferStateMachine.wireBlockNumber(32_768 + 32_767)) == .sendBlocks(first: 65_536, count: 32767))
+        // Now 32768 blocks back (wire 32767) and the previous window's ACKs are stale too.
+        #expect(m.receiveAcknowledgement(32_767) == .wait)
+        #expect(m.receiveAcknowledgement(32_768) == .wait)
+        #expect(m.highestAcknowledgedBlock == 65_535)
+    }
+
     @Test func timeoutsBackOffUpToTheCapThenGiveUp() {
         var m = machine(size: 100_000, window: 4, policy: RetransmissionPolicy(
             initialTimeoutMilliseconds: 1000, maximumTimeoutMilliseconds: 8000, maximumRetransmissions: 5))

@@ -57,10 +57,10 @@ public enum OptionNegotiator {
                     result.notes.append("ignored windowsize \(value) (must be at least 1)")
                     continue
                 }
-                let cap = min(max(limits.maximumWindowSize, 1), Int(UInt16.max))
+                let (cap, reason) = windowSizeLimit(limits)
                 var granted = cap
                 if number > UInt64(cap) {
-                    result.notes.append("windowsize \(value) lowered to \(cap) (server maximum)")
+                    result.notes.append("windowsize \(value) lowered to \(cap) (\(reason))")
                 } else {
                     granted = Int(number)
                 }
@@ -80,6 +80,16 @@ public enum OptionNegotiator {
             return (max(blockSizeCap, range.lowerBound), "interface MTU")
         }
         return (serverMaximum, "server maximum")
+    }
+
+    /// The largest window this request may get, and which limit set it.
+    private static func windowSizeLimit(_ limits: NegotiationLimits) -> (Int, String) {
+        let range = NegotiationLimits.windowSizeRange
+        // Limits are public vars and may be set after init: clamp again.
+        if limits.maximumWindowSize > range.upperBound {
+            return (range.upperBound, "protocol maximum")
+        }
+        return (max(limits.maximumWindowSize, range.lowerBound), "server maximum")
     }
 
     private enum KnownOption: String {

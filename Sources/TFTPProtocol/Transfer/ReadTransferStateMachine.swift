@@ -15,7 +15,7 @@ public struct ReadTransferStateMachine: Sendable {
     public let transferSize: UInt64
     /// Payload bytes per full block.
     public let blockSize: Int
-    /// Blocks sent before waiting for an ACK.
+    /// Blocks sent before waiting for an ACK (1...32767).
     public let windowSize: Int
     /// The timeouts and retry bound in use.
     public let retransmission: RetransmissionPolicy
@@ -44,9 +44,10 @@ public struct ReadTransferStateMachine: Sendable {
         retransmission: RetransmissionPolicy
     ) {
         self.transferSize = transferSize
-        // Defensive clamps: a zero block size would divide by zero, and windows above 65535 make ACKs ambiguous.
+        // Defensive clamps: a zero block size would divide by zero, and larger windows make stale ACKs ambiguous.
         self.blockSize = max(blockSize, 1)
-        self.windowSize = min(max(windowSize, 1), Int(UInt16.max))
+        let windows = NegotiationLimits.windowSizeRange
+        self.windowSize = min(max(windowSize, windows.lowerBound), windows.upperBound)
         self.sendsOptionAcknowledgement = sendsOptionAcknowledgement
         var policy = retransmission
         policy.initialTimeoutMilliseconds = max(policy.initialTimeoutMilliseconds, 1)
@@ -102,7 +103,8 @@ public struct ReadTransferStateMachine: Sendable {
             resetRetransmissionState()
             return sendWindow(after: 0)
         case .sending:
-            // The unique absolute block in [acked, sentUpTo] with these low 16 bits (a window spans at most 65535 blocks).
+            // The unique absolute block in [acked, sentUpTo] with these low 16 bits. A window spans at most 32767
+            // blocks, so an ACK from up to 32768 blocks back lands beyond sentUpTo and is ignored as stale.
             let distance = UInt64(wireBlock &- UInt16(truncatingIfNeeded: acked))
             let (block, overflow) = acked.addingReportingOverflow(distance)
             // distance 0 is a duplicate of an ACK already acted on; beyond sentUpTo is stale or garbage.
