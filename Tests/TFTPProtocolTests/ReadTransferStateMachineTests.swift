@@ -1,5 +1,6 @@
 import Testing
 import TFTPProtocol
+import VolleyTestSupport
 
 @Suite("Read transfer state machine")
 struct ReadTransferStateMachineTests {
@@ -330,5 +331,226 @@ struct ReadTransferStateMachineTests {
         _ = big.start()
         #expect(big.timerExpired() == .sendBlocks(first: 1, count: 1))
         #expect(big.currentTimeoutMilliseconds == Int.max)
+    }
+
+    // MARK: Size learned while sending (netascii converted on the fly)
+
+    private func streaming(
+        blockSize: Int = 512, window: Int = 1, oack: Bool = false, policy: RetransmissionPolicy = RetransmissionPolicy()
+    ) -> ReadTransferStateMachine {
+        ReadTransferStateMachine(
+            transferSize: nil, blockSize: blockSize, windowSize: window, sendsOptionAcknowledgement: oack, retransmission: policy)
+    }
+
+    @Test func unknownSizeLockstepEndsWhenTheSenderReportsTheLastBlock() {
+        var m = streaming()
+        #expect(m.transferSize == nil)
+        #expect(m.blockCount == nil)
+        #expect(m.start() == .sendBlocks(first: 1, count: 1))
+        #expect(m.receiveAcknowledgement(1) == .sendBlocks(first: 2, count: 1))
+        #expect(m.receiveAcknowledgement(2) == .sendBlocks(first: 3, count: 1))
+        // Block 3 came out short: the sender says so after sending it.
+        #expect(m.endOfData(atBlock: 3) == true)
+        #expect(m.blockCount == 3)
+        #expect(m.receiveAcknowledgement(3) == .finished(.delivered))
+        #expect(m.isFinished)
+        #expect(m.highestAcknowledgedBlock == 3)
+    }
+
+    @Test func unknownSizeAsksForFullWindowsAndClipsAtAnEndInsideOne() {
+        var m = streaming(window: 4, oack: true)
+        #expect(m.start() == .sendOptionAcknowledgement)
+        #expect(m.receiveAcknowledgement(0) == .sendBlocks(first: 1, count: 4))
+        #expect(m.receiveAcknowledgement(4) == .sendBlocks(first: 5, count: 4))
+        // The sender produced 5 (full) and 6 (short), sent those two and reported the end.
+        #expect(m.endOfData(atBlock: 6) == true)
+        #expect(m.blockCount == 6)
+        // Blocks 7 and 8 were never sent: ACKs for them are ignored.
+        #expect(m.receiveAcknowledgement(7) == .wait)
+        #expect(m.receiveAcknowledgement(8) == .wait)
+        #expect(m.highestAcknowledgedBlock == 4)
+        // The client lost block 6: the resend stops at the end.
+        #expect(m.receiveAcknowledgement(5) == .sendBlocks(first: 6, count: 1))
+        #expect(m.receiveAcknowledgement(6) == .finished(.delivered))
+        #expect(m.receiveAcknowledgement(7) == .wait)
+    }
+
+    @Test func unknownSizeEndingWithAnEmptyBlock() {
+        // 1024 bytes in 512-byte blocks: blocks 1 and 2 are full, block 3 is empty and ends the transfer.
+        var m = streaming(window: 4)
+        #expect(m.start() == .sendBlocks(first: 1, count: 4))
+        #expect(m.endOfData(atBlock: 3) == true)
+        #expect(m.receiveAcknowledgement(2) == .sendBlocks(first: 3, count: 1))
+        #expect(m.receiveAcknowledgement(3) == .finished(.delivered))
+
+        // An empty file: block 1 is empty.
+        var empty = streaming(window: 4)
+        #expect(empty.start() == .sendBlocks(first: 1, count: 4))
+        #expect(empty.endOfData(atBlock: 1) == true)
+        #expect(empty.blockCount == 1)
+        #expect(empty.receiveAcknowledgement(2) == .wait)
+        #expect(empty.receiveAcknowledgement(1) == .finished(.delivered))
+    }
+
+    @Test func retransmissionAfterTheEndIsKnownStopsAtTheEnd() {
+        var m = streaming(window: 8)
+        #expect(m.start() == .sendBlocks(first: 1, count: 8))
+        #expect(m.endOfData(atBlock: 5) == true)
+        #expect(m.timerExpired() == .sendBlocks(first: 1, count: 5))
+        #expect(m.receiveAcknowledgement(3) == .sendBlocks(first: 4, count: 2))
+        #expect(m.timerExpired() == .sendBlocks(first: 4, count: 2))
+        #expect(m.retransmissionCount == 7)
+        #expect(m.receiveAcknowledgement(5) == .finished(.delivered))
+    }
+
+    @Test func retransmissionBeforeTheEndIsKnownResendsTheFullWindow() {
+        var m = streaming(window: 4)
+        _ = m.start()
+        #expect(m.receiveAcknowledgement(4) == .sendBlocks(first: 5, count: 4))
+        #expect(m.timerExpired() == .sendBlocks(first: 5, count: 4))
+        // The end may also be found while re-producing a window.
+        #expect(m.endOfData(atBlock: 7) == true)
+        #expect(m.receiveAcknowledgement(8) == .wait)
+        #expect(m.timerExpired() == .sendBlocks(first: 5, count: 3))
+        #expect(m.receiveAcknowledgement(7) == .finished(.delivered))
+        #expect(m.retransmissionCount == 7)
+    }
+
+    @Test func endOfDataCallsThatMakeNoSenseAreIgnored() {
+        var m = streaming(window: 4)
+        #expect(m.endOfData(atBlock: 0) == false)
+        #expect(m.blockCount == nil)
+        _ = m.start()
+        #expect(m.receiveAcknowledgement(3) == .sendBlocks(first: 4, count: 4))
+        // At or below the acknowledged block.
+        #expect(m.endOfData(atBlock: 3) == false)
+        #expect(m.endOfData(atBlock: 1) == false)
+        #expect(m.blockCount == nil)
+        #expect(m.endOfData(atBlock: 6) == true)
+        // A second, different end; the same end again is harmless.
+        #expect(m.endOfData(atBlock: 7) == false)
+        #expect(m.endOfData(atBlock: 5) == false)
+        #expect(m.endOfData(atBlock: 6) == true)
+        #expect(m.blockCount == 6)
+        #expect(m.timerExpired() == .sendBlocks(first: 4, count: 3))
+        #expect(m.receiveAcknowledgement(6) == .finished(.delivered))
+        // After the end of the transfer.
+        #expect(m.endOfData(atBlock: 6) == false)
+        #expect(m.endOfData(atBlock: 9) == false)
+        #expect(m.receiveAcknowledgement(6) == .wait)
+
+        // A known size wins over anything the sender reports.
+        var known = machine(size: 1500, window: 4)
+        _ = known.start()
+        #expect(known.endOfData(atBlock: 2) == false)
+        #expect(known.endOfData(atBlock: 4) == false)
+        #expect(known.endOfData(atBlock: 3) == true)
+        #expect(known.blockCount == 3)
+        #expect(known.receiveAcknowledgement(3) == .finished(.delivered))
+    }
+
+    @Test func unknownSizeWindowsAreCappedToo() {
+        var m = streaming(blockSize: 8, window: 40_000)
+        #expect(m.start() == .sendBlocks(first: 1, count: 32767))
+    }
+
+    @Test func unknownSizeRollsOverPast65535() {
+        // 70 000 blocks of 8 bytes, the end found by the sender inside a window.
+        let end: UInt64 = 70_000
+        var m = streaming(blockSize: 8, window: 16)
+        var action = m.start()
+        var crossed = false
+        while case .sendBlocks(let first, let count) = action {
+            #expect(count == 16 || m.blockCount != nil)
+            var last = first + UInt64(count) - 1
+            if last >= end {
+                #expect(m.endOfData(atBlock: end) == true)
+                last = end
+            }
+            if first <= 65_535 && last >= 65_536 {
+                crossed = true
+                // ACK for absolute 65535 (wire 65535), then for 65537 (wire 1); the stale ones after it are ignored.
+                #expect(m.receiveAcknowledgement(65535) == .sendBlocks(first: 65_536, count: 16))
+                #expect(m.receiveAcknowledgement(1) == .sendBlocks(first: 65_538, count: 16))
+                #expect(m.receiveAcknowledgement(65535) == .wait)
+                #expect(m.receiveAcknowledgement(0) == .wait)
+                #expect(m.highestAcknowledgedBlock == 65_537)
+                action = m.receiveAcknowledgement(ReadTransferStateMachine.wireBlockNumber(65_537 + 16))
+                continue
+            }
+            action = m.receiveAcknowledgement(ReadTransferStateMachine.wireBlockNumber(last))
+        }
+        #expect(action == .finished(.delivered))
+        #expect(crossed)
+        #expect(m.blockCount == end)
+        #expect(m.highestAcknowledgedBlock == end)
+    }
+
+    @Test func byteRangeWithUnknownSizeIsNominal() {
+        var m = streaming(window: 4)
+        #expect(m.byteRange(ofBlock: 0) == (0, 0))
+        #expect(m.byteRange(ofBlock: 1) == (0, 512))
+        #expect(m.byteRange(ofBlock: 100_000) == (99_999 * 512, 512))
+        #expect(m.byteRange(ofBlock: UInt64.max) == (0, 0))
+        _ = m.start()
+        m.endOfData(atBlock: 3)
+        #expect(m.byteRange(ofBlock: 3) == (1024, 512))
+        #expect(m.byteRange(ofBlock: 4) == (0, 0))
+    }
+
+    @Test func unknownSizeBehavesLikeTheKnownSizeOnceTheSenderReportsTheEnd() {
+        // Random transfers driven twice, by size and by a sender that reports the end the first time it produces
+        // the last block: the blocks actually sent, the outcome and every counter must be the same.
+        var random = SplitMix64(seed: 0x5EED_7F7F)
+        var delivered = 0
+        for _ in 0..<300 {
+            let blockSize = Int.random(in: 1...32, using: &random)
+            let size = UInt64.random(in: 0...2_000, using: &random)
+            let window = Int.random(in: 1...8, using: &random)
+            let oack = Bool.random(using: &random)
+            let policy = RetransmissionPolicy(initialTimeoutMilliseconds: 10, maximumTimeoutMilliseconds: 80, maximumRetransmissions: 4)
+            var known = machine(size: size, blockSize: blockSize, window: window, oack: oack, policy: policy)
+            var stream = streaming(blockSize: blockSize, window: window, oack: oack, policy: policy)
+            let end = size / UInt64(blockSize) + 1
+
+            /// What the streaming sender really sends for an action, reporting the end when it reaches it.
+            func sent(_ action: ReadTransferAction) -> ReadTransferAction {
+                guard case .sendBlocks(let first, let count) = action else { return action }
+                let last = first + UInt64(count) - 1
+                guard last >= end else { return action }
+                #expect(stream.endOfData(atBlock: end) == true)
+                return .sendBlocks(first: first, count: Int(end - first + 1))
+            }
+
+            #expect(sent(stream.start()) == known.start())
+            var steps = 0
+            while !known.isFinished, steps < 2_000 {
+                steps += 1
+                let expected: ReadTransferAction
+                let actual: ReadTransferAction
+                switch Int.random(in: 0..<200, using: &random) {
+                case 0..<150:
+                    let wire = ReadTransferStateMachine.wireBlockNumber(
+                        known.highestAcknowledgedBlock &+ UInt64.random(in: 0...UInt64(window + 2), using: &random) &- 1)
+                    expected = known.receiveAcknowledgement(wire)
+                    actual = sent(stream.receiveAcknowledgement(wire))
+                case 150..<199:
+                    expected = known.timerExpired()
+                    actual = sent(stream.timerExpired())
+                default:
+                    let error = TFTPPacket.error(code: .optionNegotiationFailed, message: "")
+                    expected = known.receive(error)
+                    actual = sent(stream.receive(error))
+                }
+                #expect(actual == expected)
+                #expect(stream.highestAcknowledgedBlock == known.highestAcknowledgedBlock)
+                #expect(stream.retransmissionCount == known.retransmissionCount)
+                #expect(stream.currentTimeoutMilliseconds == known.currentTimeoutMilliseconds)
+                #expect(stream.isFinished == known.isFinished)
+                #expect(stream.blockCount == nil || stream.blockCount == known.blockCount)
+                if actual == .finished(.delivered) { delivered += 1 }
+            }
+        }
+        #expect(delivered >= 100)
     }
 }

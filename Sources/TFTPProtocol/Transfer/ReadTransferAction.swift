@@ -4,7 +4,8 @@ public enum ReadTransferAction: Hashable, Sendable {
     case wait
     /// (Re)send the OACK, then arm the timer with `currentTimeoutMilliseconds`.
     case sendOptionAcknowledgement
-    /// Send DATA for absolute blocks first..<first+count (block 1 = first block), then arm the timer.
+    /// Send DATA for absolute blocks first..<first+count (block 1 = first block), then arm the timer. While the size
+    /// is unknown, stop after a short (or empty) block and report it with `endOfData(atBlock:)`.
     case sendBlocks(first: UInt64, count: Int)
     /// The transfer is over: free everything.
     case finished(ReadTransferOutcome)

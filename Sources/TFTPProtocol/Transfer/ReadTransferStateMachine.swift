@@ -3,6 +3,9 @@
 /// The server sends what the actions say, arms one timer with `currentTimeoutMilliseconds` after each send,
 /// and feeds back ACKs, ERRORs and timer expiries. Only a timeout ever re-sends: a duplicate ACK never does
 /// (the Sorcerer's Apprentice bug).
+///
+/// The size may be unknown at the start (netascii converted while sending): then the machine asks for full
+/// windows until the sender reports the last block with `endOfData(atBlock:)`.
 public struct ReadTransferStateMachine: Sendable {
     private enum Phase: Sendable {
         case idle
@@ -11,17 +14,21 @@ public struct ReadTransferStateMachine: Sendable {
         case finished
     }
 
-    /// Bytes the client receives in total (after netascii conversion).
-    public let transferSize: UInt64
+    /// Bytes the client receives in total (after netascii conversion); nil when the sender learns it while sending.
+    public let transferSize: UInt64?
     /// Payload bytes per full block.
     public let blockSize: Int
     /// Blocks sent before waiting for an ACK (1...32767).
     public let windowSize: Int
     /// The timeouts and retry bound in use.
     public let retransmission: RetransmissionPolicy
-    /// transferSize / blockSize + 1 (last block short, possibly empty; empty file = one empty block).
-    public let blockCount: UInt64
+    /// The number of the last block: transferSize / blockSize + 1 (last block short, possibly empty; empty file =
+    /// one empty block). Nil while the size is unknown, set by `endOfData(atBlock:)`.
+    public var blockCount: UInt64? { isEndKnown ? lastBlock : nil }
 
+    /// The last block, or UInt64.max while it is unknown.
+    private var lastBlock: UInt64
+    private var isEndKnown: Bool
     private let sendsOptionAcknowledgement: Bool
     private var phase = Phase.idle
     /// Highest absolute block the client acknowledged; 0 before any.
@@ -35,9 +42,10 @@ public struct ReadTransferStateMachine: Sendable {
     /// Total blocks and OACKs re-sent so far (for statistics).
     public private(set) var retransmissionCount = 0
 
-    /// Creates the machine; call `start()` next.
+    /// Creates the machine; call `start()` next. A nil `transferSize` means the sender reports the end
+    /// with `endOfData(atBlock:)` when it produces the last (short or empty) block.
     public init(
-        transferSize: UInt64,
+        transferSize: UInt64?,
         blockSize: Int,
         windowSize: Int,
         sendsOptionAcknowledgement: Bool,
@@ -55,13 +63,27 @@ public struct ReadTransferStateMachine: Sendable {
         policy.maximumRetransmissions = max(policy.maximumRetransmissions, 0)
         self.retransmission = policy
         self.currentTimeoutMilliseconds = policy.initialTimeoutMilliseconds
-        let (count, overflow) = (transferSize / UInt64(self.blockSize)).addingReportingOverflow(1)
-        self.blockCount = overflow ? UInt64.max : count
+        if let transferSize {
+            let (count, overflow) = (transferSize / UInt64(self.blockSize)).addingReportingOverflow(1)
+            self.lastBlock = overflow ? UInt64.max : count
+            self.isEndKnown = true
+        } else {
+            self.lastBlock = UInt64.max
+            self.isEndKnown = false
+        }
     }
 
-    /// The file range block `block` carries (64-bit offsets); blocks outside 1...blockCount have length 0.
+    /// The range of the transferred bytes block `block` carries (64-bit offsets); blocks outside 1...blockCount
+    /// have length 0. Exact only when `transferSize` is known; with an unknown size every block that may exist
+    /// gets its nominal range (the offset is exact, the length is `blockSize`, an upper bound for the last block)
+    /// and any other block (0, 0).
     public func byteRange(ofBlock block: UInt64) -> (offset: UInt64, length: Int) {
         guard block >= 1 else { return (0, 0) }
+        guard let transferSize else {
+            let (offset, overflow) = (block - 1).multipliedReportingOverflow(by: UInt64(blockSize))
+            guard !overflow, block <= lastBlock else { return (0, 0) }
+            return (offset, blockSize)
+        }
         let (offset, overflow) = (block - 1).multipliedReportingOverflow(by: UInt64(blockSize))
         guard !overflow, offset < transferSize else { return (overflow ? transferSize : min(offset, transferSize), 0) }
         return (offset, Int(min(UInt64(blockSize), transferSize - offset)))
@@ -80,6 +102,20 @@ public struct ReadTransferStateMachine: Sendable {
 
     /// True once a `.finished` action was returned; every later input answers `.wait`.
     public var isFinished: Bool { phase == .finished }
+
+    /// Tells the machine that block `block` is the last one (it came out short or empty): no block beyond it is
+    /// asked for again, ACKs beyond it are ignored, and its ACK finishes the transfer with `.delivered`.
+    /// Returns false and changes nothing when the call makes no sense: block 0, a block already acknowledged,
+    /// an end other than one already known (a known size always wins), or a finished transfer.
+    @discardableResult
+    public mutating func endOfData(atBlock block: UInt64) -> Bool {
+        if isEndKnown { return block == lastBlock && phase != .finished }
+        guard block >= 1, block > acked, phase != .finished else { return false }
+        lastBlock = block
+        isEndKnown = true
+        sentUpTo = min(sentUpTo, block)
+        return true
+    }
 
     /// Begins the transfer: `.sendOptionAcknowledgement` or the first window of DATA.
     public mutating func start() -> ReadTransferAction {
@@ -111,7 +147,7 @@ public struct ReadTransferStateMachine: Sendable {
             guard !overflow, distance > 0, block <= sentUpTo else { return .wait }
             acked = block
             resetRetransmissionState()
-            if block >= blockCount {
+            if block >= lastBlock {
                 phase = .finished
                 return .finished(.delivered)
             }
@@ -166,9 +202,9 @@ public struct ReadTransferStateMachine: Sendable {
         }
     }
 
-    /// Sends blocks block+1 ... up to a window or the last block.
+    /// Sends blocks block+1 ... up to a window or the last block (a full window while the end is unknown).
     private mutating func sendWindow(after block: UInt64) -> ReadTransferAction {
-        let count = Int(min(UInt64(windowSize), blockCount - block))
+        let count = Int(min(UInt64(windowSize), lastBlock - block))
         sentUpTo = max(sentUpTo, block + UInt64(count))
         return .sendBlocks(first: block + 1, count: count)
     }
