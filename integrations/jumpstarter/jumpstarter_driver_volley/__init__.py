@@ -1,0 +1,1 @@
+"""Volley as a Jumpstarter TFTP driver: `jumpstarter_driver_volley.driver.Volley`."""

@@ -1,0 +1,70 @@
+"""Errors of the Volley driver, and how they cross Jumpstarter's gRPC transport.
+
+The classes are the ones the Jumpstarter TFTP documentation names: `TftpError` (the base),
+`ServerNotRunning` and `FileNotFound`. They subclass the stock driver's classes
+(`jumpstarter_driver_tftp.driver.TftpError` and `.ServerNotRunning`), so code written
+against the stock driver (`except TftpError`) keeps catching them. `FileNotFound`, which the
+stock 0.9.0 package no longer ships, is also a `FileNotFoundError`.
+
+Jumpstarter turns any exception raised by a driver call into a generic `DriverError` on
+the client, whose message is `str(exception)`. While the driver answers a remote call,
+`str()` of these errors is prefixed with a tag naming the class (`[volley:FileNotFound]
+...`); `error_from_message` on the client side reads the tag back so the client raises the
+same class with the original message. Used directly (no exporter), they print as usual.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import jumpstarter_driver_tftp.driver as _stock
+
+_answering_remote_call: ContextVar[bool] = ContextVar("volley_answering_remote_call", default=False)
+_TAG = re.compile(r"\[volley:(?P<name>[A-Za-z_][A-Za-z0-9_]*)\] (?P<message>.*)\Z", re.DOTALL)
+
+
+class TftpError(_stock.TftpError):
+    """Base exception for TFTP server errors"""
+
+    def __str__(self) -> str:
+        message = " ".join(str(a) for a in self.args)
+        if _answering_remote_call.get():
+            return f"[volley:{type(self).__name__}] {message}"
+        return message
+
+
+class ServerNotRunning(TftpError, _stock.ServerNotRunning):
+    """Server is not running"""
+
+
+class FileNotFound(TftpError, FileNotFoundError):
+    """File not found"""
+
+
+ERRORS: dict[str, type[TftpError]] = {
+    cls.__name__: cls for cls in (TftpError, ServerNotRunning, FileNotFound)
+}
+
+
+@contextmanager
+def answering_remote_call():
+    """Within this block, `str()` of the errors above carries their class name."""
+    token = _answering_remote_call.set(True)
+    try:
+        yield
+    finally:
+        _answering_remote_call.reset(token)
+
+
+def error_from_message(message: str) -> TftpError | None:
+    """The driver error a client-side error message carries, if it carries one."""
+    index = message.find("[volley:")
+    if index < 0:
+        return None
+    match = _TAG.match(message[index:])
+    if match is None:
+        return None
+    cls = ERRORS.get(match.group("name"), TftpError)
+    return cls(match.group("message"))

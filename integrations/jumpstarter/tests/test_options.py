@@ -1,0 +1,54 @@
+"""Option negotiation through the driver's server, seen by atftp (--trace prints the OACK)."""
+
+import random
+import re
+
+from helpers import atftp_get
+
+from jumpstarter.common.utils import serve
+from jumpstarter_driver_volley.driver import Volley
+
+
+def oack(trace: str) -> dict[str, str]:
+    """The options of the OACK atftp received, from its --trace output."""
+    for line in trace.splitlines():
+        if "received OACK" in line:
+            return dict(re.findall(r"(\w+): (\d+)", line.split("received OACK", 1)[1]))
+    raise AssertionError(f"no OACK in atftp's trace:\n{trace}")
+
+
+def test_windowsize_8_and_blksize_1428(tmp_path):
+    data = random.Random(5).randbytes(1428 * 8 * 30 + 99)
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "big.bin").write_bytes(data)
+    with serve(Volley(root_dir=str(tmp_path / "root"), host="127.0.0.1", port=0)) as client:
+        client.start()
+        result = atftp_get(
+            client.get_host(), client.get_port(), "big.bin", tmp_path / "out",
+            "blksize 1428", "windowsize 8", "tsize 0",
+        )
+        trace = result.stdout + result.stderr
+        assert result.returncode == 0, trace
+        assert oack(trace) == {"blksize": "1428", "windowsize": "8", "tsize": str(len(data))}
+        assert (tmp_path / "out").read_bytes() == data
+
+
+def test_settings_reach_volley(tmp_path):
+    """max_block_size and max_window_size from the driver configuration cap what is negotiated."""
+    data = random.Random(6).randbytes(100_000)
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "f.bin").write_bytes(data)
+    driver = Volley(
+        root_dir=str(tmp_path / "root"), host="127.0.0.1", port=0,
+        max_block_size=1024, max_window_size=4, retransmit_timeout_ms=500,
+    )
+    with serve(driver) as client:
+        client.start()
+        result = atftp_get(
+            client.get_host(), client.get_port(), "f.bin", tmp_path / "out",
+            "blksize 1428", "windowsize 8",
+        )
+        trace = result.stdout + result.stderr
+        assert result.returncode == 0, trace
+        assert oack(trace) == {"blksize": "1024", "windowsize": "4"}
+        assert (tmp_path / "out").read_bytes() == data
