@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time curl fetching one file from the stock driver's server and from Volley, on loopback.
 
-    .venv/bin/python benchmark.py [--size-mib 32] [--rounds 5] [--blksize 1468]
+    VOLLEY_BINARY=path/to/volley .venv/bin/python benchmark.py [--size-mib 32] [--rounds 5] [--blksize 1468]
 
 Both servers are started through their Jumpstarter drivers (jumpstarter_driver_tftp.driver.Tftp
 and jumpstarter_driver_volley.driver.Volley) on 127.0.0.1, serving the same file from the same
@@ -59,7 +59,7 @@ def main():
         expected = hashlib.sha256(data).hexdigest()
         out = os.path.join(tmp, "out.bin")
 
-        stock = Tftp(root_dir=root, host="127.0.0.1", port=free_port(), remove_created_on_close=False)
+        stock = Tftp(root_dir=root, host="127.0.0.1", port=free_port(), remove_created_on_close=False, log_level="WARNING")
         volley = Volley(root_dir=root, host="127.0.0.1", port=0, remove_created_on_close=False, log_level="warning")
         stock.start()
         volley.start()
