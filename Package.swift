@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Layer 0: the only place that talks to C (epoll, mmsg, preadv, openat2, sd-daemon).
@@ -24,34 +26,44 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev", "pkg-config"])]
         ),
-        // Layer 1: one-thread epoll reactor, timers, batched datagram I/O. Knows nothing of TFTP.
-        .target(name: "VolleyReactor", dependencies: ["CEpoll"]),
-        // Layer 2: TFTP packets, option negotiation, netascii, sender state machine. No syscalls.
+        // Layer 1: every system call of the project: owning descriptors, typed errno, epoll,
+        // sockets and batched datagram I/O, confined file access, threads, systemd.
+        .target(
+            name: "VolleySystem",
+            dependencies: ["CEpoll", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        // Layer 2: one-thread epoll reactor, timers, cross-thread inbox. Knows nothing of TFTP.
+        .target(name: "VolleyReactor", dependencies: ["VolleySystem"]),
+        // Layer 3: TFTP packets, option negotiation, netascii, sender state machine. No syscalls.
         .target(name: "TFTPProtocol"),
-        // Layer 3: the server: sockets, transfer table, confined files, public TFTPServer API.
+        // Layer 4: the server: listeners, admission, transfers, events, files; public TFTPServer API.
         .target(
             name: "VolleyServer",
             dependencies: [
-                "CEpoll", "VolleyReactor", "TFTPProtocol",
+                "VolleySystem", "VolleyReactor", "TFTPProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        // Layer 4: the command line.
+        // Layer 5: the command line.
         .executableTarget(
             name: "volley",
             dependencies: [
-                "VolleyServer", "VolleyReactor",
+                "VolleyServer", "VolleySystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // The benchmark's load generator: many boot clients on our own reactor, verifying every byte.
         .executableTarget(
             name: "volley-loadgen",
             dependencies: [
-                "VolleyReactor", "TFTPProtocol",
+                "VolleySystem", "VolleyReactor", "TFTPProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "benchmarks/loadgen",
@@ -61,10 +73,21 @@ let package = Package(
         .target(name: "VolleyTestSupport", path: "Tests/VolleyTestSupport"),
         .testTarget(name: "TFTPProtocolTests", dependencies: ["TFTPProtocol", "VolleyTestSupport"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["volley-loadgen", "TFTPProtocol"]),
-        .testTarget(name: "VolleyReactorTests", dependencies: ["VolleyReactor", "CEpoll", "VolleyTestSupport"]),
+        .target(name: "VolleySystemTestSupport", dependencies: ["VolleySystem"], path: "Tests/VolleySystemTestSupport"),
+        .testTarget(
+            name: "VolleySystemTests",
+            dependencies: ["VolleySystem", "CEpoll", "VolleyTestSupport", "VolleySystemTestSupport", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .testTarget(
+            name: "VolleyReactorTests",
+            dependencies: ["VolleyReactor", "VolleySystem", "VolleyTestSupport", "VolleySystemTestSupport", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(
             name: "VolleyServerTests",
-            dependencies: ["VolleyServer", "VolleyReactor", "TFTPProtocol", "CEpoll", "VolleyTestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "VolleyServer", "VolleySystem", "VolleyReactor", "TFTPProtocol", "VolleyTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,12 +1,14 @@
-import CEpoll
+import VolleySystem
+import VolleySystemTestSupport
 import Glibc
+import SystemPackage
 import Testing
 @testable import VolleyReactor
 
 /// Reads and discards every waiting datagram.
 private func drain(_ fd: Int32) {
     var byte: UInt8 = 0
-    while recv(fd, &byte, 1, VOLLEY_MSG_DONTWAIT) >= 0 {}
+    while recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) >= 0 {}
 }
 
 @Suite("Reactor", .timeLimit(.minutes(1)))
@@ -230,7 +232,7 @@ struct ReactorTests {
         var second = 0
         try reactor.register(receiver) { _ in first += 1; drain(receiver) }
         let error = #expect(throws: SystemError.self) { try reactor.register(receiver) { _ in second += 1; drain(receiver) } }
-        #expect(error?.errno == EEXIST)
+        #expect(error?.errno.rawValue == EEXIST)
         Net.send(sender, [1], to: address)
         #expect(reactor.run(untilWithin: 500) { first > 0 }, "the original handler must survive a failed re-registration")
         #expect(second == 0)

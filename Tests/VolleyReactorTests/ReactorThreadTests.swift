@@ -1,4 +1,5 @@
-import CEpoll
+import VolleySystem
+import VolleySystemTestSupport
 import Dispatch
 import Glibc
 import Testing
@@ -127,7 +128,7 @@ struct ReactorThreadTests {
         let handle = try ReactorThread.start(name: "io") { reactor in
             try reactor.register(receiver) { _ in
                 var byte: UInt8 = 0
-                while recv(receiver, &byte, 1, VOLLEY_MSG_DONTWAIT) >= 0 {}
+                while recv(receiver, &byte, 1, Int32(MSG_DONTWAIT)) >= 0 {}
                 got.signal()
             }
         }

@@ -1,4 +1,5 @@
 import VolleyReactor
+import VolleySystem
 
 /// Why a client did not get the whole file.
 enum FailureKind: Hashable, Sendable, Comparable {

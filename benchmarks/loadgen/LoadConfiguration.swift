@@ -1,5 +1,6 @@
 import TFTPProtocol
 import VolleyReactor
+import VolleySystem
 
 /// Everything one run needs, validated: what to ask for, from whom, how many clients, how patiently.
 struct LoadConfiguration: Sendable {

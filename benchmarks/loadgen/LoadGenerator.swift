@@ -1,6 +1,7 @@
 import Glibc
 import TFTPProtocol
 import VolleyReactor
+import VolleySystem
 
 /// Runs every client of one configuration on one reactor thread (the caller's) and collects the results.
 ///
@@ -87,7 +88,7 @@ final class LoadGenerator {
     // MARK: - Setup
 
     private func openSocket(for id: Int) throws {
-        let fd = try UDPSocket.open(family: configuration.server.family)
+        let fd = try UDPSocket.open(family: configuration.server.family).release()
         clients[id].descriptor = fd
         if let bytes = configuration.receiveBufferBytes {
             try UDPSocket.setReceiveBufferSize(fd, bytes: bytes)
@@ -98,7 +99,7 @@ final class LoadGenerator {
     private func closeAll() {
         for id in clients.indices where clients[id].descriptor >= 0 {
             reactor.deregister(clients[id].descriptor)
-            closeDescriptor(clients[id].descriptor)
+            OwnedDescriptor.close(rawValue: clients[id].descriptor)
             clients[id].descriptor = -1
         }
     }
@@ -262,10 +263,8 @@ final class LoadGenerator {
     }
 
     private func send(_ id: Int, _ bytes: UnsafeRawBufferPointer, to peer: SocketAddress) {
-        do {
-            // A full send buffer (false) is covered by the retransmission timer.
-            try sendBatch.sendOne(descriptor: clients[id].descriptor, bytes: bytes, to: peer)
-        } catch {
+        // A full send buffer is covered by the retransmission timer.
+        if sendBatch.sendOne(descriptor: clients[id].descriptor, bytes: bytes, to: peer).firstError != nil {
             counters.sendErrors += 1
         }
     }
@@ -339,7 +338,7 @@ final class LoadGenerator {
         if let timer = clients[id].timer { reactor.cancelTimer(timer) }
         clients[id].timer = nil
         reactor.deregister(clients[id].descriptor)
-        closeDescriptor(clients[id].descriptor)
+        OwnedDescriptor.close(rawValue: clients[id].descriptor)
         clients[id].descriptor = -1
         active -= 1
         if active == 0, launched == configuration.clients { reactor.stop() }

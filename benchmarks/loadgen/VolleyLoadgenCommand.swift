@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import VolleyReactor
+import VolleySystem
 
 /// `volley-loadgen`: plays many TFTP boot clients against one server and verifies every byte.
 @main

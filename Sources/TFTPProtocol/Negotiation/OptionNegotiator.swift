@@ -1,11 +1,11 @@
 /// Answers a request's options (RFC 2347 blksize/timeout/tsize, RFC 2348, RFC 2349, RFC 7440 windowsize).
 public enum OptionNegotiator {
     /// Decides the transfer parameters and the OACK contents for `options`.
-    /// blockSizeCap: an extra per-request cap (e.g. from the interface MTU), nil = none; transferSize: bytes the client will receive on the wire (netascii: converted size).
+    /// blockSizeCap: an extra per-request cap (e.g. from the interface MTU), nil = none; transferSize: bytes the client will receive on the wire (netascii: converted size), nil when not known up front (then tsize is not acknowledged).
     public static func negotiate(
         _ options: [TFTPOption],
         limits: NegotiationLimits,
-        transferSize: UInt64,
+        transferSize: UInt64?,
         blockSizeCap: Int?
     ) -> NegotiatedTransfer {
         var result = NegotiatedTransfer()
@@ -49,6 +49,10 @@ public enum OptionNegotiator {
                 result.timeoutSeconds = Int(number)
                 result.acknowledgedOptions.append(TFTPOption(name: name, value: String(number)))
             case .transferSize:
+                guard let transferSize else {
+                    result.notes.append("tsize not offered: the converted netascii size of a large file is not known before sending")
+                    continue
+                }
                 // Clients send 0 on a read; whatever they send, the answer is the real size.
                 result.transferSize = transferSize
                 result.acknowledgedOptions.append(TFTPOption(name: name, value: String(transferSize)))

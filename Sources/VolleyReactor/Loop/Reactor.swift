@@ -1,5 +1,4 @@
-internal import CEpoll
-import Glibc
+import VolleySystem
 
 /// A single-threaded event loop: epoll readiness, millisecond timers, and work
 /// handed in from other threads. It knows nothing about TFTP.
@@ -15,12 +14,12 @@ public final class Reactor {
         var handler: ReadinessHandler?
     }
 
-    private let epollDescriptor: Int32
-    private let wakeDescriptor: Int32
+    private let epoll: Epoll
+    private let wakeCounter: EventCounter
     private var registrations: [Registration] = []
-    private var events: UnsafeMutablePointer<epoll_event>
-    private var eventCapacity: Int
+    private let events: EpollEvents
     private var timers = TimerQueue()
+    private var beforeWaitHooks: [() -> Void] = []
     private var dueTimers: [() -> Void] = []
     private var stopRequested = false
     private var registrationGeneration: UInt32 = 0
@@ -31,34 +30,20 @@ public final class Reactor {
     public private(set) var now: UInt64
 
     /// Epoll's readable mask, for handlers to test events against.
-    public static let readable: UInt32 = VOLLEY_EPOLLIN
+    public static let readable: UInt32 = Epoll.readable
     /// Epoll's error and hang-up mask.
-    public static let failed: UInt32 = VOLLEY_EPOLLERR | VOLLEY_EPOLLHUP
+    public static let failed: UInt32 = Epoll.failed
 
     /// Creates the epoll instance and its wake-up eventfd.
     public init(initialEventCapacity: Int = 256) throws(SystemError) {
-        epollDescriptor = try syscall("epoll_create1") { epoll_create1(VOLLEY_EPOLL_CLOEXEC) }
-        do {
-            wakeDescriptor = try syscall("eventfd") { eventfd(0, VOLLEY_EFD_NONBLOCK | VOLLEY_EFD_CLOEXEC) }
-        } catch {
-            closeDescriptor(epollDescriptor)
-            throw error
-        }
-        eventCapacity = initialEventCapacity
-        events = .allocate(capacity: initialEventCapacity)
+        epoll = try Epoll()
+        wakeCounter = try EventCounter()
+        events = EpollEvents(capacity: initialEventCapacity)
         now = MonotonicClock.milliseconds()
-        let wake = wakeDescriptor
-        try register(wake) { [unowned self] _ in
-            var counter: UInt64 = 0
-            _ = read(wake, &counter, 8)
+        try register(wakeCounter.rawValue) { [unowned self] _ in
+            self.wakeCounter.drain()
             self.drainInbox?()
         }
-    }
-
-    deinit {
-        events.deallocate()
-        closeDescriptor(wakeDescriptor)
-        closeDescriptor(epollDescriptor)
     }
 
     // MARK: - Descriptors
@@ -74,10 +59,8 @@ public final class Reactor {
         registrationGeneration &+= 1
         let previous = registrations[index]
         registrations[index] = Registration(generation: registrationGeneration, handler: handler)
-        var event = epoll_event()
-        volley_epoll_event_set(&event, VOLLEY_EPOLLIN, UInt64(registrationGeneration) << 32 | UInt64(UInt32(descriptor)))
         do {
-            _ = try syscall("epoll_ctl(ADD)") { epoll_ctl(epollDescriptor, VOLLEY_EPOLL_CTL_ADD, descriptor, &event) }
+            try epoll.add(descriptor, events: Epoll.readable, tag: UInt64(registrationGeneration) << 32 | UInt64(UInt32(descriptor)))
         } catch {
             // E.g. EEXIST: keep an existing registration intact (and deregistrable).
             registrations[index] = previous
@@ -91,7 +74,7 @@ public final class Reactor {
         guard index < registrations.count, registrations[index].handler != nil else { return }
         registrations[index].handler = nil
         registrations[index].generation = 0
-        _ = epoll_ctl(epollDescriptor, VOLLEY_EPOLL_CTL_DEL, descriptor, nil)
+        epoll.remove(descriptor)
     }
 
     // MARK: - Timers
@@ -116,6 +99,15 @@ public final class Reactor {
     /// How many timers are pending.
     public var pendingTimerCount: Int { timers.activeCount }
 
+    // MARK: - Hooks
+
+    /// Runs `hook` on every turn of the loop, after events and timers were handled and
+    /// before the loop waits again (Redis `ae.c`'s `beforesleep`): the place to flush
+    /// work that handlers batched up, such as queued datagrams.
+    public func addBeforeWaitHook(_ hook: @escaping () -> Void) {
+        beforeWaitHooks.append(hook)
+    }
+
     // MARK: - Running
 
     /// Runs the loop on the calling thread until ``stop()``.
@@ -134,24 +126,20 @@ public final class Reactor {
             let capped = Int(min(untilTimer, 60_000))
             wait = wait < 0 ? capped : min(wait, capped)
         }
-        let count = epoll_wait(epollDescriptor, events, Int32(eventCapacity), Int32(wait))
+        let count = epoll.wait(into: events, timeoutMilliseconds: wait)
         now = MonotonicClock.milliseconds()
-        if count < 0 {
-            let code = errno
-            precondition(code == EINTR, "epoll_wait failed: \(SystemError("epoll_wait", errno: code))")
-            return
-        }
-        for i in 0..<Int(count) {
-            let data = volley_epoll_event_data(events + i)
-            let descriptor = Int(UInt32(truncatingIfNeeded: data))
-            let generation = UInt32(truncatingIfNeeded: data >> 32)
+        for i in 0..<count {
+            let tag = events.tag(at: i)
+            let descriptor = Int(UInt32(truncatingIfNeeded: tag))
+            let generation = UInt32(truncatingIfNeeded: tag >> 32)
             // A handler earlier in this batch may have closed the fd and reused its number.
             guard descriptor < registrations.count, registrations[descriptor].generation == generation,
                   let handler = registrations[descriptor].handler else { continue }
-            handler(events[i].events)
+            handler(events.events(at: i))
         }
-        if Int(count) == eventCapacity { growEvents() }
+        if count == events.capacity { events.grow() }
         fireDueTimers()
+        for hook in beforeWaitHooks { hook() }
     }
 
     /// Makes ``run()`` return after the current wake-up.
@@ -161,8 +149,7 @@ public final class Reactor {
 
     /// Wakes the loop from another thread (eventfd write).
     func wakeUp() {
-        var one: UInt64 = 1
-        _ = write(wakeDescriptor, &one, 8)
+        wakeCounter.signal()
     }
 
     private func fireDueTimers() {
@@ -175,13 +162,6 @@ public final class Reactor {
             budget -= 1
             action()
         }
-    }
-
-    private func growEvents() {
-        let newCapacity = eventCapacity * 2
-        events.deallocate()
-        events = .allocate(capacity: newCapacity)
-        eventCapacity = newCapacity
     }
 }
 

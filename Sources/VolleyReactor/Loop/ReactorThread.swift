@@ -1,7 +1,6 @@
 import Dispatch
-import Glibc
-internal import CEpoll
 import Synchronization
+import VolleySystem
 
 /// The one `Sendable` way into a reactor: a dedicated thread running a
 /// ``Reactor``, with an inbox other threads post work to (woken by eventfd).
@@ -10,10 +9,10 @@ public final class ReactorThread: Sendable {
     private let state = Mutex<State>(State())
     private let done = Mutex<Bool>(false)
 
-    private struct State: @unchecked Sendable {
+    private struct State: ~Copyable, @unchecked Sendable {
         // The reactor is only touched on its own thread; the pointer is kept for wake-ups.
         var wake: (() -> Void)?
-        var thread: pthread_t?
+        var thread: SystemThread?
     }
 
     private init() {}
@@ -26,45 +25,36 @@ public final class ReactorThread: Sendable {
     ) throws -> ReactorThread {
         let handle = ReactorThread()
         let started = StartSignal()
-        let body = ThreadBody {
-            setThreadName(name)
-            let reactor: Reactor
-            do {
-                reactor = try Reactor()
-                reactor.drainInbox = { [weak reactor] in
-                    guard let reactor else { return }
-                    handle.drain(on: reactor)
+        let thread: SystemThread
+        do {
+            thread = try SystemThread(name: name) {
+                let reactor: Reactor
+                do {
+                    reactor = try Reactor()
+                    reactor.drainInbox = { [weak reactor] in
+                        guard let reactor else { return }
+                        handle.drain(on: reactor)
+                    }
+                    let unmanaged = Unmanaged.passUnretained(reactor)
+                    handle.state.withLock { $0.wake = { unmanaged.takeUnretainedValue().wakeUp() } }
+                    try setUp(reactor)
+                } catch {
+                    handle.state.withLock { $0.wake = nil }
+                    started.signal(error)
+                    return
                 }
-                let unmanaged = Unmanaged.passUnretained(reactor)
-                handle.state.withLock { $0.wake = { unmanaged.takeUnretainedValue().wakeUp() } }
-                try setUp(reactor)
-            } catch {
+                started.signal(nil)
+                reactor.run()
                 handle.state.withLock { $0.wake = nil }
-                started.signal(error)
-                return
+                handle.inbox.withLock { $0.removeAll() }
             }
-            started.signal(nil)
-            reactor.run()
-            handle.state.withLock { $0.wake = nil }
-            handle.inbox.withLock { $0.removeAll() }
         }
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(body).toOpaque()
-        let result = pthread_create(&thread, nil, { raw in
-            let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-            body.run()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<ThreadBody>.fromOpaque(context).release()
-            throw SystemError("pthread_create", errno: result)
-        }
-        handle.state.withLock { $0.thread = thread }
         if let error = started.wait() {
-            pthread_join(thread, nil)
-            handle.state.withLock { $0.thread = nil }
+            thread.join()
             throw error
         }
+        var owned = Optional(thread)
+        handle.state.withLock { $0.thread = owned.take() }
         return handle
     }
 
@@ -77,11 +67,11 @@ public final class ReactorThread: Sendable {
     /// Stops the loop after the work already posted, and waits for the thread to end.
     public func stopAndWait() {
         execute { $0.stop() }
-        let thread = state.withLock { state -> pthread_t? in
-            defer { state.thread = nil }
-            return state.thread
+        let thread = state.withLock { state -> SystemThread? in
+            let thread = state.thread.take()
+            return thread
         }
-        if let thread { pthread_join(thread, nil) }
+        thread?.join()
     }
 
     private func drain(on reactor: Reactor) {
@@ -107,13 +97,4 @@ private final class StartSignal: Sendable {
         semaphore.wait()
         return error.withLock { $0 }
     }
-}
-
-private final class ThreadBody: @unchecked Sendable {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
-}
-
-private func setThreadName(_ name: String) {
-    volley_set_thread_name(String(name.prefix(15)))
 }

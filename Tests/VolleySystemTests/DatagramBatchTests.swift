@@ -1,7 +1,9 @@
 import CEpoll
 import Glibc
+import SystemPackage
 import Testing
-@testable import VolleyReactor
+@testable import VolleySystem
+import VolleySystemTestSupport
 
 /// Receives until `expected` datagrams arrived (or 3 s passed), copying each out of the batch.
 private func receiveAll(
@@ -98,7 +100,7 @@ struct DatagramBatchTests {
         let datagrams = [pattern(0, length: 10), pattern(1, length: 20), pattern(2, length: 66_000), pattern(3, length: 30), pattern(4, length: 40)]
         let outcome = send(DatagramSendBatch(capacity: 8), from: sender, to: receiverAddress, datagrams, stride: stride)
         #expect(outcome.sent == 4)
-        #expect(outcome.firstError?.errno == EMSGSIZE)
+        #expect(outcome.firstError?.errno.rawValue == EMSGSIZE)
         #expect(outcome.firstError?.call == "sendmmsg")
         let received = try receiveAll(DatagramReceiveBatch(), from: receiver, expected: 4)
         #expect(received.map(\.bytes) == [datagrams[0], datagrams[1], datagrams[3], datagrams[4]])
@@ -145,7 +147,7 @@ struct DatagramBatchTests {
         try #require(fd >= 0)
         defer { closeDescriptor(fd) }
         let error = #expect(throws: SystemError.self) { try DatagramReceiveBatch(capacity: 1).receive(from: fd) }
-        #expect(error?.errno == ENOTSOCK)
+        #expect(error?.errno.rawValue == ENOTSOCK)
         #expect(error?.call == "recvmmsg")
     }
 
@@ -179,8 +181,8 @@ struct DatagramBatchTests {
         let batch = DatagramSendBatch()
         let source = PacketInfo(localAddress: Net.v4(), interfaceIndex: Net.loopbackIndex)
         let payload: [UInt8] = [0, 3, 0, 1, 0xAA]
-        let sent = try payload.withUnsafeBytes { try batch.sendOne(descriptor: server, bytes: $0, to: clientAddress, from: source) }
-        #expect(sent)
+        let sent = payload.withUnsafeBytes { batch.sendOne(descriptor: server, bytes: $0, to: clientAddress, from: source) }
+        #expect(sent.sent == 1)
         let reply = try #require(Net.receive(client))
         #expect(reply.bytes == payload)
         #expect(reply.from == Net.v4(port: serverAddress.port))
@@ -193,10 +195,10 @@ struct DatagramBatchTests {
         let (client, clientAddress) = try Net.bound(Net.v4())
         defer { closeDescriptor(server); closeDescriptor(client) }
         let source = PacketInfo(localAddress: Net.v4("127.0.0.2"), interfaceIndex: 0)
-        let sent = try [UInt8]([42]).withUnsafeBytes {
-            try DatagramSendBatch().sendOne(descriptor: server, bytes: $0, to: clientAddress, from: source)
+        let sent = [UInt8]([42]).withUnsafeBytes {
+            DatagramSendBatch().sendOne(descriptor: server, bytes: $0, to: clientAddress, from: source)
         }
-        #expect(sent)
+        #expect(sent.sent == 1)
         let reply = try #require(Net.receive(client))
         #expect(reply.from == Net.v4("127.0.0.2", port: serverAddress.port))
     }
@@ -207,11 +209,11 @@ struct DatagramBatchTests {
         defer { closeDescriptor(server); closeDescriptor(client) }
         let batch = DatagramSendBatch()
         let source = PacketInfo(localAddress: Net.v6(), interfaceIndex: Net.loopbackIndex)
-        #expect(try [UInt8]([1]).withUnsafeBytes { try batch.sendOne(descriptor: server, bytes: $0, to: clientAddress, from: source) })
-        #expect(try [UInt8]([2]).withUnsafeBytes { try batch.sendOne(descriptor: server, bytes: $0, to: clientAddress) })
+        #expect([UInt8]([1]).withUnsafeBytes { batch.sendOne(descriptor: server, bytes: $0, to: clientAddress, from: source) }.sent == 1)
+        #expect([UInt8]([2]).withUnsafeBytes { batch.sendOne(descriptor: server, bytes: $0, to: clientAddress) }.sent == 1)
         // A v4 source for a v6 peer is ignored rather than sent as a bogus control message.
         let mismatched = PacketInfo(localAddress: Net.v4(), interfaceIndex: 0)
-        #expect(try [UInt8]([3]).withUnsafeBytes { try batch.sendOne(descriptor: server, bytes: $0, to: clientAddress, from: mismatched) })
+        #expect([UInt8]([3]).withUnsafeBytes { batch.sendOne(descriptor: server, bytes: $0, to: clientAddress, from: mismatched) }.sent == 1)
         for expected: UInt8 in [1, 2, 3] {
             let reply = try #require(Net.receive(client))
             #expect(reply.bytes == [expected])
@@ -219,16 +221,52 @@ struct DatagramBatchTests {
         }
     }
 
-    @Test func sendOneThrowsPerDatagramErrors() throws {
+    @Test func sendOneReportsPerDatagramErrors() throws {
         let (sender, _) = try Net.bound(Net.v4())
         defer { closeDescriptor(sender) }
         let peer = Net.v4(port: 9)
         let big = [UInt8](repeating: 0, count: 70_000)
-        let error = #expect(throws: SystemError.self) {
-            try big.withUnsafeBytes { try DatagramSendBatch().sendOne(descriptor: sender, bytes: $0, to: peer) }
-        }
-        #expect(error?.errno == EMSGSIZE)
-        #expect(error?.call.hasPrefix("send") == true, "call: \(error?.call ?? "")")
+        let result = big.withUnsafeBytes { DatagramSendBatch().sendOne(descriptor: sender, bytes: $0, to: peer) }
+        #expect(result.sent == 0)
+        #expect(result.firstError?.errno.rawValue == EMSGSIZE)
+        #expect(result.firstError?.call.hasPrefix("send") == true, "call: \(result.firstError?.call ?? "")")
+    }
+
+    /// `sendOne` flushes what was queued first; an error of that flush (here EMSGSIZE, in the
+    /// server a GSO refusal) must reach the caller, not be dropped.
+    @Test func sendOneReportsErrorsOfTheMessagesQueuedBeforeIt() throws {
+        let (sender, _) = try Net.bound(Net.v4())
+        let (receiver, receiverAddress) = try Net.bound(Net.v4())
+        defer { closeDescriptor(sender); closeDescriptor(receiver) }
+        let batch = DatagramSendBatch()
+        let big = [UInt8](repeating: 0, count: 70_000)
+        big.withUnsafeBytes { batch.enqueue(descriptor: sender, to: receiverAddress, bytes: $0.baseAddress!, count: $0.count) }
+        let result = [UInt8]([7]).withUnsafeBytes { batch.sendOne(descriptor: sender, bytes: $0, to: receiverAddress) }
+        #expect(result.sent == 1)
+        #expect(result.firstError?.errno.rawValue == EMSGSIZE)
+        #expect(Net.receive(receiver)?.bytes == [7])
+    }
+
+    @Test func receiveBatchAccessorsIgnoreSlotsTheLastReceiveDidNotFill() throws {
+        let (receiver, receiverAddress) = try Net.bound(Net.v4())
+        let (sender, _) = try Net.bound(Net.v4())
+        defer { closeDescriptor(sender); closeDescriptor(receiver) }
+        let batch = DatagramReceiveBatch(capacity: 4, bufferSize: 64)
+        Net.send(sender, [1, 2, 3], to: receiverAddress)
+        Net.send(sender, [4], to: receiverAddress)
+        #expect(Net.waitReadable(receiver, milliseconds: 1000))
+        usleep(20_000)
+        #expect(try batch.receive(from: receiver) == 2)
+        Net.send(sender, [9, 9], to: receiverAddress)
+        #expect(Net.waitReadable(receiver, milliseconds: 1000))
+        #expect(try batch.receive(from: receiver) == 1)
+        // Slot 1 still holds the [4] of the previous receive: it must not be reported.
+        #expect(Array(batch.payload(0)) == [9, 9])
+        #expect(batch.payload(1).isEmpty)
+        #expect(batch.source(1) == nil)
+        #expect(batch.packetInfo(1) == nil)
+        #expect(!batch.isTruncated(1))
+        #expect(batch.source(-1) == nil)
     }
 
     @Test func dualStackSocketReceivesFromIPv4WithUsablePacketInfo() throws {
@@ -249,10 +287,10 @@ struct DatagramBatchTests {
         #expect(["127.0.0.1", "::ffff:127.0.0.1"].contains(info.localAddress.ipString), "local \(info.localAddress)")
 
         // Usable: replying from it reaches the client from the address it sent to.
-        let sent = try [UInt8]([8]).withUnsafeBytes {
-            try DatagramSendBatch().sendOne(descriptor: server, bytes: $0, to: source, from: info)
+        let sent = [UInt8]([8]).withUnsafeBytes {
+            DatagramSendBatch().sendOne(descriptor: server, bytes: $0, to: source, from: info)
         }
-        #expect(sent)
+        #expect(sent.sent == 1)
         let reply = try #require(Net.receive(client))
         #expect(reply.bytes == [8])
         #expect(reply.from == Net.v4(port: serverAddress.port))

@@ -69,24 +69,33 @@ public final class DatagramReceiveBatch {
     /// The number of datagrams the last receive returned.
     public var count: Int { received }
 
-    /// The bytes of datagram `index` (truncated to ``bufferSize``).
+    /// Whether `index` names a datagram of the last receive: slots beyond it hold stale bytes.
+    private func isReceived(_ index: Int) -> Bool {
+        index >= 0 && index < received
+    }
+
+    /// The bytes of datagram `index` (truncated to ``bufferSize``); empty for an index
+    /// the last receive did not fill.
     public func payload(_ index: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: buffers + index * bufferSize, count: min(Int(messages[index].msg_len), bufferSize))
+        guard isReceived(index) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: buffers + index * bufferSize, count: min(Int(messages[index].msg_len), bufferSize))
     }
 
     /// True when datagram `index` was longer than ``bufferSize``.
     public func isTruncated(_ index: Int) -> Bool {
-        messages[index].msg_hdr.msg_flags & VOLLEY_MSG_TRUNC != 0
+        isReceived(index) && messages[index].msg_hdr.msg_flags & VOLLEY_MSG_TRUNC != 0
     }
 
-    /// Who sent datagram `index`.
+    /// Who sent datagram `index`; nil for an index the last receive did not fill.
     public func source(_ index: Int) -> SocketAddress? {
-        SocketAddress(storage: addresses + index * Self.addressSize)
+        guard isReceived(index) else { return nil }
+        return SocketAddress(storage: addresses + index * Self.addressSize)
     }
 
     /// The local address and interface datagram `index` arrived on, if packet info was enabled.
     public func packetInfo(_ index: Int) -> PacketInfo? {
-        withUnsafeMutablePointer(to: &messages[index].msg_hdr) { header -> PacketInfo? in
+        guard isReceived(index) else { return nil }
+        return withUnsafeMutablePointer(to: &messages[index].msg_hdr) { header -> PacketInfo? in
             var cmsg = volley_cmsg_firsthdr(header)
             while let current = cmsg {
                 let data = UnsafeRawPointer(volley_cmsg_data(current)!)

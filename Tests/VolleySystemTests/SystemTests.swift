@@ -1,36 +1,38 @@
 import CEpoll
 import Glibc
+import SystemPackage
 import Testing
-@testable import VolleyReactor
+@testable import VolleySystem
+import VolleySystemTestSupport
 
 @Suite("System calls, sockets and limits")
 struct SystemTests {
     @Test func bindToAnAddressInUseThrowsWithCallAndErrno() throws {
         let (first, address) = try Net.bound(Net.v4())
         defer { closeDescriptor(first) }
-        let second = try UDPSocket.open(family: AF_INET)
+        let second = try UDPSocket.open(family: AF_INET).release()
         defer { closeDescriptor(second) }
         let error = #expect(throws: SystemError.self) { try UDPSocket.bind(second, to: address) }
-        #expect(error?.errno == EADDRINUSE)
+        #expect(error?.errno.rawValue == EADDRINUSE)
         #expect(error?.call == "bind(\(address))")
         #expect(error?.description == "bind(\(address)): Address already in use (errno \(EADDRINUSE))")
         // openBound reports the same failure.
         let again = #expect(throws: SystemError.self) { try UDPSocket.openBound(to: address) }
-        #expect(again?.errno == EADDRINUSE)
+        #expect(again?.errno.rawValue == EADDRINUSE)
     }
 
     @Test func systemErrorDescriptionAndEquality() {
-        let error = SystemError("recvmmsg", errno: EBADF)
+        let error = SystemError("recvmmsg", errno: Errno(rawValue: EBADF))
         #expect(error.description == "recvmmsg: Bad file descriptor (errno 9)")
         #expect("\(error)" == error.description)
-        #expect(error == SystemError("recvmmsg", errno: EBADF))
-        #expect(error != SystemError("recvmmsg", errno: EINVAL))
-        #expect(error != SystemError("sendmmsg", errno: EBADF))
+        #expect(error == SystemError("recvmmsg", errno: Errno(rawValue: EBADF)))
+        #expect(error != SystemError("recvmmsg", errno: Errno(rawValue: EINVAL)))
+        #expect(error != SystemError("sendmmsg", errno: Errno(rawValue: EBADF)))
     }
 
     @Test func syscallRetriesOnEINTRAndReturnsTheResult() throws {
         var attempts = 0
-        let result = try VolleyReactor.syscall("fake") { () -> Int32 in
+        let result = try VolleySystem.syscall("fake") { () -> Int32 in
             attempts += 1
             if attempts < 3 { errno = EINTR; return -1 }
             return 42
@@ -42,51 +44,51 @@ struct SystemTests {
     @Test func syscallThrowsOtherErrnosWithTheName() {
         var attempts = 0
         let error = #expect(throws: SystemError.self) {
-            try VolleyReactor.syscall("open(/nonexistent)") { () -> Int32 in
+            try VolleySystem.syscall("open(/nonexistent)") { () -> Int32 in
                 attempts += 1
                 errno = ENOENT
                 return -1
             }
         }
         #expect(attempts == 1)
-        #expect(error == SystemError("open(/nonexistent)", errno: ENOENT))
+        #expect(error == SystemError("open(/nonexistent)", errno: Errno(rawValue: ENOENT)))
         // The blocking wrapper does not hide EAGAIN.
-        let again = #expect(throws: SystemError.self) { try VolleyReactor.syscall("x") { () -> Int in errno = EAGAIN; return -1 } }
-        #expect(again?.errno == EAGAIN)
+        let again = #expect(throws: SystemError.self) { try VolleySystem.syscall("x") { () -> Int in errno = EAGAIN; return -1 } }
+        #expect(again?.errno.rawValue == EAGAIN)
     }
 
     @Test func syscallNameIsOnlyBuiltOnFailure() throws {
         var built = 0
         func name() -> String { built += 1; return "expensive" }
-        _ = try VolleyReactor.syscall(name()) { () -> Int32 in 0 }
-        _ = try VolleyReactor.nonBlockingSyscall(name()) { () -> Int32 in 5 }
+        _ = try VolleySystem.syscall(name()) { () -> Int32 in 0 }
+        _ = try VolleySystem.nonBlockingSyscall(name()) { () -> Int32 in 5 }
         #expect(built == 0)
     }
 
     @Test func nonBlockingSyscallTurnsEAGAINIntoWouldBlock() throws {
         var attempts = 0
-        let outcome = try VolleyReactor.nonBlockingSyscall("fake") { () -> Int in
+        let outcome = try VolleySystem.nonBlockingSyscall("fake") { () -> Int in
             attempts += 1
             if attempts == 1 { errno = EINTR } else { errno = EWOULDBLOCK }
             return -1
         }
         guard case .wouldBlock = outcome else { Issue.record("expected wouldBlock, got \(outcome)"); return }
         #expect(attempts == 2)
-        guard case .done(let value) = try VolleyReactor.nonBlockingSyscall("fake", { () -> Int in 0 }) else {
+        guard case .done(let value) = try VolleySystem.nonBlockingSyscall("fake", { () -> Int in 0 }) else {
             Issue.record("expected done"); return
         }
         #expect(value == 0, "0 is a result, not an error")
         let error = #expect(throws: SystemError.self) {
-            try VolleyReactor.nonBlockingSyscall("fake") { () -> Int in errno = ECONNREFUSED; return -1 }
+            try VolleySystem.nonBlockingSyscall("fake") { () -> Int in errno = ECONNREFUSED; return -1 }
         }
-        #expect(error?.errno == ECONNREFUSED)
+        #expect(error?.errno.rawValue == ECONNREFUSED)
     }
 
     @Test func nonBlockingSyscallOnARealEmptySocket() throws {
         let (fd, _) = try Net.bound(Net.v4())
         defer { closeDescriptor(fd) }
         var byte: UInt8 = 0
-        let outcome = try VolleyReactor.nonBlockingSyscall("recv") { recv(fd, &byte, 1, 0) }
+        let outcome = try VolleySystem.nonBlockingSyscall("recv") { recv(fd, &byte, 1, 0) }
         guard case .wouldBlock = outcome else { Issue.record("expected wouldBlock, got \(outcome)"); return }
     }
 
@@ -110,9 +112,35 @@ struct SystemTests {
         #expect(recv(fd, &byte, 1, 0) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
     }
 
+    @Test func anOwnedDescriptorIsClosedWhenItsOwnerEnds() throws {
+        let number: Int32
+        do {
+            let socket = try UDPSocket.open(family: AF_INET)
+            number = socket.rawValue
+            #expect(fcntl(number, F_GETFD) >= 0)
+        }
+        #expect(fcntl(number, F_GETFD) == -1 && errno == EBADF, "closed at the end of its scope")
+        let other = try UDPSocket.open(family: AF_INET)
+        let released = other.release()
+        #expect(fcntl(released, F_GETFD) >= 0, "release gives up ownership without closing")
+        try OwnedDescriptor(adopting: released).close()
+        #expect(fcntl(released, F_GETFD) == -1 && errno == EBADF)
+    }
+
+    @Test func aSharedDatagramSocketStaysOpenWhileAnyUserHoldsIt() throws {
+        var listener: DatagramSocket? = try DatagramSocket.bound(to: Net.v4())
+        let transferHoldsIt = listener
+        let number = listener!.rawDescriptor
+        listener = nil
+        #expect(fcntl(number, F_GETFD) >= 0, "still open: a transfer holds it")
+        #expect(transferHoldsIt?.localAddress.port != 0)
+        _ = consume transferHoldsIt
+        #expect(fcntl(number, F_GETFD) == -1, "closed with its last user")
+    }
+
     @Test func openedSocketsAreNonBlockingAndCloseOnExec() throws {
         for family in [AF_INET, AF_INET6] {
-            let fd = try UDPSocket.open(family: family)
+            let fd = try UDPSocket.open(family: family).release()
             defer { closeDescriptor(fd) }
             #expect(volley_fcntl_getfl(fd) & O_NONBLOCK != 0)
             #expect(volley_fcntl_getfd(fd) & FD_CLOEXEC != 0)
@@ -139,7 +167,7 @@ struct SystemTests {
     }
 
     @Test func bufferSizesAreApplied() throws {
-        let fd = try UDPSocket.open(family: AF_INET)
+        let fd = try UDPSocket.open(family: AF_INET).release()
         defer { closeDescriptor(fd) }
         try UDPSocket.setReceiveBufferSize(fd, bytes: 256 * 1024)
         try UDPSocket.setSendBufferSize(fd, bytes: 128 * 1024)

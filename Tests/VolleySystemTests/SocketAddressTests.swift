@@ -1,6 +1,7 @@
 import Glibc
 import Testing
-@testable import VolleyReactor
+@testable import VolleySystem
+import VolleySystemTestSupport
 
 @Suite("SocketAddress")
 struct SocketAddressTests {

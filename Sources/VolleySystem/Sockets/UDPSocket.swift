@@ -1,30 +1,27 @@
 internal import CEpoll
 import Glibc
 
-/// Creation and options of non-blocking UDP sockets. The caller owns the descriptors.
+/// Creation and options of non-blocking UDP sockets.
 public enum UDPSocket {
     /// A new non-blocking, close-on-exec UDP socket of `family` (AF_INET or AF_INET6).
-    public static func open(family: Int32) throws(SystemError) -> Int32 {
-        try syscall("socket") { socket(family, VOLLEY_SOCK_DGRAM | VOLLEY_SOCK_NONBLOCK | VOLLEY_SOCK_CLOEXEC, 0) }
+    /// - Throws: ``SystemError``, e.g. `EMFILE` when the process is out of descriptors.
+    public static func open(family: Int32) throws(SystemError) -> OwnedDescriptor {
+        OwnedDescriptor(adopting: try syscall("socket") { socket(family, VOLLEY_SOCK_DGRAM | VOLLEY_SOCK_NONBLOCK | VOLLEY_SOCK_CLOEXEC, 0) })
     }
 
     /// A new socket bound to `address`; for `::` both families are served (IPV6_V6ONLY off), and
     /// a v4-mapped address (`::ffff:a.b.c.d`, an IPv4 client of a dual-stack listener) needs
     /// IPV6_V6ONLY off as well to be bound at all.
-    public static func openBound(to address: SocketAddress, packetInfo: Bool = false) throws(SystemError) -> Int32 {
-        let fd = try open(family: address.family)
-        do throws(SystemError) {
-            if address.family == AF_INET6 {
-                let dualStack = address.isWildcard || address.isV4Mapped
-                try setOption(fd, VOLLEY_IPPROTO_IPV6, IPV6_V6ONLY, dualStack ? 0 : 1, name: "IPV6_V6ONLY")
-            }
-            if packetInfo { try enablePacketInfo(fd, family: address.family) }
-            try bind(fd, to: address)
-        } catch {
-            closeDescriptor(fd)
-            throw error
+    public static func openBound(to address: SocketAddress, packetInfo: Bool = false) throws(SystemError) -> OwnedDescriptor {
+        let socket = try open(family: address.family)
+        let fd = socket.rawValue
+        if address.family == AF_INET6 {
+            let dualStack = address.isWildcard || address.isV4Mapped
+            try setOption(fd, VOLLEY_IPPROTO_IPV6, IPV6_V6ONLY, dualStack ? 0 : 1, name: "IPV6_V6ONLY")
         }
-        return fd
+        if packetInfo { try enablePacketInfo(fd, family: address.family) }
+        try bind(fd, to: address)
+        return socket
     }
 
     /// Binds `fd` to `address`.
@@ -73,7 +70,7 @@ public enum UDPSocket {
             }
         }
         guard let address = withUnsafeBytes(of: &storage, { SocketAddress(storage: $0.baseAddress!) }) else {
-            throw SystemError("getsockname", errno: EAFNOSUPPORT)
+            throw SystemError("getsockname", errno: .addressFamilyNotSupported)
         }
         return address
     }

@@ -101,7 +101,7 @@ public final class DatagramSendBatch {
             } catch {
                 // The first message of the rest was refused: skip it, keep going.
                 if result.firstError == nil { result.firstError = error }
-                if error.errno == EIO || error.errno == EINVAL, segmented[start] {
+                if error.errno == .ioError || error.errno == .invalidArgument, segmented[start] {
                     result.segmentationUnsupported = true
                 }
                 start += 1
@@ -135,17 +135,19 @@ public final class DatagramSendBatch {
         return total
     }
 
-    /// Sends one datagram now, from `source`'s address when given. Returns false when the
-    /// socket buffer was full. Anything queued for the same descriptor goes first.
+    /// Sends one datagram now, from `source`'s address when given. Anything queued goes
+    /// first, in the same flush, so the result covers both (a GSO refusal among the queued
+    /// messages is reported, not lost).
     @discardableResult
     public func sendOne(
         descriptor: Int32, bytes: UnsafeRawBufferPointer, to peer: SocketAddress, from source: PacketInfo? = nil
-    ) throws(SystemError) -> Bool {
-        if queued > 0 { flush() }
-        enqueue(descriptor: descriptor, to: peer, from: source, bytes: bytes.baseAddress!, count: bytes.count)
-        let result = flush()
-        if let error = result.firstError { throw error }
-        return result.sent == 1
+    ) -> Result {
+        var total = Result(sent: 0, wouldBlock: 0, firstError: nil, segmentationUnsupported: false)
+        if let early = enqueue(descriptor: descriptor, to: peer, from: source, bytes: bytes.baseAddress!, count: bytes.count) {
+            total.merge(early)
+        }
+        total.merge(flush())
+        return total
     }
 
     /// Writes the control messages (source address, GSO segment size) and returns their length.
@@ -197,7 +199,8 @@ public final class DatagramSendBatch {
 }
 
 extension DatagramSendBatch.Result {
-    mutating func merge(_ other: Self) {
+    /// Adds another flush's figures to these; the first error seen is kept.
+    public mutating func merge(_ other: Self) {
         sent += other.sent
         wouldBlock += other.wouldBlock
         if firstError == nil { firstError = other.firstError }

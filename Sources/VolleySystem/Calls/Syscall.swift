@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 
 /// The result of a non-blocking call that may have nothing to do.
 public enum IOResult<Value> {
@@ -11,38 +12,41 @@ public enum IOResult<Value> {
 /// Retries on `EINTR`, throws ``SystemError`` otherwise, and stops the process on
 /// errnos that can only mean a bug in Volley (`EBADF`, `EFAULT`).
 @inline(__always)
-public func syscall<T: FixedWidthInteger>(
+func syscall<T: FixedWidthInteger>(
     _ name: @autoclosure () -> String,
     _ body: () -> T
 ) throws(SystemError) -> T {
     while true {
         let result = body()
         if result != -1 { return result }
-        let code = errno
-        if code == EINTR { continue }
-        precondition(code != EBADF && code != EFAULT, "\(name()) failed with \(SystemError(name(), errno: code)): a bug in Volley")
+        let code = Errno(rawValue: Glibc.errno)
+        if code == .interrupted { continue }
+        trapOnProgrammingError(code, name())
         throw SystemError(name(), errno: code)
     }
 }
 
 /// Like ``syscall(_:_:)`` but turns `EAGAIN`/`EWOULDBLOCK` into ``IOResult/wouldBlock``.
 @inline(__always)
-public func nonBlockingSyscall<T: FixedWidthInteger>(
+func nonBlockingSyscall<T: FixedWidthInteger>(
     _ name: @autoclosure () -> String,
     _ body: () -> T
 ) throws(SystemError) -> IOResult<T> {
     while true {
         let result = body()
         if result != -1 { return .done(result) }
-        let code = errno
-        if code == EINTR { continue }
-        if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
-        precondition(code != EBADF && code != EFAULT, "\(name()) failed with \(SystemError(name(), errno: code)): a bug in Volley")
+        let code = Errno(rawValue: Glibc.errno)
+        if code == .interrupted { continue }
+        if code == .resourceTemporarilyUnavailable || code == .wouldBlock { return .wouldBlock }
+        trapOnProgrammingError(code, name())
         throw SystemError(name(), errno: code)
     }
 }
 
-/// Closes a descriptor once; `EINTR` is not retried (the descriptor is gone either way on Linux).
-public func closeDescriptor(_ fd: Int32) {
-    _ = Glibc.close(fd)
+/// `EBADF` and `EFAULT` mean Volley passed a descriptor it does not own or a bad pointer:
+/// going on could read or write someone else's file or socket.
+@inline(__always)
+func trapOnProgrammingError(_ code: Errno, _ name: @autoclosure () -> String) {
+    precondition(code != .badFileDescriptor && code != .badAddress,
+                 "\(name()) failed with \(SystemError(name(), errno: code)): a bug in Volley")
 }

@@ -1,0 +1,202 @@
+internal import CEpoll
+import Glibc
+import SystemPackage
+
+/// The file system calls Volley makes: confined opens below a directory descriptor,
+/// status, positioned and vectored reads, and the few calls an atomic upload needs.
+///
+/// Paths below a root are always resolved with `openat2(RESOLVE_BENEATH)` or relative
+/// to an already confined directory descriptor, never as plain paths.
+public enum FileSystem {
+    /// `O_PATH` (glibc defines it only under `_GNU_SOURCE`, which the shim leaves undefined).
+    public static let openPathOnly: Int32 = 0o10000000
+
+    /// The resolve flags of every lookup below a root: stay beneath it, no `/proc` magic links.
+    static let confinedResolve: UInt64 = VOLLEY_RESOLVE_BENEATH | VOLLEY_RESOLVE_NO_MAGICLINKS
+
+    // MARK: - Opening
+
+    /// Opens `path` (as plain path) with `flags | O_CLOEXEC`.
+    public static func open(_ path: String, flags: Int32) throws(SystemError) -> OwnedDescriptor {
+        OwnedDescriptor(adopting: try syscall("open") { Glibc.open(path, flags | O_CLOEXEC) })
+    }
+
+    /// Opens `path` relative to `directory` with `openat2`, never resolving outside `directory`.
+    ///
+    /// `..`, absolute paths and symlinks that leave `directory` fail with `EXDEV`; symlinks
+    /// that stay inside are followed unless `followSymlinks` is false.
+    /// - Parameters:
+    ///   - path: the path's bytes, without a NUL (the bytes a client sent, not lossily decoded text).
+    ///   - flags: `O_*` flags; `O_CLOEXEC` is always added.
+    public static func openBeneath(
+        _ directory: Int32, _ path: [UInt8], flags: Int32, mode: UInt64 = 0, followSymlinks: Bool = true
+    ) throws(SystemError) -> OwnedDescriptor {
+        guard !path.contains(0) else { throw SystemError("openat2", errno: .invalidArgument) }
+        let resolve = confinedResolve | (followSymlinks ? 0 : VOLLEY_RESOLVE_NO_SYMLINKS)
+        let number = try (path + [0]).withUnsafeBufferPointer { bytes throws(SystemError) in
+            try bytes.withMemoryRebound(to: CChar.self) { name throws(SystemError) in
+                try syscall("openat2") {
+                    volley_openat2(directory, name.baseAddress!, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), mode, resolve)
+                }
+            }
+        }
+        return OwnedDescriptor(adopting: number)
+    }
+
+    /// ``openBeneath(_:_:flags:mode:followSymlinks:)`` for a path given as text.
+    public static func openBeneath(
+        _ directory: Int32, _ path: String, flags: Int32, mode: UInt64 = 0, followSymlinks: Bool = true
+    ) throws(SystemError) -> OwnedDescriptor {
+        try openBeneath(directory, Array(path.utf8), flags: flags, mode: mode, followSymlinks: followSymlinks)
+    }
+
+    /// Creates `name` in `directory` exclusively (`O_EXCL|O_NOFOLLOW`) for writing.
+    public static func createExclusive(in directory: Int32, name: String, mode: UInt32) throws(SystemError) -> OwnedDescriptor {
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW
+        return OwnedDescriptor(adopting: try syscall("openat") { volley_openat(directory, name, flags, mode_t(mode)) })
+    }
+
+    /// Sets or clears `O_NONBLOCK`.
+    public static func setNonBlocking(_ descriptor: Int32, _ on: Bool) throws(SystemError) {
+        let flags = try syscall("fcntl(F_GETFL)") { volley_fcntl_getfl(descriptor) }
+        _ = try syscall("fcntl(F_SETFL)") { volley_fcntl_setfl(descriptor, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) }
+    }
+
+    // MARK: - Status
+
+    /// The status of an open descriptor.
+    public static func status(of descriptor: Int32) throws(SystemError) -> FileStatus {
+        var status = stat()
+        _ = try syscall("fstat") { fstat(descriptor, &status) }
+        return FileStatus(status)
+    }
+
+    /// The status of `name` in `directory`, not following a final symlink.
+    public static func status(of name: String, in directory: Int32) throws(SystemError) -> FileStatus {
+        var status = stat()
+        _ = try syscall("fstatat") { fstatat(directory, name, &status, AT_SYMLINK_NOFOLLOW) }
+        return FileStatus(status)
+    }
+
+    // MARK: - Reading and writing
+
+    /// Reads up to `buffer.count` bytes at the current offset; 0 at end of file.
+    public static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try syscall("read") { Glibc.read(descriptor, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset`; 0 at end of file.
+    public static func read(
+        _ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64
+    ) throws(SystemError) -> Int {
+        try syscall("pread") { pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    /// Fills the first `count` buffers of `vectors` from `offset` on, with one `preadv` when
+    /// the page cache has the data (looping on the rare short read). Returns false when the
+    /// file ended first. The vectors are consumed (their bases and lengths advance).
+    public static func readFully(
+        _ descriptor: Int32, into vectors: IOVectors, count: Int, at offset: UInt64
+    ) throws(SystemError) -> Bool {
+        precondition(count <= vectors.capacity)
+        let base = vectors.storage
+        var first = 0
+        var position = off_t(offset)
+        while first < count, base[first].iov_len == 0 { first += 1 }
+        while first < count {
+            let got = try syscall("preadv") { preadv(descriptor, base + first, Int32(min(count - first, 1024)), position) }
+            if got == 0 { return false }
+            position += off_t(got)
+            var remaining = got
+            while remaining > 0, first < count {
+                let length = base[first].iov_len
+                if remaining >= length {
+                    remaining -= length
+                    first += 1
+                } else {
+                    base[first].iov_base += remaining
+                    base[first].iov_len -= remaining
+                    remaining = 0
+                }
+            }
+            while first < count, base[first].iov_len == 0 { first += 1 }
+        }
+        return true
+    }
+
+    /// Writes all of `bytes` at the current offset.
+    public static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let remaining = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            offset += try syscall("write") { Glibc.write(descriptor, remaining.baseAddress, remaining.count) }
+        }
+    }
+
+    /// Moves the offset back to the start.
+    public static func rewind(_ descriptor: Int32) throws(SystemError) {
+        _ = try syscall("lseek") { lseek(descriptor, 0, SEEK_SET) }
+    }
+
+    // MARK: - Directories and names
+
+    /// The names and kinds of `directory`'s entries, without `.` and `..` or names that are not UTF-8.
+    /// Kinds the file system does not report are `nil` (ask ``status(of:in:)``).
+    public static func entries(of directory: Int32) throws(SystemError) -> [(name: String, kind: FileStatus.Kind?)] {
+        let copy = try syscall("dup") { dup(directory) }
+        guard let stream = fdopendir(copy) else {
+            let code = Errno(rawValue: Glibc.errno)
+            _ = OwnedDescriptor(adopting: copy)
+            throw SystemError("fdopendir", errno: code)
+        }
+        defer { closedir(stream) }
+        var entries: [(name: String, kind: FileStatus.Kind?)] = []
+        while true {
+            Glibc.errno = 0
+            guard let entry = readdir(stream) else {
+                if Glibc.errno != 0 { throw SystemError("readdir", errno: Errno(rawValue: Glibc.errno)) }
+                break
+            }
+            let name = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+                tuple.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: tuple.pointee)) {
+                    String(validatingCString: $0)
+                }
+            }
+            guard let name, name != ".", name != ".." else { continue }
+            let kind: FileStatus.Kind? = switch Int32(entry.pointee.d_type) {
+            case Int32(DT_REG): .regular
+            case Int32(DT_DIR): .directory
+            case Int32(DT_LNK): .symbolicLink
+            case Int32(DT_UNKNOWN): nil
+            default: .other
+            }
+            entries.append((name, kind))
+        }
+        return entries
+    }
+
+    /// Makes directory `name` in `directory`.
+    public static func makeDirectory(_ name: String, in directory: Int32, mode: UInt32) throws(SystemError) {
+        _ = try syscall("mkdirat") { mkdirat(directory, name, mode_t(mode)) }
+    }
+
+    /// Removes the file (not directory) `name` from `directory`.
+    public static func unlink(_ name: String, in directory: Int32) throws(SystemError) {
+        _ = try syscall("unlinkat") { unlinkat(directory, name, 0) }
+    }
+
+    /// Renames `name` to `newName` inside `directory`, replacing `newName` atomically.
+    public static func rename(_ name: String, to newName: String, in directory: Int32) throws(SystemError) {
+        _ = try syscall("renameat") { renameat(directory, name, directory, newName) }
+    }
+
+    /// Flushes a file's (or directory's) data and metadata to disk.
+    public static func synchronize(_ descriptor: Int32) throws(SystemError) {
+        _ = try syscall("fsync") { fsync(descriptor) }
+    }
+
+    /// Sets the permission bits, whatever the umask.
+    public static func setPermissions(_ descriptor: Int32, _ mode: UInt32) throws(SystemError) {
+        _ = try syscall("fchmod") { fchmod(descriptor, mode_t(mode)) }
+    }
+}
