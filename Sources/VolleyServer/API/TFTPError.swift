@@ -12,6 +12,8 @@ public enum TFTPError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidConfiguration(String)
     /// Content did not match the SHA-256 it was announced with; carries the file name.
     case checksumMismatch(String)
+    /// The listening socket could not be bound; carries the address and the reason with a hint.
+    case cannotListen(address: String, reason: String)
     /// Any other I/O failure; the message carries the call and the errno text.
     case io(String)
 
@@ -24,6 +26,7 @@ public enum TFTPError: Error, Hashable, Sendable, CustomStringConvertible {
         case .accessViolation(let name): "access violation: \(name)"
         case .invalidConfiguration(let message): "invalid configuration: \(message)"
         case .checksumMismatch(let name): "checksum mismatch: \(name)"
+        case .cannotListen(let address, let reason): "cannot listen on \(address): \(reason)"
         case .io(let message): "I/O error: \(message)"
         }
     }

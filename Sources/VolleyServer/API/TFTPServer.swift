@@ -1,40 +1,51 @@
-import Glibc
 import Logging
 import Synchronization
 import VolleyReactor
+import VolleySystem
 
 /// A read-only TFTP server on one epoll reactor thread, with the file-management API of
 /// the Jumpstarter TFTP driver (`start`, `stop`, `listFiles`, `putFile`, …).
 ///
-/// Thread-safe: call it from any thread or task.
+/// Thread-safe: call it from any thread or task. As a swift-service-lifecycle `Service`,
+/// ``run()`` serves until graceful shutdown, then drains transfers in flight.
 public final class TFTPServer: Sendable {
-    private let logger: Logger
+    let logger: Logger
     private let heartbeat: TFTPServerHeartbeat?
-    private let state: Mutex<RunState>
-    private let statisticsBox = StatisticsBox()
-    private let createdFiles = Mutex<Set<String>>([])
+    private let state: Mutex<State>
+    private let statisticsObserver = StatisticsObserver()
+    private let observers: [any TFTPServerObserver]
+    let createdFiles = Mutex<Set<String>>([])
 
-    private struct RunState: @unchecked Sendable {
-        var configuration: TFTPServerConfiguration
-        var thread: ReactorThread?
-        var core: CoreBox?
-        var boundAddresses: [SocketAddress] = []
+    /// Where the server is in its life; the running case holds what it runs on.
+    private enum Phase {
+        case stopped
+        case starting
+        case running(RunningServer)
     }
 
-    /// Creates a stopped server. `logger` receives one line per transfer and the lifecycle
-    /// lines; `heartbeat`, if given, runs on the reactor thread while the server runs.
+    private struct State {
+        var configuration: TFTPServerConfiguration
+        var phase = Phase.stopped
+    }
+
+    /// Creates a stopped server.
+    ///
+    /// - Parameters:
+    ///   - configuration: the root, address and protocol limits.
+    ///   - logger: receives one line per transfer and refusal, and the lifecycle lines.
+    ///   - heartbeat: runs on the reactor thread at its interval while the server runs.
+    ///   - observers: receive every ``TFTPServerEvent`` on the reactor thread.
     public init(
         configuration: TFTPServerConfiguration = TFTPServerConfiguration(),
         logger: Logger = Logger(label: "volley"),
-        heartbeat: TFTPServerHeartbeat? = nil
+        heartbeat: TFTPServerHeartbeat? = nil,
+        observers: [any TFTPServerObserver] = []
     ) {
         self.logger = logger
         self.heartbeat = heartbeat
-        self.state = Mutex(RunState(configuration: configuration))
+        self.state = Mutex(State(configuration: configuration))
+        self.observers = [statisticsObserver, TransferLogObserver(logger: logger)] + observers
     }
-
-    /// File management works on the root in force (it follows a reload).
-    private var store: RootDirectoryStore { RootDirectoryStore(rootDirectory: configuration.rootDirectory) }
 
     /// The settings in force (``host`` and ``port`` report what was actually bound).
     public var configuration: TFTPServerConfiguration { state.withLock { $0.configuration } }
@@ -43,57 +54,48 @@ public final class TFTPServer: Sendable {
 
     /// Binds the listening socket (or adopts ``TFTPServerConfiguration/inheritedSockets``)
     /// and starts serving; returns once requests are accepted.
+    ///
+    /// - Throws: ``TFTPError/serverAlreadyRunning``; ``TFTPError/invalidConfiguration(_:)``
+    ///   for bad settings or root; ``TFTPError/cannotListen(address:reason:)`` when the
+    ///   address cannot be bound.
     public func start() throws(TFTPError) {
-        try state.withLock { (state: inout RunState) throws(TFTPError) in
-            guard state.thread == nil else { throw .serverAlreadyRunning }
-            let configuration = state.configuration
-            if let problem = configuration.validationError() { throw .invalidConfiguration(problem) }
-            ResourceLimits.raiseOpenFilesLimit()
-            let root = try Self.openRoot(configuration.rootDirectory)
-            let listeners: [Listener]
-            do throws(TFTPError) {
-                listeners = configuration.inheritedSockets.isEmpty
-                    ? try ListenerSockets.bind(configuration) : try ListenerSockets.adopt(configuration.inheritedSockets)
-            } catch {
-                root.close()
-                throw error
-            }
-            let box = CoreBox()
-            let (logger, statistics, heartbeat) = (self.logger, self.statisticsBox, self.heartbeat)
-            do {
-                state.thread = try ReactorThread.start(name: "volley-reactor") { reactor in
-                    let core = try ServerCore(
-                        reactor: reactor, listeners: listeners, root: root,
-                        configuration: configuration, logger: logger, statistics: statistics)
-                    if let heartbeat { core.startHeartbeat(heartbeat) }
-                    box.core = core
-                }
-            } catch {
-                listeners.forEach { closeDescriptor($0.descriptor) }
-                root.close()
-                throw .io("cannot start the reactor: \(error)")
-            }
-            state.core = box
-            state.boundAddresses = listeners.map(\.address)
-            for listener in listeners {
-                logger.info("serving \(configuration.rootDirectory) on \(listener.address.ipString) port \(listener.address.port)")
-            }
+        let configuration = try state.withLock { (state: inout State) throws(TFTPError) -> TFTPServerConfiguration in
+            guard case .stopped = state.phase else { throw .serverAlreadyRunning }
+            if let problem = state.configuration.validationError() { throw .invalidConfiguration(problem) }
+            state.phase = .starting
+            return state.configuration
+        }
+        // Binding and starting the reactor happen outside the lock: `host`, `statistics`
+        // and the file API stay answerable meanwhile.
+        let running: RunningServer
+        do {
+            running = try RunningServer.start(
+                configuration, observers: observers, logger: logger,
+                heartbeat: heartbeat, statistics: { [statisticsObserver] in statisticsObserver.statistics })
+        } catch {
+            state.withLock { $0.phase = .stopped }
+            throw error
+        }
+        state.withLock { $0.phase = .running(running) }
+        for address in running.boundAddresses {
+            logger.info("serving \(configuration.rootDirectory) on \(address.ipString) port \(address.port)")
         }
     }
 
     /// Stops taking new requests; transfers in flight go on until they end or ``stop()``.
+    /// - Throws: ``TFTPError/serverNotRunning``.
     public func stopAcceptingRequests() throws(TFTPError) {
-        let (thread, box) = try running()
-        thread.execute { _ in box.core?.stopListening() }
-        logger.info("no longer accepting requests; \(statistics.activeTransfers) transfer(s) in flight")
+        try running().execute { $0.stopAccepting() }
     }
 
     /// Applies a new configuration to the running server: limits at once, a new root for
-    /// new transfers. `host`, `port` and sockets need a restart and are kept. On error
-    /// (e.g. a missing root) nothing changes.
+    /// new transfers. `host`, `port` and sockets need a restart and are kept. Transfers in
+    /// flight finish as they started.
+    /// - Throws: ``TFTPError/invalidConfiguration(_:)`` (then nothing changes) or
+    ///   ``TFTPError/serverNotRunning``.
     public func reload(_ newConfiguration: TFTPServerConfiguration) throws(TFTPError) {
         if let problem = newConfiguration.validationError() { throw .invalidConfiguration(problem) }
-        let (thread, box) = try running()
+        let server = try running()
         let old = configuration
         let newRoot = newConfiguration.rootDirectory == old.rootDirectory ? nil : try Self.openRoot(newConfiguration.rootDirectory)
         var applied = newConfiguration
@@ -105,40 +107,51 @@ public final class TFTPServer: Sendable {
         }
         state.withLock { $0.configuration = applied }
         let frozen = applied
-        thread.execute { _ in box.core?.apply(frozen, root: newRoot) }
+        // If the server stops first, the work is dropped and the new root closes with it.
+        server.execute { $0.apply(frozen, root: newRoot) }
         logger.info("configuration reloaded\(newRoot == nil ? "" : "; new transfers are served from \(applied.rootDirectory)")")
     }
 
     /// Stops serving: ends transfers in flight and closes every socket.
-    /// Throws ``TFTPError/serverNotRunning`` when the server is not running.
+    /// - Throws: ``TFTPError/serverNotRunning`` when the server is not running.
     public func stop() throws(TFTPError) {
-        let (thread, box) = try state.withLock { (state: inout RunState) throws(TFTPError) -> (ReactorThread, CoreBox) in
-            guard let thread = state.thread, let box = state.core else { throw .serverNotRunning }
-            state.thread = nil
-            state.core = nil
-            state.boundAddresses = []
-            return (thread, box)
+        let server = try state.withLock { (state: inout State) throws(TFTPError) -> RunningServer in
+            guard case .running(let server) = state.phase else { throw .serverNotRunning }
+            state.phase = .stopped
+            return server
         }
-        thread.execute { _ in
-            box.core?.shutdown()
-            box.core = nil
-        }
-        thread.stopAndWait()
+        server.stop()
         logger.info("stopped serving \(configuration.rootDirectory)")
-        if configuration.removeCreatedFilesOnStop {
-            for name in createdFiles.withLock({ $0 }) { try? store.deleteFile(name) }
-            createdFiles.withLock { $0.removeAll() }
+        if configuration.removeCreatedFilesOnStop { removeCreatedFiles() }
+    }
+
+    /// Stops taking requests, lets transfers in flight finish for up to
+    /// ``TFTPServerConfiguration/drainTimeoutMilliseconds`` (or until the task is
+    /// cancelled or ``stop()`` is called elsewhere), then stops.
+    public func drainAndStop() async {
+        guard (try? stopAcceptingRequests()) != nil else { return }
+        let limit = configuration.drainTimeoutMilliseconds
+        let active = statistics.activeTransfers
+        if active > 0, limit > 0 {
+            logger.notice("letting \(active) transfer(s) finish for up to \(limit) ms")
+            let deadline = MonotonicClock.milliseconds() + UInt64(limit)
+            while isRunning, statistics.activeTransfers > 0, MonotonicClock.milliseconds() < deadline, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            let left = statistics.activeTransfers
+            if isRunning, left > 0 { logger.warning("drain is over: ending \(left) transfer(s)") }
+        }
+        try? stop()
+    }
+
+    private func running() throws(TFTPError) -> RunningServer {
+        try state.withLock { (state: inout State) throws(TFTPError) -> RunningServer in
+            guard case .running(let server) = state.phase else { throw .serverNotRunning }
+            return server
         }
     }
 
-    private func running() throws(TFTPError) -> (ReactorThread, CoreBox) {
-        try state.withLock { (state: inout RunState) throws(TFTPError) -> (ReactorThread, CoreBox) in
-            guard let thread = state.thread, let box = state.core else { throw .serverNotRunning }
-            return (thread, box)
-        }
-    }
-
-    private static func openRoot(_ path: String) throws(TFTPError) -> ConfinedRoot {
+    static func openRoot(_ path: String) throws(TFTPError) -> ConfinedRoot {
         do throws(FileAccessError) {
             return try ConfinedRoot(path: path)
         } catch {
@@ -148,70 +161,87 @@ public final class TFTPServer: Sendable {
     }
 
     /// Whether the server is serving.
-    public var isRunning: Bool { state.withLock { $0.thread != nil } }
+    public var isRunning: Bool {
+        state.withLock { if case .running = $0.phase { true } else { false } }
+    }
 
     /// The address bound (e.g. `"127.0.0.1"`), or the configured host when not running.
     public var host: String {
-        state.withLock { $0.boundAddresses.first?.ipString } ?? configuration.host
+        state.withLock { state in
+            if case .running(let server) = state.phase, let first = server.boundAddresses.first { return first.ipString }
+            return state.configuration.host
+        }
     }
 
     /// The port bound (the real one when configured as 0), or the configured port when not running.
     public var port: Int {
-        state.withLock { $0.boundAddresses.first.map { Int($0.port) } } ?? configuration.port
+        state.withLock { state in
+            if case .running(let server) = state.phase, let first = server.boundAddresses.first { return Int(first.port) }
+            return state.configuration.port
+        }
     }
 
-    /// Totals since start: transfers, bytes, retransmissions.
-    public var statistics: TFTPServerStatistics { statisticsBox.load() }
+    /// Totals since the server was created: transfers, bytes, retransmissions.
+    public var statistics: TFTPServerStatistics { statisticsObserver.statistics }
+}
 
-    // MARK: - Files (Jumpstarter driver API)
+/// A started server: its reactor thread and the engine confined to it.
+private final class RunningServer: Sendable {
+    private let thread: ReactorThread
+    private let engine: EngineBox
+    /// The addresses the listeners are bound to.
+    let boundAddresses: [SocketAddress]
 
-    /// Relative paths of the regular files under the root, sorted.
-    public func listFiles() throws(TFTPError) -> [String] { try store.listFiles() }
-
-    /// Deletes a file under the root; throws ``TFTPError/fileNotFound(_:)`` when it is missing.
-    public func deleteFile(_ name: String) throws(TFTPError) {
-        try store.deleteFile(name)
-        _ = createdFiles.withLock { $0.remove(name) }
+    private init(thread: ReactorThread, engine: EngineBox, boundAddresses: [SocketAddress]) {
+        self.thread = thread
+        self.engine = engine
+        self.boundAddresses = boundAddresses
     }
 
-    /// Whether the root holds `name` with this SHA-256 (hex).
-    public func checkFileChecksum(_ name: String, sha256: String) throws(TFTPError) -> Bool {
-        try store.checkFileChecksum(name, sha256: sha256)
+    static func start(
+        _ configuration: TFTPServerConfiguration, observers: [any TFTPServerObserver], logger: Logger,
+        heartbeat: TFTPServerHeartbeat?, statistics: @escaping @Sendable () -> TFTPServerStatistics
+    ) throws(TFTPError) -> RunningServer {
+        let root = try TFTPServer.openRoot(configuration.rootDirectory)
+        let listeners = configuration.inheritedSockets.isEmpty
+            ? try ListenerSockets.bind(configuration) : try ListenerSockets.adopt(configuration.inheritedSockets)
+        let box = EngineBox()
+        let thread: ReactorThread
+        do {
+            thread = try ReactorThread.start(name: "volley-reactor") { reactor in
+                let engine = try ServerEngine(
+                    reactor: reactor, listeners: listeners, root: root,
+                    configuration: configuration, observers: observers, logger: logger)
+                if let heartbeat { engine.startHeartbeat(heartbeat, statistics: statistics) }
+                box.engine = engine
+            }
+        } catch {
+            throw .io("cannot start the reactor: \(error)")
+        }
+        return RunningServer(thread: thread, engine: box, boundAddresses: listeners.map(\.address))
     }
 
-    /// Copies a local file into the root atomically; skipped when the root already holds the same bytes.
-    @discardableResult
-    public func putFile(_ name: String, contentsOf localFile: String) throws(TFTPError) -> PutFileResult {
-        let existed = (try? store.sha256(ofFile: name)) != nil
-        let result = try store.putFile(name, contentsOf: localFile)
-        if !existed, result == .written { _ = createdFiles.withLock { $0.insert(name) } }
-        return result
+    /// Runs `work` with the engine on the reactor thread; dropped once stopped.
+    func execute(_ work: @escaping @Sendable (ServerEngine) -> Void) {
+        let box = engine
+        thread.execute { _ in
+            if let engine = box.engine { work(engine) }
+        }
     }
 
-    /// Writes bytes into the root atomically; skipped when the root already holds the same bytes.
-    @discardableResult
-    public func putFile(_ name: String, bytes: [UInt8]) throws(TFTPError) -> PutFileResult {
-        let existed = (try? store.sha256(ofFile: name)) != nil
-        let result = try store.putFile(name, bytes: bytes)
-        if !existed, result == .written { _ = createdFiles.withLock { $0.insert(name) } }
-        return result
-    }
-
-    /// Streams chunks into the root atomically. With `sha256` given and matching the stored
-    /// file, nothing is read or written; otherwise the written bytes are checked against it.
-    @discardableResult
-    public func putFile<S: AsyncSequence>(
-        _ name: String, from chunks: S, sha256: String? = nil
-    ) async throws(TFTPError) -> PutFileResult where S.Element == [UInt8] {
-        let existed = (try? store.sha256(ofFile: name)) != nil
-        let result = try await store.putFile(name, from: chunks, sha256: sha256)
-        if !existed, result == .written { _ = createdFiles.withLock { $0.insert(name) } }
-        return result
+    /// Ends every transfer, closes every socket and joins the reactor thread.
+    func stop() {
+        let box = engine
+        thread.execute { _ in
+            box.engine?.shutdown()
+            box.engine = nil
+        }
+        thread.stopAndWait()
     }
 }
 
-/// Hands the reactor-confined core from the reactor's set-up to its shutdown.
+/// Hands the reactor-confined engine from the reactor's set-up to its shutdown.
 /// Only touched on the reactor thread.
-final class CoreBox: @unchecked Sendable {
-    var core: ServerCore?
+private final class EngineBox: @unchecked Sendable {
+    var engine: ServerEngine?
 }

@@ -39,6 +39,13 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
     /// sockets, IPv4 or IPv6, already bound. The server makes them non-blocking and
     /// close-on-exec, enables packet info, and closes them when it stops.
     public var inheritedSockets: [Int32] = []
+    /// Serve only files that everyone may read (mode `o+r`), as tftpd-hpa and dnsmasq do:
+    /// a server running as root must not hand out `0600` files just because it can read
+    /// them. Turn off to serve whatever the server's user can read.
+    public var requireWorldReadable: Bool = true
+    /// When ``TFTPServer`` runs as a `Service` and is asked to shut down gracefully, how
+    /// long transfers in flight may finish before they are ended, in milliseconds.
+    public var drainTimeoutMilliseconds: Int = 5000
     /// Delete the files this server's `putFile` created when it stops
     /// (Jumpstarter's `remove_created_on_close`).
     public var removeCreatedFilesOnStop: Bool = false
@@ -67,6 +74,7 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
         }
         if !(0...100).contains(maximumRetransmissions) { return "maximum retransmissions \(maximumRetransmissions) is out of range (0-100)" }
         if maximumTransfers < 1 { return "maximum transfers must be at least 1" }
+        if drainTimeoutMilliseconds < 0 { return "drain timeout must not be negative" }
         return nil
     }
 }

@@ -1,4 +1,4 @@
-internal import CEpoll
+import VolleySystem
 
 /// The largest TFTP block that fits an interface's MTU unfragmented, cached per interface.
 struct InterfaceBlockSizeCaps {
@@ -11,8 +11,7 @@ struct InterfaceBlockSizeCaps {
         if let cached = cache[interfaceIndex] {
             mtu = cached
         } else {
-            let value = volley_interface_mtu(interfaceIndex)
-            mtu = value > 0 ? Int(value) : nil
+            mtu = HostNetwork.mtu(ofInterface: interfaceIndex)
             cache[interfaceIndex] = mtu
         }
         guard let mtu else { return nil }

@@ -1,5 +1,5 @@
 import Glibc
-import VolleyReactor
+import VolleySystem
 
 /// Opens the sockets a server listens on: bound here, or inherited from systemd.
 enum ListenerSockets {
@@ -10,28 +10,45 @@ enum ListenerSockets {
     static func bind(_ configuration: TFTPServerConfiguration) throws(TFTPError) -> [Listener] {
         let requested = try HostAddressResolver.resolve(configuration.host, port: UInt16(configuration.port))
         do {
-            let descriptor = try UDPSocket.openBound(to: requested, packetInfo: true)
-            try? UDPSocket.setReceiveBufferSize(descriptor, bytes: receiveBufferBytes)
-            return [Listener(descriptor: descriptor, address: try UDPSocket.localAddress(of: descriptor))]
+            let socket = try DatagramSocket.bound(to: requested, packetInfo: true)
+            try? UDPSocket.setReceiveBufferSize(socket.rawDescriptor, bytes: receiveBufferBytes)
+            return [Listener(socket: socket)]
         } catch {
-            throw .invalidConfiguration("cannot listen on \(requested): \(error)")
+            throw .cannotListen(address: requested.description, reason: Self.explain(error, port: requested.port))
+        }
+    }
+
+    /// The errno text, with the hint that fits the usual causes.
+    static func explain(_ error: SystemError, port: UInt16) -> String {
+        switch error.errno {
+        case .permissionDenied where port < 1024:
+            "\(error.reason); ports below 1024 need root or CAP_NET_BIND_SERVICE (or let systemd bind it: volley.socket)"
+        case .addressInUse:
+            "\(error.reason); another TFTP server (tftpd-hpa, dnsmasq, atftpd) is probably running on this port"
+        case .addressNotAvailable:
+            "\(error.reason); the address is not assigned to any interface of this machine"
+        default:
+            error.reason
         }
     }
 
     /// Adopts already-bound UDP sockets: non-blocking, close-on-exec, packet info on.
+    /// The listeners own them from here on; when one cannot be used, all are closed.
     static func adopt(_ descriptors: [Int32]) throws(TFTPError) -> [Listener] {
         var listeners: [Listener] = []
-        for descriptor in descriptors {
+        for (index, descriptor) in descriptors.enumerated() {
+            let owned = OwnedDescriptor(adopting: descriptor)
             do {
                 try UDPSocket.makeNonBlockingAndCloseOnExec(descriptor)
                 let family = try UDPSocket.family(of: descriptor)
                 guard family == AF_INET || family == AF_INET6 else {
-                    throw SystemError("socket activation: descriptor \(descriptor) is not an IPv4/IPv6 socket", errno: EAFNOSUPPORT)
+                    throw SystemError("socket activation: descriptor \(descriptor) is not an IPv4/IPv6 socket", errno: .addressFamilyNotSupported)
                 }
                 try UDPSocket.enablePacketInfo(descriptor, family: family)
                 try? UDPSocket.setReceiveBufferSize(descriptor, bytes: receiveBufferBytes)
-                listeners.append(Listener(descriptor: descriptor, address: try UDPSocket.localAddress(of: descriptor)))
+                listeners.append(Listener(socket: try DatagramSocket(adopting: owned)))
             } catch {
+                for rest in descriptors.dropFirst(index + 1) { _ = OwnedDescriptor(adopting: rest) }
                 throw .invalidConfiguration("cannot use inherited socket \(descriptor): \(error)")
             }
         }

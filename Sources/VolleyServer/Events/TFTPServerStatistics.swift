@@ -6,13 +6,30 @@ public struct TFTPServerStatistics: Hashable, Sendable {
     public var completedTransfers: Int = 0
     /// Transfers that ended otherwise (timeout, client abort, size probe, error).
     public var endedTransfers: Int = 0
-    /// Requests refused with an error (missing file, WRQ, malformed, …).
+    /// Requests refused with an error or dropped (missing file, WRQ, malformed, at capacity, …).
     public var refusedRequests: Int = 0
-    /// Payload bytes sent in DATA blocks, retransmissions included.
+    /// Payload bytes sent in DATA blocks by finished transfers, retransmissions included.
     public var bytesSent: UInt64 = 0
-    /// Blocks re-sent after a timeout.
+    /// Blocks and OACKs re-sent after a timeout, by finished transfers.
     public var retransmittedBlocks: UInt64 = 0
 
     /// Zero totals.
     public init() {}
+
+    /// Adds what `event` changes to the totals.
+    public mutating func count(_ event: TFTPServerEvent) {
+        switch event {
+        case .transferStarted:
+            activeTransfers += 1
+        case .transferFinished(let report):
+            activeTransfers -= 1
+            if report.outcome.isDelivered { completedTransfers += 1 } else { endedTransfers += 1 }
+            bytesSent += report.bytesSent
+            retransmittedBlocks += UInt64(report.retransmissions)
+        case .requestRefused:
+            refusedRequests += 1
+        case .listening, .stoppedAccepting, .reloaded:
+            break
+        }
+    }
 }

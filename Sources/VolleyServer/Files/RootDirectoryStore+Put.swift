@@ -1,61 +1,19 @@
 import Crypto
 import Glibc
-import VolleyReactor
+import VolleySystem
 
 extension RootDirectoryStore {
     /// Stores `bytes` as `name` below the root, unless the root already holds the same content.
     @discardableResult
     public func putFile(_ name: String, bytes: [UInt8]) throws(TFTPError) -> PutFileResult {
-        let upload = try Upload(store: self, name: name)
-        defer { upload.root.close() }
-        if try upload.existingDigest() == SHA256Hex.of(bytes) { return .unchanged }
-        let temporary = try upload.makeTemporary()
-        do {
-            try temporary.write(bytes)
-        } catch {
-            throw .io(error, name: name)
-        }
-        try upload.commit(temporary)
-        return .written
+        try storeFile(name, bytes: bytes).result
     }
 
     /// Copies the local file `localFile` to `name` below the root, unless the root already
     /// holds a file with the same SHA-256.
     @discardableResult
     public func putFile(_ name: String, contentsOf localFile: String) throws(TFTPError) -> PutFileResult {
-        let upload = try Upload(store: self, name: name)
-        defer { upload.root.close() }
-        let source: Int32
-        do {
-            source = try syscall("open") { open(localFile, O_RDONLY | O_CLOEXEC) }
-        } catch where error.errno == ENOENT {
-            throw .fileNotFound(localFile)
-        } catch {
-            throw .io(error, name: localFile)
-        }
-        defer { closeDescriptor(source) }
-        if let existing = try upload.existingDigest() {
-            do {
-                guard try SHA256Hex.of(descriptor: source) != existing else { return .unchanged }
-                _ = try syscall("lseek") { lseek(source, 0, SEEK_SET) }
-            } catch {
-                throw .io(error, name: localFile)
-            }
-        }
-        let temporary = try upload.makeTemporary()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: copyBufferSize, alignment: 16)
-        defer { buffer.deallocate() }
-        do {
-            while true {
-                let count = try syscall("read") { read(source, buffer.baseAddress, buffer.count) }
-                if count == 0 { break }
-                try temporary.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            }
-        } catch {
-            throw .io(error, name: name)
-        }
-        try upload.commit(temporary)
-        return .written
+        try storeFile(name, contentsOf: localFile).result
     }
 
     /// Streams `chunks` into `name` below the root.
@@ -69,10 +27,68 @@ extension RootDirectoryStore {
         from chunks: S,
         sha256 expected: String? = nil
     ) async throws(TFTPError) -> PutFileResult where S.Element == [UInt8] {
+        try await storeFile(name, from: chunks, sha256: expected).result
+    }
+
+    /// ``putFile(_:bytes:)``, also telling whether the file is new.
+    func storeFile(_ name: String, bytes: [UInt8]) throws(TFTPError) -> StoredFile {
         let upload = try Upload(store: self, name: name)
-        defer { upload.root.close() }
+        if try upload.existingDigest() == SHA256Hex.of(bytes) { return StoredFile(.unchanged, upload) }
+        let temporary = try upload.makeTemporary()
+        do {
+            try temporary.write(bytes)
+        } catch {
+            throw .io(error, name: name)
+        }
+        try upload.commit(temporary)
+        return StoredFile(.written, upload)
+    }
+
+    /// ``putFile(_:contentsOf:)``, also telling whether the file is new.
+    func storeFile(_ name: String, contentsOf localFile: String) throws(TFTPError) -> StoredFile {
+        let upload = try Upload(store: self, name: name)
+        let sourceFile: OwnedDescriptor
+        do {
+            sourceFile = try FileSystem.open(localFile, flags: O_RDONLY)
+        } catch where error.errno == .noSuchFileOrDirectory {
+            throw .fileNotFound(localFile)
+        } catch {
+            throw .io(error, name: localFile)
+        }
+        let source = sourceFile.rawValue
+        if let existing = try upload.existingDigest() {
+            do {
+                guard try SHA256Hex.of(descriptor: source) != existing else { return StoredFile(.unchanged, upload) }
+                try FileSystem.rewind(source)
+            } catch {
+                throw .io(error, name: localFile)
+            }
+        }
+        let temporary = try upload.makeTemporary()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: copyBufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        do {
+            while true {
+                let count = try FileSystem.read(source, into: buffer)
+                if count == 0 { break }
+                try temporary.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            }
+        } catch {
+            throw .io(error, name: name)
+        }
+        try upload.commit(temporary)
+        return StoredFile(.written, upload)
+    }
+
+    /// ``putFile(_:from:sha256:)``, also telling whether the file is new.
+    func storeFile<S: AsyncSequence>(
+        _ name: String,
+        from chunks: S,
+        sha256 expected: String? = nil
+    ) async throws(TFTPError) -> StoredFile where S.Element == [UInt8] {
+        let upload = try Upload(store: self, name: name)
         if let expected, let existing = try upload.existingDigest(), SHA256Hex.matches(existing, expected) {
-            return .unchanged
+            return StoredFile(.unchanged, upload)
         }
         let temporary = try upload.makeTemporary()
         var hasher = SHA256()
@@ -96,7 +112,18 @@ extension RootDirectoryStore {
             throw .checksumMismatch(name)
         }
         try upload.commit(temporary)
-        return .written
+        return StoredFile(.written, upload)
+    }
+}
+
+/// What a put did, and whether the destination was new (nothing was there before).
+struct StoredFile: Equatable {
+    let result: PutFileResult
+    let created: Bool
+
+    fileprivate init(_ result: PutFileResult, _ upload: borrowing Upload) {
+        self.result = result
+        self.created = result == .written && !upload.destinationExisted
     }
 }
 
@@ -106,8 +133,10 @@ private struct Upload {
     let name: String
     /// The destination below the root.
     let path: RelativePath
-    /// The opened root; closed by the caller.
+    /// The opened root.
     let root: ConfinedRoot
+    /// Whether a file was at the destination when the upload began.
+    private(set) var destinationExisted = false
     /// Parses `name` (hostile names throw ``TFTPError/accessViolation(_:)``), opens the root and
     /// checks that the destination, if it exists, is a regular file beneath the root.
     init(store: RootDirectoryStore, name: String) throws(TFTPError) {
@@ -115,34 +144,30 @@ private struct Upload {
         path = try RelativePath.forStore(name)
         if path.leaf.hasPrefix(uploadTemporaryPrefix) { throw .accessViolation(name) }
         root = try ConfinedRoot.forStore(store.rootDirectory)
-        do {
-            try checkDestination()
-        } catch {
-            root.close()
-            throw error
-        }
+        destinationExisted = try checkDestination()
     }
 
-    /// Refuses a destination that resolves outside the root (e.g. a symlink out) or is not a regular file.
-    private func checkDestination() throws(TFTPError) {
-        let fd: Int32
+    /// Refuses a destination that resolves outside the root (e.g. a symlink out) or is not a
+    /// regular file; returns whether a file is there.
+    private func checkDestination() throws(TFTPError) -> Bool {
+        let file: OwnedDescriptor
         do {
-            fd = try openBeneath(root.descriptor, path.description, flags: volleyOPath)
-        } catch where error.errno == ENOENT || error.errno == ENOTDIR {
-            return
+            file = try FileSystem.openBeneath(root.descriptor, path.bytes, flags: FileSystem.openPathOnly)
+        } catch where FileAccessError.Kind(error.errno) == .notFound {
+            return false
         } catch {
             throw .lookup(error, name: name)
         }
-        defer { closeDescriptor(fd) }
-        let status: stat
+        let status: FileStatus
         do {
-            status = try fileStatus(fd)
+            status = try FileSystem.status(of: file.rawValue)
         } catch {
             throw .io(error, name: name)
         }
-        guard isRegularFile(status) else {
+        guard status.isRegularFile else {
             throw .io("\(name.debugDescription) exists and is not a regular file")
         }
+        return true
     }
 
     /// The SHA-256 of the current file at the destination, nil when there is none.
@@ -152,19 +177,18 @@ private struct Upload {
 
     /// Creates the destination's directories as needed and a fresh temporary beside it.
     func makeTemporary() throws(TFTPError) -> UploadTemporary {
-        let directory: Int32
+        let directory: OwnedDescriptor
         do {
             directory = try root.openParentDirectory(of: path, create: true)
         } catch {
-            switch error.errno {
-            case EXDEV, ELOOP, EACCES, EPERM: throw .accessViolation(name)
+            switch FileAccessError.Kind(error.errno) {
+            case .accessDenied: throw .accessViolation(name)
             default: throw .io(error, name: name)
             }
         }
         do {
             return try UploadTemporary(in: directory)
         } catch {
-            closeDescriptor(directory)
             throw .io(error, name: name)
         }
     }

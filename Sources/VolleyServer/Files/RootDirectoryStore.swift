@@ -1,5 +1,4 @@
-import Glibc
-import VolleyReactor
+import VolleySystem
 
 /// What ``RootDirectoryStore/putFile(_:bytes:)`` and its siblings did.
 public enum PutFileResult: Sendable, Hashable {
@@ -24,7 +23,6 @@ public struct RootDirectoryStore: Sendable {
     /// skips in-progress upload temporaries and does not follow symlinked directories.
     public func listFiles() throws(TFTPError) -> [String] {
         let root = try ConfinedRoot.forStore(rootDirectory)
-        defer { root.close() }
         do {
             return try FileTreeLister(root: root).list()
         } catch {
@@ -36,17 +34,15 @@ public struct RootDirectoryStore: Sendable {
     public func deleteFile(_ name: String) throws(TFTPError) {
         let path = try RelativePath.forStore(name)
         let root = try ConfinedRoot.forStore(rootDirectory)
-        defer { root.close() }
-        let directory: Int32
+        let directory: OwnedDescriptor
         do {
             directory = try root.openParentDirectory(of: path, create: false)
         } catch {
             throw .lookup(error, name: name)
         }
-        defer { closeDescriptor(directory) }
         do {
-            _ = try syscall("unlinkat") { unlinkat(directory, path.leaf, 0) }
-        } catch where error.errno == ENOENT {
+            try FileSystem.unlink(path.leaf, in: directory.rawValue)
+        } catch where error.errno == .noSuchFileOrDirectory {
             throw .fileNotFound(name)
         } catch {
             throw .io(error, name: name)
@@ -65,7 +61,6 @@ public struct RootDirectoryStore: Sendable {
     /// The SHA-256 of the file `name` below the root, as lowercase hex.
     public func sha256(ofFile name: String) throws(TFTPError) -> String {
         let root = try ConfinedRoot.forStore(rootDirectory)
-        defer { root.close() }
         guard let digest = try root.existingDigest(of: name) else { throw .fileNotFound(name) }
         return digest
     }

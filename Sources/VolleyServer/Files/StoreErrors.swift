@@ -1,13 +1,12 @@
-import Glibc
-import VolleyReactor
+import VolleySystem
 
 extension TFTPError {
     /// Maps a failed lookup of `name` below the root to the API error the caller sees.
     static func lookup(_ error: SystemError, name: String) -> TFTPError {
-        switch error.errno {
-        case ENOENT, ENOTDIR: .fileNotFound(name)
-        case EXDEV, ELOOP, EACCES, EPERM: .accessViolation(name)
-        default: .io("\(error.call) \(name.debugDescription): \(errnoText(error))")
+        switch FileAccessError.Kind(error.errno) {
+        case .notFound: .fileNotFound(name)
+        case .accessDenied: .accessViolation(name)
+        default: .io(error, name: name)
         }
     }
 
@@ -17,18 +16,13 @@ extension TFTPError {
         case .notFound: .fileNotFound(name)
         case .accessDenied, .invalidName: .accessViolation(name)
         case .notARegularFile: .io("open \(name.debugDescription): not a regular file")
-        case .other: .io(error.logDetail)
+        case .notWorldReadable, .resourcesExhausted, .other: .io("open \(name.debugDescription): \(error.logDetail)")
         }
     }
 
     /// An ``io(_:)`` error for a failed call on `name`.
     static func io(_ error: SystemError, name: String) -> TFTPError {
-        .io("\(error.call) \(name.debugDescription): \(errnoText(error))")
-    }
-
-    /// `"No such file or directory (errno 2)"`.
-    private static func errnoText(_ error: SystemError) -> String {
-        "\(String(cString: strerror(error.errno))) (errno \(error.errno))"
+        .io("\(error.call) \(name.debugDescription): \(error.reason)")
     }
 }
 

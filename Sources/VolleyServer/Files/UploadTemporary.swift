@@ -1,5 +1,4 @@
-import Glibc
-import VolleyReactor
+import VolleySystem
 
 /// The prefix of in-progress upload files; ``RootDirectoryStore/listFiles()`` skips them.
 let uploadTemporaryPrefix = ".volley-upload-"
@@ -9,41 +8,38 @@ let uploadTemporaryPrefix = ".volley-upload-"
 /// Readers never see half a file, and a transfer that already opened the old file keeps
 /// its old content. Unless ``commit(as:)`` succeeds, the temporary is removed on destruction.
 struct UploadTemporary: ~Copyable {
-    /// The directory that holds both the temporary and the destination (owned, closed on destruction).
-    private let directory: Int32
+    /// The directory that holds both the temporary and the destination.
+    private let directory: OwnedDescriptor
     /// The temporary's name inside `directory`.
     let name: String
-    /// The temporary's descriptor, open for writing; -1 once closed.
-    private var descriptor: Int32
+    /// The temporary's descriptor, open for writing; nil once closed.
+    private var file: OwnedDescriptor?
+    /// The number of ``file`` while it is open.
+    private let fileNumber: Int32
     /// Set when the temporary has been renamed onto its destination.
     private var committed = false
 
-    /// Creates a new, empty temporary in `directory` (`O_EXCL`, mode 0644), taking ownership
-    /// of `directory` only when this succeeds.
-    init(in directory: Int32) throws(SystemError) {
-        self.directory = directory
+    /// Creates a new, empty temporary in `directory` (`O_EXCL`, mode 0644).
+    init(in directory: consuming OwnedDescriptor) throws(SystemError) {
         var attempt = 0
         while true {
             let candidate = uploadTemporaryPrefix + String(UInt64.random(in: .min ... .max), radix: 16)
             do {
-                let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW
-                let fd = try syscall("openat") { openat(directory, candidate, flags, 0o644) }
+                let created = try FileSystem.createExclusive(in: directory.rawValue, name: candidate, mode: 0o644)
+                fileNumber = created.rawValue
+                file = consume created
                 name = candidate
-                descriptor = fd
                 break
-            } catch where error.errno == EEXIST && attempt < 8 {
+            } catch where error.errno == .fileExists && attempt < 8 {
                 attempt += 1
             }
         }
+        self.directory = directory
     }
 
     /// Appends all of `bytes` to the temporary.
     func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
-        var offset = 0
-        while offset < bytes.count {
-            let remaining = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            offset += try syscall("write") { Glibc.write(descriptor, remaining.baseAddress, remaining.count) }
-        }
+        try FileSystem.writeAll(fileNumber, bytes)
     }
 
     /// Appends all of `bytes` to the temporary.
@@ -57,22 +53,17 @@ struct UploadTemporary: ~Copyable {
     /// Sets mode 0644 whatever the umask, flushes the data to disk and renames the temporary
     /// onto `destination` in the same directory, then flushes the directory.
     consuming func commit(as destination: String) throws(SystemError) {
-        let fd = descriptor
-        _ = try syscall("fchmod") { fchmod(fd, 0o644) }
-        _ = try syscall("fsync") { fsync(fd) }
-        descriptor = -1
-        closeDescriptor(fd)
-        let directory = directory
-        let name = name
-        _ = try syscall("renameat") { renameat(directory, name, directory, destination) }
+        let written = file.take()!
+        try FileSystem.setPermissions(written.rawValue, 0o644)
+        try FileSystem.synchronize(written.rawValue)
+        try written.close()
+        try FileSystem.rename(name, to: destination, in: directory.rawValue)
         committed = true
         // Durability of the rename; the new content is already in place if this fails.
-        _ = try? syscall("fsync") { fsync(directory) }
+        try? FileSystem.synchronize(directory.rawValue)
     }
 
     deinit {
-        if descriptor >= 0 { closeDescriptor(descriptor) }
-        if !committed { _ = unlinkat(directory, name, 0) }
-        closeDescriptor(directory)
+        if !committed { try? FileSystem.unlink(name, in: directory.rawValue) }
     }
 }

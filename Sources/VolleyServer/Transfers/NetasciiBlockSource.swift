@@ -1,8 +1,8 @@
-import Glibc
 import TFTPProtocol
-import VolleyReactor
+import VolleySystem
 
-/// Produces netascii blocks of a file on demand, for sending and re-sending.
+/// Produces netascii blocks of a file on demand, for sending and re-sending, while the
+/// transfer goes: no pass over the whole file up front, and memory bounded by the window.
 ///
 /// Conversion changes lengths, so block k does not start at a computable file offset.
 /// We remember where each block of the unacknowledged window starts (file offset plus
@@ -13,16 +13,23 @@ struct NetasciiBlockSource {
         var encoder: NetasciiEncoder
     }
 
+    /// The largest file whose converted size is computed for tsize before answering: the
+    /// scan runs on the reactor thread, so it is bounded like one window's read. Larger
+    /// netascii files are sent without tsize.
+    static let transferSizeScanLimit: UInt64 = 1 << 20
+
     private var checkpoints: [UInt64: Checkpoint] = [1: Checkpoint(fileOffset: 0, encoder: NetasciiEncoder())]
 
-    /// The converted (wire) size of the file: what tsize reports in netascii mode.
-    static func wireSize(of descriptor: Int32, fileSize: UInt64) throws(SystemError) -> UInt64 {
+    /// The converted (wire) size of a file of at most ``transferSizeScanLimit`` bytes, or nil
+    /// for a larger one.
+    static func wireSize(of descriptor: Int32, fileSize: UInt64) throws(SystemError) -> UInt64? {
+        guard fileSize <= transferSizeScanLimit else { return nil }
         var total: UInt64 = 0
         var offset: UInt64 = 0
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         defer { chunk.deallocate() }
         while offset < fileSize {
-            let got = try syscall("pread") { pread(descriptor, chunk.baseAddress, chunk.count, off_t(offset)) }
+            let got = try FileSystem.read(descriptor, into: chunk, at: offset)
             if got == 0 { break }
             total += NetasciiEncoder.encodedLength(of: UnsafeRawBufferPointer(rebasing: chunk[0..<got]))
             offset += UInt64(got)
@@ -30,20 +37,28 @@ struct NetasciiBlockSource {
         return total
     }
 
+    /// A block was asked for whose start is not known: blocks must be produced in order.
+    struct MissingCheckpoint: Error, CustomStringConvertible {
+        let block: UInt64
+        var description: String { "netascii block \(block) requested before the block ahead of it was produced" }
+    }
+
     /// Writes block `block` (converted) into `destination` (room for `blockSize` bytes) and
-    /// returns its length. Blocks must be produced in order the first time; any block from
-    /// the oldest unacknowledged one on can be produced again.
+    /// returns its length: shorter than `blockSize` only for the last block. Blocks must be
+    /// produced in order the first time; any block from the oldest unacknowledged one on
+    /// can be produced again.
+    /// - Throws: ``MissingCheckpoint`` for a block out of order, ``SystemError`` on a read error.
     mutating func produce(
         block: UInt64, blockSize: Int, from descriptor: Int32, into destination: UnsafeMutableRawPointer,
         scratch: UnsafeMutableRawBufferPointer
-    ) throws(SystemError) -> Int {
-        guard var checkpoint = checkpoints[block] else { return 0 }
+    ) throws -> Int {
+        guard var checkpoint = checkpoints[block] else { throw MissingCheckpoint(block: block) }
         var written = 0
         var offset = checkpoint.fileOffset
         let output = UnsafeMutableRawBufferPointer(start: destination, count: blockSize)
         while written < blockSize {
             let want = min(scratch.count, blockSize - written)
-            let got = try syscall("pread") { pread(descriptor, scratch.baseAddress, want, off_t(offset)) }
+            let got = try FileSystem.read(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<want]), at: offset)
             let input = UnsafeRawBufferPointer(rebasing: scratch[0..<got])
             let (consumed, produced) = checkpoint.encoder.encode(input, into: UnsafeMutableRawBufferPointer(rebasing: output[written...]))
             written += produced

@@ -1,27 +1,31 @@
 import TFTPProtocol
 import VolleyReactor
+import VolleySystem
 
 /// One read transfer in flight: its socket (its TID), its open file, and its state machine.
 ///
-/// Lives in the reactor's transfer table; only the reactor thread touches it.
+/// Owned by the ``TransferTable``; only the reactor thread touches it. Its socket and file
+/// are released when it is removed from the table: a transfer's own socket is closed then,
+/// and a socket shared with the listener (single-port mode) stays open for as long as any
+/// transfer still uses it.
 final class ReadTransfer {
     /// The socket bound to the address the request arrived on, on a fresh port; in
-    /// single-port mode the listening socket (then not owned by the transfer).
-    let socket: Int32
-    /// Whether ``socket`` is the transfer's own (closed when it ends).
-    let ownsSocket: Bool
+    /// single-port mode the listening socket.
+    let socket: DatagramSocket
+    /// Whether ``socket`` is the listener's (single-port mode), fixed for the transfer's
+    /// life whatever a reload changes.
+    let sharesListenerSocket: Bool
     /// The local address to send from when ``socket`` is a shared, wildcard-bound one.
     let source: PacketInfo?
-    /// The file, opened at request time (shared with transfers of the same inode): a
-    /// replacement by rename does not affect us.
-    let file: Int32
-    let fileKey: SharedFileTable.Key?
+    /// The file, opened at request time (shared with transfers of the same unchanged inode).
+    let file: OpenFile
     /// The client's address and port (its TID).
     let peer: SocketAddress
-    let fileName: String
+    /// The transfer as negotiated, for events and logs.
+    let description: TransferDescription
     let mode: TransferMode
     let negotiated: NegotiatedTransfer
-    /// The encoded OACK, when one was sent.
+    /// The encoded OACK, when one is sent.
     let optionAcknowledgement: [UInt8]?
     let startedAt: UInt64
     var machine: ReadTransferStateMachine
@@ -29,18 +33,19 @@ final class ReadTransfer {
     var timer: TimerID?
     var bytesSent: UInt64 = 0
     var finished = false
+    /// The transfer's index in the table, set on insert.
+    var slot = -1
 
     init(
-        socket: Int32, ownsSocket: Bool, source: PacketInfo?, file: Int32, fileKey: SharedFileTable.Key?, peer: SocketAddress, fileName: String, mode: TransferMode,
-        negotiated: NegotiatedTransfer, wireSize: UInt64, retransmission: RetransmissionPolicy, startedAt: UInt64
+        socket: DatagramSocket, sharesListenerSocket: Bool, source: PacketInfo?, file: OpenFile, peer: SocketAddress,
+        fileName: String, mode: TransferMode, negotiated: NegotiatedTransfer, wireSize: UInt64?,
+        retransmission: RetransmissionPolicy, startedAt: UInt64
     ) {
         self.socket = socket
-        self.ownsSocket = ownsSocket
+        self.sharesListenerSocket = sharesListenerSocket
         self.source = source
         self.file = file
-        self.fileKey = fileKey
         self.peer = peer
-        self.fileName = fileName
         self.mode = mode
         self.negotiated = negotiated
         self.optionAcknowledgement = negotiated.acknowledgedOptions.isEmpty
@@ -51,5 +56,13 @@ final class ReadTransfer {
             sendsOptionAcknowledgement: optionAcknowledgement != nil, retransmission: retransmission
         )
         self.netascii = mode == .netascii ? NetasciiBlockSource() : nil
+        self.description = TransferDescription(
+            client: peer.description, clientAddress: peer.ipString, fileName: fileName, mode: mode.rawValue,
+            blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, transferSize: negotiated.transferSize,
+            timeoutSeconds: negotiated.timeoutSeconds, acknowledgedOptions: optionAcknowledgement != nil,
+            singlePort: sharesListenerSocket)
     }
 }
+
+@available(*, unavailable)
+extension ReadTransfer: Sendable {}

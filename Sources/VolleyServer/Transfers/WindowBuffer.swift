@@ -1,6 +1,5 @@
-import Glibc
 import TFTPProtocol
-import VolleyReactor
+import VolleySystem
 
 /// The reactor's one shared arena for outgoing DATA blocks.
 ///
@@ -15,7 +14,7 @@ final class WindowBuffer {
     private var used = 0
     /// Payload lengths of the blocks of the window being built.
     private(set) var lengths: UnsafeMutablePointer<Int>
-    private var vectors: UnsafeMutablePointer<iovec>
+    private let vectors: IOVectors
     private var slotCapacity: Int
 
     init(initialBytes: Int = 4 << 20, initialSlots: Int = 1024) {
@@ -23,13 +22,12 @@ final class WindowBuffer {
         base = .allocate(byteCount: initialBytes, alignment: 4096)
         slotCapacity = initialSlots
         lengths = .allocate(capacity: initialSlots)
-        vectors = .allocate(capacity: initialSlots)
+        vectors = IOVectors(capacity: initialSlots)
     }
 
     deinit {
         base.deallocate()
         lengths.deallocate()
-        vectors.deallocate()
     }
 
     /// Bytes between the starts of two slots for `blockSize`.
@@ -56,10 +54,9 @@ final class WindowBuffer {
             }
             if count > slotCapacity {
                 lengths.deallocate()
-                vectors.deallocate()
                 slotCapacity = count
                 lengths = .allocate(capacity: count)
-                vectors = .allocate(capacity: count)
+                vectors.reserve(count)
             }
         }
         let slots = base + used
@@ -75,42 +72,12 @@ final class WindowBuffer {
         payloadLength: (Int) -> Int
     ) throws(SystemError) -> Bool {
         let stride = Self.stride(blockSize: blockSize)
-        var expected = 0
         for i in 0..<count {
             let length = payloadLength(i)
-            vectors[i] = iovec(iov_base: slots + i * stride + TFTPPacketEncoder.dataHeaderSize, iov_len: length)
+            vectors.set(i, base: slots + i * stride + TFTPPacketEncoder.dataHeaderSize, length: length)
             lengths[i] = length
-            expected += length
         }
-        guard expected > 0 else { return true }
-        var done = 0
-        var firstVector = 0
-        var position = off_t(offset)
-        // Page-cache reads normally complete at once; loop for the rare short read.
-        while done < expected {
-            let got = preadv(descriptor, vectors + firstVector, Int32(min(count - firstVector, 1024)), position)
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw SystemError("preadv", errno: errno)
-            }
-            if got == 0 { return false }
-            done += got
-            position += off_t(got)
-            var remaining = got
-            while remaining > 0, firstVector < count {
-                let vectorLength = vectors[firstVector].iov_len
-                if remaining >= vectorLength {
-                    remaining -= vectorLength
-                    firstVector += 1
-                } else {
-                    vectors[firstVector].iov_base += remaining
-                    vectors[firstVector].iov_len -= remaining
-                    remaining = 0
-                }
-            }
-            while firstVector < count, vectors[firstVector].iov_len == 0 { firstVector += 1 }
-        }
-        return true
+        return try FileSystem.readFully(descriptor, into: vectors, count: count, at: offset)
     }
 
     /// Records block `index`'s payload length (for windows produced without ``readBlocks``).

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import TFTPProtocol
 import VolleyReactor
+import VolleySystem
 import VolleyServer
 
 /// listFiles, deleteFile, checkFileChecksum and putFile, checked against what TFTP clients then receive.

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import VolleyReactor
+import VolleySystem
 import VolleyServer
 
 /// Starting and stopping ``TFTPServer``.

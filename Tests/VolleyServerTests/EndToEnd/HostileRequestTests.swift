@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import TFTPProtocol
 import VolleyReactor
+import VolleySystem
 import VolleyServer
 
 /// Errors and hostile requests, sent with a raw UDP client.

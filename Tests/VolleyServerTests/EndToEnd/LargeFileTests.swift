@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import TFTPProtocol
 import VolleyReactor
+import VolleySystem
 import VolleyServer
 
 /// Files past 4 GiB: 64-bit offsets and tsize.

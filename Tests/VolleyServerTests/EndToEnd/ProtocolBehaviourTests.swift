@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import TFTPProtocol
 import VolleyReactor
+import VolleySystem
 import VolleyServer
 
 /// Packet-level protocol behaviour, checked with the raw client.

@@ -9,9 +9,7 @@ extension FileStore {
         /// Opens `name` in `scratch`'s root and returns the content, or the error.
         static func open(_ name: String, in scratch: Scratch) throws -> Result<[UInt8], FileAccessError> {
             let root = try ConfinedRoot(path: scratch.root)
-            defer { root.close() }
             return root.openForReading(name).map { file in
-                defer { close(file.descriptor) }
                 let content = readAll(file.descriptor)
                 #expect(file.size == UInt64(content.count))
                 return content
@@ -29,10 +27,8 @@ extension FileStore {
                 let content = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
                 try scratch.write("root/pxelinux.0", bytes: content)
                 let root = try ConfinedRoot(path: scratch.root)
-                defer { root.close() }
                 #expect(root.path == scratch.root)
                 let file = try root.openForReading("pxelinux.0").get()
-                defer { close(file.descriptor) }
                 #expect(file.size == 100_000)
                 #expect(readAll(file.descriptor) == content)
                 let statusFlags = fcntl(file.descriptor, F_GETFL)
@@ -160,9 +156,8 @@ extension FileStore {
                 let fifo = scratch.root + "/fifo"
                 #expect(mkfifo(fifo, 0o644) == 0)
                 let root = try ConfinedRoot(path: scratch.root)
-                defer { root.close() }
                 let done = DispatchSemaphore(value: 0)
-                nonisolated(unsafe) var result: Result<OpenedFile, FileAccessError>?
+                nonisolated(unsafe) var result: Result<OpenFile, FileAccessError>?
                 DispatchQueue.global().async {
                     result = root.openForReading("fifo")
                     done.signal()
@@ -174,7 +169,6 @@ extension FileStore {
                     done.wait()
                     close(writer)
                 }
-                if case .success(let file) = result { close(file.descriptor) }
                 #expect(result.flatMap { try? $0.get() } == nil)
                 if case .failure(let error) = result { #expect(error.kind == .notARegularFile) }
             }

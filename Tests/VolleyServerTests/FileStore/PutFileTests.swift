@@ -242,14 +242,11 @@ extension FileStore {
                 let new = [UInt8](repeating: 0x55, count: 50_000)
                 try scratch.write("root/initrd", bytes: old)
                 let root = try ConfinedRoot(path: scratch.root)
-                defer { root.close() }
                 let before = try root.openForReading("initrd").get()
-                defer { close(before.descriptor) }
                 #expect(try RootDirectoryStore(rootDirectory: scratch.root).putFile("initrd", bytes: new) == .written)
                 #expect(readAll(before.descriptor) == old)
                 #expect(before.size == 100_000)
                 let after = try root.openForReading("initrd").get()
-                defer { close(after.descriptor) }
                 #expect(readAll(after.descriptor) == new)
                 #expect(after.size == 50_000)
             }

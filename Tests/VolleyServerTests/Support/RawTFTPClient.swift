@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import TFTPProtocol
 import VolleyReactor
+import VolleySystem
 
 /// A datagram that arrived at a ``RawTFTPClient``.
 struct ReceivedDatagram {

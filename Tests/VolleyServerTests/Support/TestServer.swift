@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import VolleyReactor
+import VolleySystem
 import VolleyServer
 
 /// Log lines a server wrote during a test.

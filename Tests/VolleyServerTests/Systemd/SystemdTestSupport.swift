@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import TFTPProtocol
 import VolleyReactor
+import VolleySystem
 
 // Helpers for the tests that drive the real `volley` executable the way systemd does:
 // socket activation, NOTIFY_SOCKET, signals. Processes, directories and test data come

@@ -1,0 +1,157 @@
+import Glibc
+import TFTPProtocol
+import VolleySystem
+
+extension ServerEngine {
+    /// Reads every waiting datagram on a listening socket, in batches: requests, and in
+    /// single-port mode the ACKs of the transfers that run over it.
+    func drain(_ listener: Listener) {
+        // Admit everything waiting (bounded only against a flood that never ends): requests left
+        // queued behind a full round of transfer work wait past the clients' 1 s timeout.
+        for _ in 0..<256 {
+            let count: Int
+            do {
+                count = try receiveBatch.receive(from: listener.socket.rawDescriptor)
+            } catch {
+                logger.warning("receiving requests on \(listener.address) failed: \(error)")
+                return
+            }
+            if count == 0 { return }
+            for i in 0..<count {
+                guard let client = receiveBatch.source(i) else { continue }
+                // Routed by the transfer's own mode, not the current setting: a reload that
+                // turns single-port off must not cut off transfers already running over it.
+                if let transfer = table.transfer(for: client), transfer.sharesListenerSocket {
+                    transfer.receive(receiveBatch.payload(i), in: environment)
+                    continue
+                }
+                let info = receiveBatch.packetInfo(i)
+                if receiveBatch.isTruncated(i) {
+                    refuse(client, via: listener, info: info, file: nil, .malformed, .illegalOperation, "Request too long", detail: "datagram longer than \(receiveBatch.bufferSize) bytes")
+                    continue
+                }
+                handleDatagram(receiveBatch.payload(i), from: client, via: listener, info: info)
+            }
+            if count < receiveBatch.capacity { return }
+        }
+    }
+
+    private func handleDatagram(_ bytes: UnsafeRawBufferPointer, from client: SocketAddress, via listener: Listener, info: PacketInfo?) {
+        let packet: TFTPPacket
+        do {
+            packet = try TFTPPacketDecoder.decode(bytes)
+        } catch {
+            // Never answer what might itself be an error packet: no ping-pong between servers.
+            if TFTPPacketDecoder.opcode(of: bytes) != .error {
+                refuse(client, via: listener, info: info, file: nil, .malformed, .illegalOperation, "Malformed request: \(error.reason)", detail: error.reason)
+            }
+            return
+        }
+        switch packet {
+        case .readRequest(let request):
+            handleReadRequest(request, from: client, via: listener, info: info)
+        case .writeRequest(let request):
+            refuse(client, via: listener, info: info, file: request.filename, .writeRequest, .accessViolation,
+                   "Server is read-only: writes are not accepted", detail: "write request: the server is read-only")
+        case .error:
+            return
+        case .data, .acknowledgement, .optionAcknowledgement:
+            if table.transfer(for: client) == nil, configuration.singlePort {
+                refuse(client, via: listener, info: info, file: nil, .unexpectedPacket, .unknownTransferID, "Unknown transfer ID", detail: "no transfer with this client")
+            } else {
+                refuse(client, via: listener, info: info, file: nil, .unexpectedPacket, .illegalOperation, "Expected a read request", detail: "not a request")
+            }
+        }
+    }
+
+    private func handleReadRequest(_ request: TFTPRequest, from client: SocketAddress, via listener: Listener, info: PacketInfo?) {
+        if table.transfer(for: client) != nil {
+            // The client did not hear our first answer yet; our retransmission timer covers it.
+            logger.debug("ignored repeated request from \(client) for \(request.filename.debugDescription)")
+            return
+        }
+        switch admission.decide(request, from: client, activeTransfers: table.count) {
+        case .admit:
+            break
+        case .refuse(let reason, let code, let message, let detail):
+            refuse(client, via: listener, info: info, file: request.filename, reason, code, message, detail: detail)
+            return
+        case .drop(let reason, let detail):
+            if reason == .atCapacity, admission.shouldWarnAboutCapacity(now: reactor.now) {
+                logger.warning("at the limit of \(configuration.maximumTransfers) transfers: dropping new requests until some finish")
+            }
+            environment.emit(.requestRefused(RefusedRequest(
+                client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail)))
+            return
+        }
+        let file: OpenFile
+        switch root.openForReading(request.filenameBytes, requireWorldReadable: configuration.requireWorldReadable) {
+        case .success(let opened):
+            file = files.adopt(opened)
+        case .failure(let failure):
+            refuse(client, via: listener, info: info, file: request.filename, failure.refusalReason,
+                   TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage, detail: failure.logDetail)
+            return
+        }
+        do {
+            try startTransfer(request, file: file, client: client, listener: listener, info: info)
+        } catch {
+            files.release(file)
+            let busy = FileAccessError.Kind(error.errno) == .resourcesExhausted
+            refuse(client, via: listener, info: info, file: request.filename, .serverError, .notDefined,
+                   busy ? "Server busy, try again" : "Server error, try again", detail: "cannot start the transfer: \(error)")
+        }
+    }
+
+    private func startTransfer(
+        _ request: TFTPRequest, file: OpenFile, client: SocketAddress, listener: Listener, info: PacketInfo?
+    ) throws(SystemError) {
+        let mode = request.transferMode ?? .octet
+        let wireSize = mode == .netascii
+            ? try NetasciiBlockSource.wireSize(of: file.descriptor, fileSize: file.size) : file.size
+        let singlePort = configuration.singlePort
+        let socket = singlePort
+            ? listener.socket : try DatagramSocket.bound(to: replyAddress(for: client, listener: listener, info: info))
+        let limits = NegotiationLimits(
+            maximumBlockSize: configuration.maximumBlockSize, maximumWindowSize: configuration.maximumWindowSize)
+        let mtuCap = configuration.clampBlockSizeToInterfaceMTU
+            ? info.flatMap { blockSizeCaps.cap(interfaceIndex: $0.interfaceIndex, isIPv6: client.family == AF_INET6 && !client.isV4Mapped) }
+            : nil
+        let negotiated = OptionNegotiator.negotiate(request.options, limits: limits, transferSize: wireSize, blockSizeCap: mtuCap)
+        for note in negotiated.notes {
+            logger.info("\(request.filename.debugDescription) to \(client): \(note)")
+        }
+        let transfer = ReadTransfer(
+            socket: socket, sharesListenerSocket: singlePort, source: singlePort ? info : nil,
+            file: file, peer: client, fileName: request.filename, mode: mode,
+            negotiated: negotiated, wireSize: wireSize, retransmission: retransmissionPolicy(negotiated), startedAt: reactor.now)
+        try launch(transfer)
+    }
+
+    private func retransmissionPolicy(_ negotiated: NegotiatedTransfer) -> RetransmissionPolicy {
+        let initial = negotiated.timeoutSeconds.map { $0 * 1000 } ?? configuration.retransmitTimeoutMilliseconds
+        return RetransmissionPolicy(
+            initialTimeoutMilliseconds: initial,
+            maximumTimeoutMilliseconds: max(initial, configuration.maximumRetransmitTimeoutMilliseconds),
+            maximumRetransmissions: configuration.maximumRetransmissions)
+    }
+
+    /// The local address replies must leave from: where the request was sent, on a new port.
+    private func replyAddress(for client: SocketAddress, listener: Listener, info: PacketInfo?) -> SocketAddress {
+        var local = info?.localAddress ?? listener.address
+        // A dual-stack socket reports IPv4 destinations of v4-mapped clients as plain IPv4.
+        if client.family == AF_INET6 { local = local.mappedToIPv6 }
+        local.port = 0
+        return local
+    }
+
+    /// Answers a request with an ERROR packet from the address it was sent to, and reports it.
+    func refuse(
+        _ client: SocketAddress, via listener: Listener, info: PacketInfo?, file: String?,
+        _ reason: RefusalReason, _ code: TFTPErrorCode, _ message: String, detail: String
+    ) {
+        environment.outbox.sendNow(TFTPPacketEncoder.error(code, message), on: listener.socket.rawDescriptor, to: client, from: info)
+        environment.emit(.requestRefused(RefusedRequest(
+            client: client.description, fileName: file, reason: reason, errorCode: code.rawValue, detail: detail)))
+    }
+}

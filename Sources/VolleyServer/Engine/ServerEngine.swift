@@ -1,0 +1,109 @@
+import Logging
+import TFTPProtocol
+import VolleyReactor
+import VolleySystem
+
+/// The serving engine of one reactor: its listeners, admission, the transfer table and
+/// what the transfers share. Created on, and confined to, the reactor thread.
+final class ServerEngine {
+    let reactor: Reactor
+    private(set) var listeners: [Listener]
+    private(set) var root: ConfinedRoot
+    private(set) var configuration: TFTPServerConfiguration
+    let logger: Logger
+    let environment: TransferEnvironment
+
+    var table = TransferTable()
+    var admission: AdmissionControl
+    var files = SharedFileTable()
+    var blockSizeCaps = InterfaceBlockSizeCaps()
+    let receiveBatch = DatagramReceiveBatch(capacity: 64, bufferSize: 2048)
+
+    init(
+        reactor: Reactor, listeners: [Listener], root: ConfinedRoot,
+        configuration: TFTPServerConfiguration, observers: [any TFTPServerObserver], logger: Logger
+    ) throws(SystemError) {
+        self.reactor = reactor
+        self.listeners = listeners
+        self.root = root
+        self.configuration = configuration
+        self.logger = logger
+        self.admission = AdmissionControl(maximumTransfers: configuration.maximumTransfers)
+        let outbox = DatagramOutbox(segmentationOffload: configuration.segmentationOffload, logger: logger)
+        self.environment = TransferEnvironment(reactor: reactor, outbox: outbox, observers: observers, logger: logger)
+        environment.transferEnded = { [unowned self] transfer in self.remove(transfer) }
+        reactor.addBeforeWaitHook { outbox.flush() }
+        for listener in listeners {
+            try reactor.register(listener.socket.rawDescriptor) { [unowned self, unowned listener] _ in
+                self.drain(listener)
+            }
+            environment.emit(.listening(address: listener.address.ipString, port: Int(listener.address.port)))
+        }
+    }
+
+    /// Ends every transfer and closes the listeners.
+    func shutdown() {
+        for transfer in table.all { transfer.finish(.serverStopped, in: environment) }
+        closeListeners()
+        environment.outbox.flush()
+    }
+
+    /// Stops taking requests; transfers in flight go on. Listeners close now, except that
+    /// in single-port mode a listener stays open (and read) until its last transfer ended.
+    func stopAccepting() {
+        guard admission.acceptingRequests else { return }
+        admission.acceptingRequests = false
+        environment.emit(.stoppedAccepting(activeTransfers: table.count))
+        closeListenersIfUnused()
+    }
+
+    /// Applies a reloaded configuration: limits at once, a new root for new transfers.
+    /// Transfers in flight finish as they started (socket mode, file, options).
+    func apply(_ newConfiguration: TFTPServerConfiguration, root newRoot: ConfinedRoot?) {
+        configuration = newConfiguration
+        admission.maximumTransfers = newConfiguration.maximumTransfers
+        environment.outbox.setSegmentationOffload(newConfiguration.segmentationOffload)
+        if let newRoot { root = newRoot }
+        environment.emit(.reloaded(rootChanged: newRoot != nil))
+    }
+
+    /// Runs `heartbeat` every interval on this thread.
+    func startHeartbeat(_ heartbeat: TFTPServerHeartbeat, statistics: @escaping () -> TFTPServerStatistics) {
+        reactor.addTimer(afterMilliseconds: heartbeat.intervalMilliseconds) { [weak self] in
+            guard let self else { return }
+            heartbeat.action(statistics())
+            self.startHeartbeat(heartbeat, statistics: statistics)
+        }
+    }
+
+    // MARK: - Transfers in the table
+
+    /// Registers a new transfer, reads its socket when it has its own, and starts it.
+    func launch(_ transfer: ReadTransfer) throws(SystemError) {
+        if !transfer.sharesListenerSocket {
+            try reactor.register(transfer.socket.rawDescriptor) { [weak transfer, unowned self] _ in
+                transfer?.drainSocket(into: self.receiveBatch, in: self.environment)
+            }
+        }
+        table.insert(transfer)
+        transfer.start(in: environment)
+    }
+
+    private func remove(_ transfer: ReadTransfer) {
+        table.remove(transfer)
+        files.release(transfer.file)
+        if !admission.acceptingRequests { closeListenersIfUnused() }
+    }
+
+    private func closeListenersIfUnused() {
+        if table.sharingListenerCount == 0 { closeListeners() }
+    }
+
+    private func closeListeners() {
+        for listener in listeners { reactor.deregister(listener.socket.rawDescriptor) }
+        listeners.removeAll()
+    }
+}
+
+@available(*, unavailable)
+extension ServerEngine: Sendable {}

@@ -1,0 +1,70 @@
+/// What a running ``TFTPServer`` reports to its observers.
+///
+/// Events are delivered on the reactor thread as they happen: observers must be quick
+/// and must not block (count, format, hand over; never wait).
+public enum TFTPServerEvent: Sendable {
+    /// A transfer was admitted and its first packet is going out.
+    case transferStarted(TransferDescription)
+    /// A transfer ended and everything it held was freed.
+    case transferFinished(TransferReport)
+    /// A request got an ERROR (or was dropped) before any transfer started.
+    case requestRefused(RefusedRequest)
+    /// The server listens on an address.
+    case listening(address: String, port: Int)
+    /// The server stopped taking new requests (transfers in flight go on).
+    case stoppedAccepting(activeTransfers: Int)
+    /// A new configuration is in force; `rootChanged` when new transfers use a new root.
+    case reloaded(rootChanged: Bool)
+}
+
+/// One transfer as negotiated: who, what and how.
+public struct TransferDescription: Hashable, Sendable {
+    /// The client's address and port, e.g. `"127.0.0.1:39120"` or `"[::1]:39120"`.
+    public var client: String
+    /// The client's IP address alone.
+    public var clientAddress: String
+    /// The requested name as the client sent it (invalid UTF-8 replaced).
+    public var fileName: String
+    /// `"octet"` or `"netascii"`.
+    public var mode: String
+    /// The negotiated block size.
+    public var blockSize: Int
+    /// The negotiated window size.
+    public var windowSize: Int
+    /// The tsize sent in the OACK, when one was.
+    public var transferSize: UInt64?
+    /// The client's timeout option, when accepted.
+    public var timeoutSeconds: Int?
+    /// Whether an OACK was sent (the client asked for options the server accepted).
+    public var acknowledgedOptions: Bool
+    /// Whether the transfer runs over the listening socket (single-port mode).
+    public var singlePort: Bool
+}
+
+/// How a transfer ended, with its figures.
+public struct TransferReport: Hashable, Sendable {
+    /// The transfer.
+    public var transfer: TransferDescription
+    /// How it ended.
+    public var outcome: TransferOutcome
+    /// DATA payload bytes sent, retransmissions included.
+    public var bytesSent: UInt64
+    /// Time from the request to the end, in seconds.
+    public var durationSeconds: Double
+    /// Blocks and OACKs sent again after a timeout.
+    public var retransmissions: Int
+}
+
+/// A request that got no transfer.
+public struct RefusedRequest: Hashable, Sendable {
+    /// The client's address and port.
+    public var client: String
+    /// The requested name, when the packet was a request.
+    public var fileName: String?
+    /// Why.
+    public var reason: RefusalReason
+    /// The TFTP error code sent, or nil when the request was dropped without an answer.
+    public var errorCode: UInt16?
+    /// Detail for the log (errno text, limits); never sent to the client.
+    public var detail: String
+}

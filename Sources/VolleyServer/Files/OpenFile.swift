@@ -1,0 +1,39 @@
+import VolleySystem
+
+/// A regular file opened for reading, with the identity it had at open.
+///
+/// Owns its descriptor (closed when the last user lets go), so transfers of the same
+/// inode can share one. A file replaced by rename keeps serving its old content; a file
+/// rewritten in place is caught by ``hasChanged()``.
+final class OpenFile: Sendable {
+    private let owned: OwnedDescriptor
+    /// The status at open: size, identity, modification and change times.
+    let status: FileStatus
+
+    init(_ descriptor: consuming OwnedDescriptor, status: FileStatus) {
+        owned = descriptor
+        self.status = status
+    }
+
+    /// The descriptor number, valid while this object lives.
+    var descriptor: Int32 { owned.rawValue }
+
+    /// The size in bytes at open.
+    var size: UInt64 { status.size }
+
+    /// Whether the file's content may differ from what it was at open: its size or
+    /// modification time moved (an in-place rewrite, a truncation, an append), or its
+    /// change time did while it still has a name (a write whose mtime was set back, as
+    /// `rsync --inplace` does, or a chmod).
+    ///
+    /// A file that lost its last name (replaced by a rename, deleted) changes its ctime
+    /// but not its content, which nobody can reach any more: it is served to the end.
+    /// Checked after each read: a write that touched the bytes just read updated the
+    /// times before it copied them, so an unchanged status proves the read saw the old
+    /// content (up to the kernel's timestamp granularity within one clock tick).
+    func hasChanged() throws(SystemError) -> Bool {
+        let now = try FileSystem.status(of: descriptor)
+        if now.size != status.size || now.modificationNanoseconds != status.modificationNanoseconds { return true }
+        return now.linkCount > 0 && now.changeNanoseconds != status.changeNanoseconds
+    }
+}

@@ -1,0 +1,88 @@
+import Logging
+import TFTPProtocol
+import VolleySystem
+
+/// Everything a reactor's transfers send: windows are built in one shared arena and queued,
+/// and the queue goes out with `sendmmsg` (full blocks as UDP GSO trains) once per turn of
+/// the loop, from the reactor's before-wait hook, or earlier when it fills.
+///
+/// In single-port mode every transfer shares the listener's socket, so one flush carries
+/// the windows of many clients; with a socket per transfer a flush is one call per socket.
+final class DatagramOutbox {
+    private let batch = DatagramSendBatch(capacity: 256)
+    /// The arena the queued windows live in until the flush.
+    let window = WindowBuffer()
+    private let logger: Logger
+    /// Whether windows go out as GSO trains: the setting, unless the kernel refused one.
+    private(set) var segmentationOffload: Bool
+    private var kernelRefusedSegmentationOffload = false
+
+    init(segmentationOffload: Bool, logger: Logger) {
+        self.segmentationOffload = segmentationOffload
+        self.logger = logger
+    }
+
+    /// Applies a reloaded `segmentation_offload`; a kernel that refused GSO stays refused.
+    func setSegmentationOffload(_ on: Bool) {
+        segmentationOffload = on && !kernelRefusedSegmentationOffload
+    }
+
+    /// `count` slots of `blockSize` in the arena, flushing first when they do not fit.
+    func reserveWindow(blockSize: Int, count: Int) -> UnsafeMutableRawPointer {
+        if !window.fits(blockSize: blockSize, count: count) { flush() }
+        return window.take(blockSize: blockSize, count: count)
+    }
+
+    /// Queues a built window: runs of full blocks become one GSO message each (the slots are
+    /// contiguous, so a run is one buffer); otherwise one message per block.
+    func queueWindow(
+        _ slots: UnsafeMutableRawPointer, count: Int, blockSize: Int,
+        on socket: Int32, to peer: SocketAddress, from source: PacketInfo?
+    ) {
+        let stride = WindowBuffer.stride(blockSize: blockSize)
+        let perSend = segmentationOffload
+            ? min(DatagramSendBatch.maximumSegmentsPerSend, DatagramSendBatch.maximumSendBytes / stride) : 1
+        var i = 0
+        while i < count {
+            var run = 1
+            if perSend > 1 {
+                // Only the last segment of a GSO send may be short: that is only ever the file's last block.
+                while run < perSend, i + run < count, window.lengths[i + run - 1] == blockSize { run += 1 }
+            }
+            let bytes = (run - 1) * stride + TFTPPacketEncoder.dataHeaderSize + window.lengths[i + run - 1]
+            if let early = batch.enqueue(
+                descriptor: socket, to: peer, from: source,
+                bytes: slots + i * stride, count: bytes, segmentSize: run > 1 ? stride : nil) {
+                note(early)
+            }
+            i += run
+        }
+    }
+
+    /// Sends one small datagram (an OACK or an ERROR) now, after everything queued.
+    func sendNow(_ packet: [UInt8], on socket: Int32, to peer: SocketAddress, from source: PacketInfo? = nil) {
+        packet.withUnsafeBytes { bytes in
+            note(batch.sendOne(descriptor: socket, bytes: bytes, to: peer, from: source))
+        }
+        window.reset()
+    }
+
+    /// Sends everything queued and frees the arena.
+    func flush() {
+        if batch.pendingCount > 0 { note(batch.flush()) }
+        window.reset()
+    }
+
+    private func note(_ result: DatagramSendBatch.Result) {
+        if result.segmentationUnsupported, segmentationOffload {
+            segmentationOffload = false
+            kernelRefusedSegmentationOffload = true
+            logger.notice("the kernel refused a UDP GSO send (\(result.firstError.map { "\($0)" } ?? "unknown")): sending windows without segmentation offload from now on")
+        } else if let error = result.firstError {
+            logger.debug("send failed: \(error)")
+        }
+    }
+}
+
+@available(*, unavailable)
+extension DatagramOutbox: Sendable {}

@@ -1,0 +1,180 @@
+import TFTPProtocol
+import VolleyReactor
+import VolleySystem
+
+/// The transfer's behaviour: feed datagrams and timer expiries to the state machine and
+/// carry out what it asks for.
+extension ReadTransfer {
+    /// Sends the first packet (OACK or DATA 1) and arms the retransmission timer.
+    func start(in environment: TransferEnvironment) {
+        environment.emit(.transferStarted(description))
+        perform(machine.start(), in: environment)
+    }
+
+    /// Reads what arrived on the transfer's own socket: ACKs, errors, and strangers.
+    func drainSocket(into batch: DatagramReceiveBatch, in environment: TransferEnvironment) {
+        while !finished {
+            let count: Int
+            do {
+                count = try batch.receive(from: socket.rawDescriptor)
+            } catch {
+                environment.logger.debug("receive on transfer to \(peer) failed: \(error)")
+                return
+            }
+            if count == 0 { return }
+            for i in 0..<count where !finished {
+                guard let sender = batch.source(i) else { continue }
+                guard TransferIdentity.isExpected(sender, expected: peer) else {
+                    answerStranger(sender, in: environment)
+                    continue
+                }
+                receive(batch.payload(i), in: environment)
+            }
+            if count < batch.capacity { return }
+        }
+    }
+
+    /// Feeds one datagram from the client to the state machine.
+    func receive(_ bytes: UnsafeRawBufferPointer, in environment: TransferEnvironment) {
+        let action: ReadTransferAction
+        if let block = TFTPPacketDecoder.acknowledgedBlock(in: bytes) {
+            action = machine.receiveAcknowledgement(block)
+        } else if let packet = try? TFTPPacketDecoder.decode(bytes) {
+            action = machine.receive(packet)
+        } else {
+            return
+        }
+        perform(action, in: environment)
+    }
+
+    /// The retransmission timer fired.
+    func timerFired(in environment: TransferEnvironment) {
+        timer = nil
+        guard !finished else { return }
+        perform(machine.timerExpired(), in: environment)
+    }
+
+    /// Ends the transfer: stops its timer and socket, reports it, and leaves the table
+    /// (which releases the socket and the file).
+    func finish(_ outcome: TransferOutcome, in environment: TransferEnvironment) {
+        guard !finished else { return }
+        finished = true
+        if let timer { environment.reactor.cancelTimer(timer) }
+        timer = nil
+        if !sharesListenerSocket { environment.reactor.deregister(socket.rawDescriptor) }
+        let duration = Double(max(1, environment.reactor.now &- startedAt)) / 1000
+        environment.emit(.transferFinished(TransferReport(
+            transfer: description, outcome: outcome, bytesSent: bytesSent,
+            durationSeconds: duration, retransmissions: machine.retransmissionCount)))
+        environment.transferEnded(self)
+    }
+
+    // MARK: - Carrying out actions
+
+    private func perform(_ action: ReadTransferAction, in environment: TransferEnvironment) {
+        switch action {
+        case .wait:
+            return
+        case .sendOptionAcknowledgement:
+            if let optionAcknowledgement {
+                environment.outbox.sendNow(optionAcknowledgement, on: socket.rawDescriptor, to: peer, from: source)
+            }
+            armTimer(in: environment)
+        case .sendBlocks(let first, let count):
+            do {
+                try sendBlocks(first: first, count: count, in: environment)
+            } catch let failure as TransferFailure {
+                abort(failure, in: environment)
+                return
+            } catch {
+                abort(TransferFailure(clientMessage: "Read error", logDetail: "\(error)"), in: environment)
+                return
+            }
+            armTimer(in: environment)
+        case .finished(let outcome):
+            finish(TransferOutcome(outcome), in: environment)
+        }
+    }
+
+    private func armTimer(in environment: TransferEnvironment) {
+        let timeout = machine.currentTimeoutMilliseconds
+        if let timer, environment.reactor.rearmTimer(timer, afterMilliseconds: timeout) { return }
+        timer = environment.reactor.addTimer(afterMilliseconds: timeout) { [weak self, unowned environment] in
+            self?.timerFired(in: environment)
+        }
+    }
+
+    /// Builds the window in the shared arena (one `preadv` for octet, block by block for
+    /// netascii) and queues it; the outbox sends it before the loop waits again.
+    private func sendBlocks(first: UInt64, count: Int, in environment: TransferEnvironment) throws {
+        let blockSize = negotiated.blockSize
+        let stride = WindowBuffer.stride(blockSize: blockSize)
+        let window = environment.outbox.window
+        let slots = environment.outbox.reserveWindow(blockSize: blockSize, count: count)
+        var sending = count
+        if var source = netascii {
+            source.forget(upTo: machine.highestAcknowledgedBlock)
+            for i in 0..<count {
+                let length = try source.produce(
+                    block: first + UInt64(i), blockSize: blockSize, from: file.descriptor,
+                    into: slots + i * stride + TFTPPacketEncoder.dataHeaderSize, scratch: environment.netasciiScratch)
+                window.setLength(length, at: i)
+                if length < blockSize {
+                    // The converted size is learned here: this is the last block.
+                    _ = machine.endOfData(atBlock: first + UInt64(i))
+                    sending = i + 1
+                    break
+                }
+            }
+            netascii = source
+        } else {
+            let machine = machine
+            let offset = machine.byteRange(ofBlock: first).offset
+            let complete = try window.readBlocks(into: slots, from: file.descriptor, offset: offset, blockSize: blockSize, count: count) {
+                machine.byteRange(ofBlock: first + UInt64($0)).length
+            }
+            guard complete else {
+                throw TransferFailure(clientMessage: "File changed during transfer", logDetail: "file shrank while being sent")
+            }
+        }
+        if try file.hasChanged() {
+            throw TransferFailure(clientMessage: "File changed during transfer", logDetail: "file was modified while being sent")
+        }
+        var payloadBytes = 0
+        for i in 0..<sending {
+            TFTPPacketEncoder.writeDataHeader(block: ReadTransferStateMachine.wireBlockNumber(first + UInt64(i)), to: slots + i * stride)
+            payloadBytes += window.lengths[i]
+        }
+        environment.outbox.queueWindow(slots, count: sending, blockSize: blockSize, on: socket.rawDescriptor, to: peer, from: source)
+        bytesSent += UInt64(payloadBytes)
+    }
+
+    /// RFC 1350: a packet from an unknown TID gets ERROR 5; the transfer goes on.
+    private func answerStranger(_ sender: SocketAddress, in environment: TransferEnvironment) {
+        environment.outbox.sendNow(TransferIdentity.unknownTransferIDReply, on: socket.rawDescriptor, to: sender)
+        environment.logger.debug("answered a packet from unknown \(sender) during the transfer to \(peer) with ERROR 5")
+    }
+
+    private func abort(_ failure: TransferFailure, in environment: TransferEnvironment) {
+        environment.outbox.sendNow(TFTPPacketEncoder.error(.notDefined, failure.clientMessage), on: socket.rawDescriptor, to: peer, from: source)
+        finish(.failed(reason: failure.logDetail), in: environment)
+    }
+}
+
+/// Why a transfer had to be abandoned: a safe text for the client and a detail for the log.
+struct TransferFailure: Error {
+    let clientMessage: String
+    let logDetail: String
+}
+
+extension TransferOutcome {
+    /// The outcome the protocol core reported.
+    init(_ outcome: ReadTransferOutcome) {
+        switch outcome {
+        case .delivered: self = .delivered
+        case .sizeProbe: self = .sizeProbe
+        case .abortedByClient(let code, let message): self = .abortedByClient(code: code.rawValue, message: message)
+        case .timedOut(let retransmissions): self = .timedOut(retransmissions: retransmissions)
+        }
+    }
+}
