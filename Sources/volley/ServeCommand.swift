@@ -1,74 +1,104 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
-import VolleyReactor
+import ServiceLifecycle
 import VolleyServer
+import VolleySystem
 
 /// `volley serve`: serve a directory in the foreground until SIGINT or SIGTERM.
-struct ServeCommand: ParsableCommand {
+struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve a directory over TFTP in the foreground.",
         discussion: """
             Settings come from the built-in defaults, then the YAML file given with --config, \
-            then the flags below (flags win). Logs go to standard error: one line when serving \
-            (with the address and port actually bound) and one line per finished transfer. \
-            SIGINT or SIGTERM stops the server and exits 0.
+            then the flags below (flags win); `volley settings` lists every YAML key. Logs go to \
+            standard error: one line when serving (with the address and port actually bound) and \
+            one line per finished transfer. SIGHUP re-reads the configuration file; SIGINT or \
+            SIGTERM lets transfers in flight finish (up to --drain-timeout), a second one stops \
+            at once; either way the exit status is 0.
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("YAML configuration file (keys: root_dir, host, port, max_block_size, …; see README).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("YAML configuration file; see `volley settings` for the keys.", valueName: "file"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("Directory to serve read-only. (default: /var/lib/tftpboot)", valueName: "dir"))
+    @Option(name: .customLong(SettingsTable.rootDirectory.flag!), help: Self.help(SettingsTable.rootDirectory))
     var root: String?
 
-    @Option(name: .long, help: ArgumentHelp("Address to listen on: an IPv4/IPv6 address or host name; 0.0.0.0 or :: for all addresses; empty to auto-detect. (default: auto-detect)", valueName: "addr"))
+    @Option(name: .customLong(SettingsTable.host.flag!), help: Self.help(SettingsTable.host))
     var host: String?
 
-    @Option(name: .long, help: ArgumentHelp("UDP port; 0 picks a free port and logs it. (default: 69)", valueName: "n"))
+    @Option(name: .customLong(SettingsTable.port.flag!), parsing: .unconditional, help: Self.help(SettingsTable.port))
     var port: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Largest blksize a client may negotiate, 8-65464. (default: 65464)", valueName: "bytes"))
+    @Option(name: .customLong(SettingsTable.maximumBlockSize.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumBlockSize))
     var maxBlockSize: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Largest windowsize a client may negotiate, 1-1024. (default: 64)", valueName: "blocks"))
+    @Option(name: .customLong(SettingsTable.maximumWindowSize.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumWindowSize))
     var maxWindowSize: Int?
 
-    @Flag(name: .long, inversion: .prefixedNo, help: "Lower blksize to fit the MTU of the interface a request arrived on, so blocks are never fragmented. (default: on)")
+    @Flag(name: .customLong(SettingsTable.mtuClamp.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.mtuClamp))
     var mtuClamp: Bool?
 
-    @Option(name: .long, help: ArgumentHelp("First retransmission timeout when the client sets none, in milliseconds (sub-second is fine on a LAN). (default: 1000)", valueName: "ms"))
+    @Option(name: .customLong(SettingsTable.retransmitTimeout.flag!), parsing: .unconditional, help: Self.help(SettingsTable.retransmitTimeout))
     var retransmitTimeout: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Retransmissions in a row without an answer before a transfer is dropped. (default: 5)", valueName: "n"))
+    @Option(name: .customLong(SettingsTable.maximumRetries.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumRetries))
     var maxRetries: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Transfers served at once; further requests are dropped until some finish. (default: 20000)", valueName: "n"))
+    @Option(name: .customLong(SettingsTable.maximumTransfers.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumTransfers))
     var maxTransfers: Int?
 
-    @Flag(name: .long, inversion: .prefixedNo, help: "Run every transfer over the listening socket, told apart by client address and port (for NAT, firewalls, Kubernetes). (default: off, a socket per transfer)")
+    @Flag(name: .customLong(SettingsTable.requireWorldReadable.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.requireWorldReadable))
+    var requireWorldReadable: Bool?
+
+    @Flag(name: .customLong(SettingsTable.singlePort.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.singlePort))
     var singlePort: Bool?
 
-    @Flag(name: .long, inversion: .prefixedNo, help: "Send windows with UDP segmentation offload (GSO) where the kernel supports it. (default: on)")
+    @Flag(name: .customLong(SettingsTable.segmentationOffload.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.segmentationOffload))
     var segmentationOffload: Bool?
 
-    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. (default: info)", valueName: "level"))
+    @Option(name: .customLong(SettingsTable.logLevel.flag!), help: Self.help(SettingsTable.logLevel))
     var logLevel: String?
 
-    @Option(name: .long, help: ArgumentHelp("On SIGTERM/SIGINT, how long transfers in flight may finish before the server stops; a second signal stops at once. (default: 5000)", valueName: "ms"))
+    @Option(name: .customLong(SettingsTable.logFormat.flag!), help: Self.help(SettingsTable.logFormat))
+    var logFormat: String?
+
+    @Option(name: .customLong(SettingsTable.drainTimeout.flag!), parsing: .unconditional, help: Self.help(SettingsTable.drainTimeout))
     var drainTimeout: Int?
 
-    func run() throws {
+    /// The flags that were given, as setting values (they override the file).
+    private var givenFlags: [(SettingDefinition, SettingValue?)] {
+        [
+            (SettingsTable.rootDirectory, root.map(SettingValue.text)),
+            (SettingsTable.host, host.map(SettingValue.text)),
+            (SettingsTable.port, port.map(SettingValue.integer)),
+            (SettingsTable.maximumBlockSize, maxBlockSize.map(SettingValue.integer)),
+            (SettingsTable.maximumWindowSize, maxWindowSize.map(SettingValue.integer)),
+            (SettingsTable.mtuClamp, mtuClamp.map(SettingValue.boolean)),
+            (SettingsTable.retransmitTimeout, retransmitTimeout.map(SettingValue.integer)),
+            (SettingsTable.maximumRetries, maxRetries.map(SettingValue.integer)),
+            (SettingsTable.maximumTransfers, maxTransfers.map(SettingValue.integer)),
+            (SettingsTable.requireWorldReadable, requireWorldReadable.map(SettingValue.boolean)),
+            (SettingsTable.singlePort, singlePort.map(SettingValue.boolean)),
+            (SettingsTable.segmentationOffload, segmentationOffload.map(SettingValue.boolean)),
+            (SettingsTable.logLevel, logLevel.map(SettingValue.text)),
+            (SettingsTable.logFormat, logFormat.map(SettingValue.text)),
+            (SettingsTable.drainTimeout, drainTimeout.map(SettingValue.integer)),
+        ]
+    }
+
+    func run() async throws {
         let settings = try loadSettings()
-        let logLevel = ReloadableLogLevel()
-        logLevel.level = try settings.parsedLogLevel()
-        logLevel.bootstrap()
+        let logSettings = LogSettings(level: try settings.parsedLogLevel(), format: try settings.parsedLogFormat())
+        logSettings.bootstrap()
         let logger = Logger(label: "volley")
+        ResourceLimits.raiseOpenFilesLimit()
 
         // Settings and the root are validated by `server.start()`, which names the problem.
-        var configuration = settings.serverConfiguration
+        var configuration = settings.server
+        configuration.rootDirectory = Self.absolute(configuration.rootDirectory)
         let inherited = Systemd.listenSockets()
         if !inherited.isEmpty {
             if let bad = inherited.first(where: { !$0.isInetDatagram }) {
@@ -79,46 +109,66 @@ struct ServeCommand: ParsableCommand {
             logger.info("socket activation: serving the \(inherited.count) socket(s) systemd passed: \(names); host and port settings are ignored")
         }
 
+        // Trapped before the server starts: a signal right after READY must not kill volley.
+        let stopSignals = await StopSignals.trap()
+        let hangups = await ConfigurationReloader.trap()
         let notifier = ServiceNotifier()
-        let server = TFTPServer(configuration: configuration, logger: logger, heartbeat: notifier.heartbeat)
-        let signals = SignalInbox()
+        let server = TFTPServer(
+            configuration: configuration, logger: logger, heartbeat: notifier.heartbeat, observers: [notifier])
         do {
             try server.start()
         } catch {
             throw StartupFailure("cannot start: \(error)")
         }
         notifier.ready(server.statistics, host: server.host, port: server.port)
-        printFetchHint(server, logger: logger)
-        ServiceLifecycle(
-            server: server, notifier: notifier, signals: signals, logger: logger,
-            drainTimeoutMilliseconds: settings.drainTimeoutMs ?? 5000,
-            reloadSettings: { try loadSettings() }, logLevel: logLevel
-        ).run()
+        logger.info("\(StartupSummary(settings))")
+        FetchHint.log(server, logger: logger)
+
+        let reloader = ConfigurationReloader(
+            signals: hangups, server: server, notifier: notifier, logger: logger, logSettings: logSettings,
+            load: { try self.loadSettings() })
+        let handle = ServiceGroupHandle()
+        let group = ServiceGroup(configuration: .init(
+            // Graceful shutdown goes from the last service to the first: the server drains
+            // first while the signal listener, shut down last, still listens.
+            services: [
+                .init(service: StopSignals(signals: stopSignals, server: server, logger: logger, group: handle)),
+                .init(service: reloader),
+                .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            logger: logger))
+        handle.set(group)
+        try await group.run()
     }
 
     /// Defaults, then the YAML file, then the flags.
-    private func loadSettings() throws -> VolleySettings {
+    func loadSettings() throws(SettingsError) -> VolleySettings {
         var settings = VolleySettings()
         if let config {
             do {
-                settings = try VolleySettings.load(fromFile: config)
+                try SettingsFile.load(config, into: &settings)
             } catch {
-                throw StartupFailure("\(config): \(error)")
+                throw SettingsError("\(config): \(error)")
             }
         }
-        settings.apply(self)
+        for case let (definition, value?) in givenFlags {
+            try definition.store(&settings, value)
+        }
         return settings
     }
 
-    /// Tells a newcomer how to fetch something right away.
-    private func printFetchHint(_ server: TFTPServer, logger: Logger) {
-        guard let file = (try? server.listFiles())?.first else {
-            logger.info("the root is empty: put files in it, then fetch them with curl -O tftp://HOST:\(server.port)/NAME")
-            return
-        }
-        let host = server.host.contains(":") ? "[\(server.host)]" : server.host
-        let shown = (host == "0.0.0.0" || host == "[::]") ? "127.0.0.1" : host
-        logger.info("try: curl -o \((file as NSString).lastPathComponent) tftp://\(shown):\(server.port)/\(file)")
+    /// `path` made absolute against the working directory, so that the logs name the real root.
+    private static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true))
+            .standardizedFileURL.path
+    }
+
+    private static func help(_ setting: SettingDefinition) -> ArgumentHelp {
+        ArgumentHelp(setting.help, valueName: setting.valueName)
+    }
+
+    private static func flagHelp(_ setting: SettingDefinition) -> ArgumentHelp {
+        ArgumentHelp(setting.help)
     }
 }
-

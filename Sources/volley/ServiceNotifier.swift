@@ -1,11 +1,13 @@
 import Foundation
 import Synchronization
-import VolleyReactor
 import VolleyServer
+import VolleySystem
 
 /// Tells systemd how the service is doing: readiness, live status, watchdog pings,
 /// reloads and shutdown. Every call is a no-op outside systemd (no `NOTIFY_SOCKET`).
-final class ServiceNotifier: Sendable {
+///
+/// An observer of the server's events: the start of a drain becomes `STOPPING=1`.
+final class ServiceNotifier: TFTPServerObserver {
     /// The watchdog period systemd asked for, if any.
     let watchdogMicroseconds = Systemd.watchdogMicroseconds()
     private let lastStatus = Mutex<(time: UInt64, text: String)>((0, ""))
@@ -51,6 +53,12 @@ final class ServiceNotifier: Sendable {
     /// STOPPING=1 with a reason.
     func stopping(_ status: String) {
         Systemd.notify("STOPPING=1\nSTATUS=\(status)")
+    }
+
+    func serverEvent(_ event: TFTPServerEvent) {
+        if case .stoppedAccepting(let active) = event {
+            stopping(active > 0 ? "Draining \(active) transfers" : "Stopping")
+        }
     }
 
     /// "3 transfers active; 120 served; 1.20 GB sent".

@@ -1,8 +1,9 @@
 import ArgumentParser
+import VolleyServer
 
 /// `volley`: the command line of the Volley TFTP server.
 @main
-struct VolleyCommand: ParsableCommand {
+struct VolleyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volley",
         abstract: "A read-only TFTP server for netboot labs, on one epoll reactor thread.",
@@ -14,7 +15,8 @@ struct VolleyCommand: ParsableCommand {
 
             Example: volley serve --root /srv/tftp --host 0.0.0.0 --port 69
             """,
-        subcommands: [ServeCommand.self],
+        version: Volley.version,
+        subcommands: [ServeCommand.self, SettingsCommand.self],
         defaultSubcommand: nil
     )
 }

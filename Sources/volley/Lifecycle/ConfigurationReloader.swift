@@ -1,0 +1,43 @@
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import VolleyServer
+
+/// SIGHUP re-reads the configuration: limits and logging apply at once, a new root to new
+/// transfers. A broken file is logged in one line and the running settings are kept.
+struct ConfigurationReloader: Service {
+    /// SIGHUP, trapped before the server starts (its default action would end volley).
+    let signals: UnixSignalsSequence
+    let server: TFTPServer
+    let notifier: ServiceNotifier
+    let logger: Logger
+    let logSettings: LogSettings
+    /// Reads the settings anew (defaults, file, flags).
+    let load: @Sendable () throws -> VolleySettings
+
+    /// Traps SIGHUP from now on.
+    static func trap() async -> UnixSignalsSequence {
+        await UnixSignalsSequence(trapping: .sighup)
+    }
+
+    func run() async throws {
+        for await _ in signals.cancelOnGracefulShutdown() {
+            reload()
+        }
+    }
+
+    private func reload() {
+        notifier.reloading()
+        defer { notifier.ready(server.statistics, host: server.host, port: server.port) }
+        do {
+            let settings = try load()
+            let level = try settings.parsedLogLevel()
+            let format = try settings.parsedLogFormat()
+            try server.reload(settings.server)
+            logSettings.level = level
+            logSettings.format = format
+        } catch {
+            logger.error("reload failed, keeping the running configuration: \(error)")
+        }
+    }
+}

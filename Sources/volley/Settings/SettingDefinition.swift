@@ -1,0 +1,100 @@
+import VolleyServer
+
+/// A value of a setting, from YAML or from a flag.
+enum SettingValue: Equatable, Sendable {
+    case integer(Int)
+    case boolean(Bool)
+    case text(String)
+}
+
+/// One setting of `volley serve`, defined once: its YAML key, its flag, its default, its
+/// meaning, and where its value goes. The YAML parser, the flags' help, `volley settings`
+/// and the tests that check the README and the packaged `volley.yaml` all read this.
+struct SettingDefinition: Sendable {
+    /// The kind of value the setting takes.
+    enum Kind: Sendable, Equatable {
+        case integer, boolean, text
+    }
+
+    /// The YAML key (`max_block_size`).
+    let key: String
+    /// The long flag without dashes (`max-block-size`); booleans also get `--no-…`. Nil: YAML only.
+    let flag: String?
+    /// The flag's value name in help (`bytes`); ignored for booleans.
+    let valueName: String
+    let kind: Kind
+    /// The default, as the help and the reference show it.
+    let defaultText: String
+    /// What the setting does, one or two sentences.
+    let meaning: String
+    /// Reads the setting's value.
+    let current: @Sendable (VolleySettings) -> SettingValue
+    /// Stores a value of the right kind into the settings.
+    let store: @Sendable (inout VolleySettings, SettingValue) throws(SettingsError) -> Void
+
+    /// The value as YAML would write it.
+    func yamlText(of settings: VolleySettings) -> String {
+        switch current(settings) {
+        case .integer(let number): String(number)
+        case .boolean(let on): on ? "true" : "false"
+        case .text(let string): string.isEmpty ? "\"\"" : string
+        }
+    }
+
+    /// The flag's help: the meaning and the default.
+    var help: String { "\(meaning) (default: \(defaultText))" }
+
+    /// How a value of this kind is described in errors.
+    var expectation: String {
+        switch kind {
+        case .integer: "a whole number"
+        case .boolean: "true or false"
+        case .text: "a string"
+        }
+    }
+}
+
+/// Builds the `store` closures of the table.
+extension SettingDefinition {
+    static func integer(
+        _ key: String, flag: String?, valueName: String, default defaultText: String, _ meaning: String,
+        _ keyPath: WritableKeyPath<VolleySettings, Int> & Sendable
+    ) -> SettingDefinition {
+        SettingDefinition(key: key, flag: flag, valueName: valueName, kind: .integer, defaultText: defaultText, meaning: meaning,
+                           current: { .integer($0[keyPath: keyPath]) }) {
+            settings, value throws(SettingsError) in
+            guard case .integer(let number) = value else { throw SettingsError("\(key): expected a whole number") }
+            settings[keyPath: keyPath] = number
+        }
+    }
+
+    static func boolean(
+        _ key: String, flag: String?, default defaultText: String, _ meaning: String,
+        _ keyPath: WritableKeyPath<VolleySettings, Bool> & Sendable
+    ) -> SettingDefinition {
+        SettingDefinition(key: key, flag: flag, valueName: "", kind: .boolean, defaultText: defaultText, meaning: meaning,
+                           current: { .boolean($0[keyPath: keyPath]) }) {
+            settings, value throws(SettingsError) in
+            guard case .boolean(let on) = value else { throw SettingsError("\(key): expected true or false") }
+            settings[keyPath: keyPath] = on
+        }
+    }
+
+    static func text(
+        _ key: String, flag: String?, valueName: String, default defaultText: String, _ meaning: String,
+        _ keyPath: WritableKeyPath<VolleySettings, String> & Sendable
+    ) -> SettingDefinition {
+        SettingDefinition(key: key, flag: flag, valueName: valueName, kind: .text, defaultText: defaultText, meaning: meaning,
+                           current: { .text($0[keyPath: keyPath]) }) {
+            settings, value throws(SettingsError) in
+            guard case .text(let string) = value else { throw SettingsError("\(key): expected a string") }
+            settings[keyPath: keyPath] = string
+        }
+    }
+}
+
+/// A configuration problem, told in one line.
+struct SettingsError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
