@@ -28,8 +28,9 @@ def wait_gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 def volley_pids() -> set[int]:
-    """PIDs of the live volley processes this test process started (its children)."""
+    """PIDs of the live processes running $VOLLEY_BINARY that this test process started."""
     me = os.getpid()
+    binary = os.path.realpath(os.environ["VOLLEY_BINARY"])
     pids = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -37,12 +38,12 @@ def volley_pids() -> set[int]:
         try:
             with open(f"/proc/{entry}/status") as f:
                 status = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
-        except OSError:
-            continue
-        if status.get("Name", "").strip() == "volley" and int(status.get("PPid", "0")) == me:
-            if status.get("State", "").startswith("Z"):
+            if int(status.get("PPid", "0")) != me or status.get("State", "").startswith("Z"):
                 continue
-            pids.add(int(entry))
+            if os.path.realpath(f"/proc/{entry}/exe") == binary:
+                pids.add(int(entry))
+        except (OSError, ValueError):
+            continue
     return pids
 
 
