@@ -171,10 +171,14 @@ class Volley(Driver):
             if self._server is not None and self._server.running:
                 self.logger.warning("TFTP server is already running")
                 return
-            self._server = None
+            if self._server is not None:  # exited by itself since
+                self._discard(self._server)
 
             binary = self._binary()
-            os.makedirs(self.root_dir, exist_ok=True)
+            try:
+                os.makedirs(self.root_dir, exist_ok=True)
+            except OSError as error:
+                raise TftpError(f"cannot start: root_dir {self.root_dir}: {error.strerror}") from None
             workdir = _process.make_workdir()
             config_path = os.path.join(workdir, "volley.yaml")
             with open(config_path, "w") as f:

@@ -53,7 +53,7 @@ _LEVELS = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
-# swift-log's stream handler: "<timestamp> <level> <label> :[ <metadata>] <message>"
+# Volley's text log lines: "<timestamp> <level> <label>: <message>" (older builds: "<label> : [<logger>] <message>")
 _LOG_LINE = re.compile(r"^\S+ (?P<level>trace|debug|info|notice|warning|error|critical) (?P<label>\S+) ?:(?P<message>.*)$")
 
 _setpriv: list[str] | None = None
