@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "volley", targets: ["volley"]),
         .library(name: "VolleyServer", targets: ["VolleyServer"]),
         .library(name: "TFTPProtocol", targets: ["TFTPProtocol"]),
+        .library(name: "VolleyConfiguration", targets: ["VolleyConfiguration"]),
         .executable(name: "volley-loadgen", targets: ["volley-loadgen"]),
     ],
     dependencies: [
@@ -47,11 +48,16 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // The settings of `volley serve`, defined once: YAML keys, flags, defaults, help.
+        .target(
+            name: "VolleyConfiguration",
+            dependencies: ["VolleyServer", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
+        ),
         // Layer 5: the command line.
         .executableTarget(
             name: "volley",
             dependencies: [
-                "VolleyServer", "VolleySystem",
+                "VolleyServer", "VolleySystem", "VolleyConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -85,7 +91,7 @@ let package = Package(
         .testTarget(
             name: "VolleyServerTests",
             dependencies: [
-                "VolleyServer", "VolleySystem", "VolleyReactor", "TFTPProtocol", "VolleyTestSupport",
+                "VolleyServer", "VolleySystem", "VolleyReactor", "TFTPProtocol", "VolleyTestSupport", "VolleyConfiguration",
                 .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import VolleyServer
 import VolleySystem
+import VolleyConfiguration
 
 /// `volley serve`: serve a directory in the foreground until SIGINT or SIGTERM.
 struct ServeCommand: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VolleyConfiguration
 
 /// `volley settings`: every YAML key with its flag, default and meaning.
 struct SettingsCommand: ParsableCommand {

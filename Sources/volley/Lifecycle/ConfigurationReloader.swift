@@ -2,6 +2,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import VolleyServer
+import VolleyConfiguration
 
 /// SIGHUP re-reads the configuration: limits and logging apply at once, a new root to new
 /// transfers. A broken file is logged in one line and the running settings are kept.

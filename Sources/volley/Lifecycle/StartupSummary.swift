@@ -1,3 +1,5 @@
+import VolleyConfiguration
+
 /// The settings that differ from the defaults, in one line after the serving line (which
 /// already names the root, the address and the port).
 struct StartupSummary: CustomStringConvertible {

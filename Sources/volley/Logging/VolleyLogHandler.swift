@@ -1,14 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
-
-/// How log lines are written.
-enum LogFormat: String, Sendable {
-    /// `2026-12-01T03:35:50.123Z info volley: message`.
-    case text
-    /// One JSON object per line: `{"time":…,"level":…,"label":…,"message":…, metadata…}`.
-    case json
-}
+import VolleyConfiguration
 
 /// The configured level and format, shared by every logger of the process and changed by
 /// a reload. A logger whose own level was set keeps it (see ``VolleyLogHandler``).

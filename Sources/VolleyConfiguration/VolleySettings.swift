@@ -4,24 +4,27 @@ import VolleyServer
 /// Everything `volley serve` is configured with: the server's configuration plus the
 /// settings of the program itself (logging). Filled from the defaults, then the YAML
 /// file, then the flags; see ``SettingsTable`` for every key.
-struct VolleySettings: Sendable, Equatable {
+public struct VolleySettings: Sendable, Equatable {
     /// The server's settings.
-    var server = TFTPServerConfiguration()
+    public var server = TFTPServerConfiguration()
     /// `trace` … `critical`.
-    var logLevel = "info"
+    public var logLevel = "info"
     /// `text` or `json`.
-    var logFormat = "text"
+    public var logFormat = "text"
 
     /// The log level, checked.
-    func parsedLogLevel() throws(SettingsError) -> Logger.Level {
+    public func parsedLogLevel() throws(SettingsError) -> Logger.Level {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
             throw SettingsError("log level \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error, critical")
         }
         return level
     }
 
+    /// Settings at their defaults.
+    public init() {}
+
     /// The log format, checked.
-    func parsedLogFormat() throws(SettingsError) -> LogFormat {
+    public func parsedLogFormat() throws(SettingsError) -> LogFormat {
         guard let format = LogFormat(rawValue: logFormat.lowercased()) else {
             throw SettingsError("log format \"\(logFormat)\" is not one of text, json")
         }
@@ -29,11 +32,19 @@ struct VolleySettings: Sendable, Equatable {
     }
 
     /// Forwards to the retransmit timeout, raising the backoff ceiling when it would be lower.
-    var retransmitTimeout: Int {
+    public var retransmitTimeout: Int {
         get { server.retransmitTimeoutMilliseconds }
         set {
             server.retransmitTimeoutMilliseconds = newValue
             server.maximumRetransmitTimeoutMilliseconds = max(server.maximumRetransmitTimeoutMilliseconds, newValue)
         }
     }
+}
+
+/// How log lines are written.
+public enum LogFormat: String, Sendable {
+    /// `2026-12-01T03:35:50.123Z info volley: message`.
+    case text
+    /// One JSON object per line: `{"time":…,"level":…,"label":…,"message":…, metadata…}`.
+    case json
 }

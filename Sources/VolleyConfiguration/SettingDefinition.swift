@@ -1,7 +1,6 @@
-import VolleyServer
 
 /// A value of a setting, from YAML or from a flag.
-enum SettingValue: Equatable, Sendable {
+public enum SettingValue: Equatable, Sendable {
     case integer(Int)
     case boolean(Bool)
     case text(String)
@@ -10,30 +9,30 @@ enum SettingValue: Equatable, Sendable {
 /// One setting of `volley serve`, defined once: its YAML key, its flag, its default, its
 /// meaning, and where its value goes. The YAML parser, the flags' help, `volley settings`
 /// and the tests that check the README and the packaged `volley.yaml` all read this.
-struct SettingDefinition: Sendable {
+public struct SettingDefinition: Sendable {
     /// The kind of value the setting takes.
-    enum Kind: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
         case integer, boolean, text
     }
 
     /// The YAML key (`max_block_size`).
-    let key: String
+    public let key: String
     /// The long flag without dashes (`max-block-size`); booleans also get `--no-…`. Nil: YAML only.
-    let flag: String?
+    public let flag: String?
     /// The flag's value name in help (`bytes`); ignored for booleans.
-    let valueName: String
-    let kind: Kind
+    public let valueName: String
+    public let kind: Kind
     /// The default, as the help and the reference show it.
-    let defaultText: String
+    public let defaultText: String
     /// What the setting does, one or two sentences.
-    let meaning: String
+    public let meaning: String
     /// Reads the setting's value.
-    let current: @Sendable (VolleySettings) -> SettingValue
+    public let current: @Sendable (VolleySettings) -> SettingValue
     /// Stores a value of the right kind into the settings.
-    let store: @Sendable (inout VolleySettings, SettingValue) throws(SettingsError) -> Void
+    public let store: @Sendable (inout VolleySettings, SettingValue) throws(SettingsError) -> Void
 
     /// The value as YAML would write it.
-    func yamlText(of settings: VolleySettings) -> String {
+    public func yamlText(of settings: VolleySettings) -> String {
         switch current(settings) {
         case .integer(let number): String(number)
         case .boolean(let on): on ? "true" : "false"
@@ -42,10 +41,10 @@ struct SettingDefinition: Sendable {
     }
 
     /// The flag's help: the meaning and the default.
-    var help: String { "\(meaning) (default: \(defaultText))" }
+    public var help: String { "\(meaning) (default: \(defaultText))" }
 
     /// How a value of this kind is described in errors.
-    var expectation: String {
+    public var expectation: String {
         switch kind {
         case .integer: "a whole number"
         case .boolean: "true or false"
@@ -94,7 +93,7 @@ extension SettingDefinition {
 }
 
 /// A configuration problem, told in one line.
-struct SettingsError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct SettingsError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,70 +1,70 @@
 /// Every setting of `volley serve`, in the order the README and `volley settings` list them.
-enum SettingsTable {
-    static let rootDirectory = SettingDefinition.text(
+public enum SettingsTable {
+    public static let rootDirectory = SettingDefinition.text(
         "root_dir", flag: "root", valueName: "dir", default: "/var/lib/tftpboot",
         "Directory served read-only; requests never leave it.", \.server.rootDirectory)
-    static let host = SettingDefinition.text(
+    public static let host = SettingDefinition.text(
         "host", flag: "host", valueName: "addr", default: "auto-detect",
         "IPv4/IPv6 address or host name to listen on; 0.0.0.0 for all IPv4, :: for all IPv4 and IPv6; empty auto-detects (the host name's address, else the default route's source address, else all IPv4).",
         \.server.host)
-    static let port = SettingDefinition.integer(
+    public static let port = SettingDefinition.integer(
         "port", flag: "port", valueName: "n", default: "69",
         "UDP port; 0 picks a free one and logs it.", \.server.port)
-    static let maximumBlockSize = SettingDefinition.integer(
+    public static let maximumBlockSize = SettingDefinition.integer(
         "max_block_size", flag: "max-block-size", valueName: "bytes", default: "65464",
         "Largest blksize a client may negotiate (8-65464).", \.server.maximumBlockSize)
-    static let mtuClamp = SettingDefinition.boolean(
+    public static let mtuClamp = SettingDefinition.boolean(
         "mtu_clamp", flag: "mtu-clamp", default: "on",
         "Lower blksize to fit the MTU of the interface the request came in on (fragmented blocks break some U-Boot builds); logged when it happens.",
         \.server.clampBlockSizeToInterfaceMTU)
-    static let maximumWindowSize = SettingDefinition.integer(
+    public static let maximumWindowSize = SettingDefinition.integer(
         "max_window_size", flag: "max-window-size", valueName: "blocks", default: "64",
         "Largest windowsize a client may negotiate (1-1024).", \.server.maximumWindowSize)
-    static let retransmitTimeout = SettingDefinition.integer(
+    public static let retransmitTimeout = SettingDefinition.integer(
         "retransmit_timeout_ms", flag: "retransmit-timeout", valueName: "ms", default: "1000",
         "First retransmission timeout when the client sets no timeout option; sub-second values are fine on a LAN.",
         \.retransmitTimeout)
-    static let maximumRetransmitTimeout = SettingDefinition.integer(
+    public static let maximumRetransmitTimeout = SettingDefinition.integer(
         "max_retransmit_timeout_ms", flag: nil, valueName: "ms", default: "8000",
         "Ceiling of the exponential backoff.", \.server.maximumRetransmitTimeoutMilliseconds)
-    static let maximumRetries = SettingDefinition.integer(
+    public static let maximumRetries = SettingDefinition.integer(
         "max_retries", flag: "max-retries", valueName: "n", default: "5",
         "Retransmissions in a row without an answer before a transfer is dropped.", \.server.maximumRetransmissions)
-    static let maximumTransfers = SettingDefinition.integer(
+    public static let maximumTransfers = SettingDefinition.integer(
         "max_transfers", flag: "max-transfers", valueName: "n", default: "20000",
         "Transfers at once; further requests are dropped (clients retry) with a warning.", \.server.maximumTransfers)
-    static let requireWorldReadable = SettingDefinition.boolean(
+    public static let requireWorldReadable = SettingDefinition.boolean(
         "require_world_readable", flag: "require-world-readable", default: "on",
         "Serve only files everyone may read (mode o+r), as tftpd-hpa and dnsmasq do; others get ERROR 2.",
         \.server.requireWorldReadable)
-    static let logLevel = SettingDefinition.text(
+    public static let logLevel = SettingDefinition.text(
         "log_level", flag: "log-level", valueName: "level", default: "info",
         "trace, debug, info, notice, warning, error or critical.", \.logLevel)
-    static let logFormat = SettingDefinition.text(
+    public static let logFormat = SettingDefinition.text(
         "log_format", flag: "log-format", valueName: "format", default: "text",
         "text (one readable line per event) or json (one JSON object per line, for log shippers).", \.logFormat)
-    static let drainTimeout = SettingDefinition.integer(
+    public static let drainTimeout = SettingDefinition.integer(
         "drain_timeout_ms", flag: "drain-timeout", valueName: "ms", default: "5000",
         "On the first SIGTERM/SIGINT, how long transfers in flight may finish (no new requests are taken); a second signal stops at once.",
         \.server.drainTimeoutMilliseconds)
-    static let singlePort = SettingDefinition.boolean(
+    public static let singlePort = SettingDefinition.boolean(
         "single_port", flag: "single-port", default: "off",
         "Run every transfer over the listening socket, told apart by client address and port (for NAT, firewalls, Kubernetes); receives and sends then batch across clients.",
         \.server.singlePort)
-    static let segmentationOffload = SettingDefinition.boolean(
+    public static let segmentationOffload = SettingDefinition.boolean(
         "segmentation_offload", flag: "segmentation-offload", default: "on",
         "Send a window's full-size blocks as one UDP GSO datagram train where the kernel supports it; falls back to sendmmsg by itself.",
         \.server.segmentationOffload)
 
     /// All of them.
-    static let all: [SettingDefinition] = [
+    public static let all: [SettingDefinition] = [
         rootDirectory, host, port, maximumBlockSize, mtuClamp, maximumWindowSize, retransmitTimeout,
         maximumRetransmitTimeout, maximumRetries, maximumTransfers, requireWorldReadable, logLevel, logFormat,
         drainTimeout, singlePort, segmentationOffload,
     ]
 
     /// The definition of YAML key `key`.
-    static func definition(forKey key: String) -> SettingDefinition? {
+    public static func definition(forKey key: String) -> SettingDefinition? {
         all.first { $0.key == key }
     }
 }

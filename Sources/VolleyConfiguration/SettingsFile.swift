@@ -5,9 +5,9 @@ import Yams
 ///
 /// Unknown keys are an error (with the nearest known key suggested), so a typo never
 /// silently falls back to a default; every error is one line.
-enum SettingsFile {
+public enum SettingsFile {
     /// Applies the file at `path` on top of `settings`.
-    static func load(_ path: String, into settings: inout VolleySettings) throws(SettingsError) {
+    public static func load(_ path: String, into settings: inout VolleySettings) throws(SettingsError) {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -18,7 +18,7 @@ enum SettingsFile {
     }
 
     /// Applies YAML text on top of `settings` (empty text changes nothing).
-    static func parse(yaml text: String, into settings: inout VolleySettings) throws(SettingsError) {
+    public static func parse(yaml text: String, into settings: inout VolleySettings) throws(SettingsError) {
         let node: Any?
         do {
             node = try Yams.load(yaml: text)
@@ -76,7 +76,7 @@ enum SettingsFile {
     }
 
     /// The known key closest to `key` by edit distance, when it is close enough to be a typo.
-    static func nearestKey(to key: String) -> String? {
+    public static func nearestKey(to key: String) -> String? {
         let scored = SettingsTable.all.map { ($0.key, editDistance(key, $0.key)) }
         guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, key.count / 3) else { return nil }
         return best.0
