@@ -364,6 +364,7 @@ class Volley(Driver):
         try:
             os.makedirs(directory, exist_ok=True)
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            os.fchmod(descriptor, 0o644)  # whatever the umask: the TFTP server must be able to read it
             async with await anyio.open_file(descriptor, "wb") as destination:
                 async with self.resource(src_stream) as source:
                     async for chunk in source:

@@ -11,6 +11,10 @@ checks every path before OpenDAL sees it and refuses, with a `ValueError` (a
 - contains a NUL character, or
 - leads outside the root through a symbolic link (checked on the resolved path).
 
+Files written through it are made readable by everyone (`o+r`, whatever the umask): TFTP
+serves them to anyone on the network anyway, and Volley, like tftpd-hpa and dnsmasq, may
+be set to serve only world-readable files.
+
 It also refines what `remove_created_on_close` removes: a file that already existed when
 it was first written through the driver is not "created" and stays on close; directories
 the driver had to create for a new file are removed again when they end up empty.
@@ -73,6 +77,8 @@ class ConfinedOpendal(Opendal):
     _preexisting: set[str] = field(init=False, default_factory=set)
     # Directories the driver created on the way to a new file: removed on close if empty.
     _created_dirs: set[str] = field(init=False, default_factory=set)
+    # Files open for writing, by descriptor: made world-readable when closed.
+    _writing: dict[UUID, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self):
         if self.scheme != "fs":
@@ -118,6 +124,17 @@ class ConfinedOpendal(Opendal):
             self._created_paths.add(normalized)
         self._created_dirs.update(missing_parents)
 
+    def make_readable(self, relative: str) -> None:
+        """Add read permission for everyone to a regular file below the root."""
+        full = os.path.join(self.root, relative)
+        try:
+            if os.path.isfile(full) and not os.path.islink(full):
+                mode = os.stat(full).st_mode
+                if mode & 0o444 != 0o444:
+                    os.chmod(full, (mode & 0o7777) | 0o444)
+        except OSError as error:
+            self.logger.warning(f"cannot make {relative} readable for the TFTP server: {error.strerror}")
+
     def forget(self, relative: str) -> None:
         normalized = self._normalize_path(relative)
         self._created_paths.discard(normalized)
@@ -134,7 +151,16 @@ class ConfinedOpendal(Opendal):
         fd = await super().open(path, mode)
         if before is not None:
             self.after_create(relative, before)
+            self._writing[fd] = relative
         return fd
+
+    @export
+    @validate_call(validate_return=True)
+    async def file_close(self, /, fd: UUID) -> None:
+        await super().file_close(fd)
+        relative = self._writing.pop(fd, None)
+        if relative is not None:
+            self.make_readable(relative)
 
     @export
     @validate_call(validate_return=True)
@@ -156,6 +182,7 @@ class ConfinedOpendal(Opendal):
         before = self.before_create(relative)
         await super().copy(source, target)
         self.after_create(relative, before)
+        self.make_readable(relative)
 
     @export
     @validate_call(validate_return=True)
@@ -236,6 +263,7 @@ class ConfinedOpendal(Opendal):
         before = self.before_create(relative)
         await super().copy_exporter_file(source, target)
         self.after_create(relative, before)
+        self.make_readable(relative)
 
     def close(self):
         super().close()  # removes self._created_paths when remove_created_on_close is set

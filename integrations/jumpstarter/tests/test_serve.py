@@ -206,3 +206,33 @@ def test_close_without_start(root):
         with pytest.raises(ServerNotRunning):
             client.stop()
     assert not (root / "x.txt").exists()
+
+
+def test_files_written_through_the_driver_are_world_readable(served, tmp_path):
+    """Even under umask 077, what the driver writes can be served (Volley may insist on o+r)."""
+    local = tmp_path / "local.bin"
+    local.write_bytes(b"uploaded")
+    source = tmp_path / "exporter-side.bin"
+    source.write_bytes(b"copied on the exporter")
+    old = os.umask(0o077)
+    try:
+        served.client.storage.write_bytes("boot/storage.bin", b"written")
+        served.client.put_local_file(str(local))
+        served.client.storage.copy("boot/storage.bin", "copy.bin")
+        import anyio
+
+        anyio.run(served.driver.storage.copy_exporter_file, source, "exporter.bin")
+    finally:
+        os.umask(old)
+    host, port = served.client.get_host(), served.client.get_port()
+    expected = {
+        "boot/storage.bin": b"written",
+        "local.bin": b"uploaded",
+        "copy.bin": b"written",
+        "exporter.bin": b"copied on the exporter",
+    }
+    for name, content in expected.items():
+        assert os.stat(served.root / name).st_mode & 0o444 == 0o444, name
+        result = curl_get(host, port, name, tmp_path / "out")
+        assert result.returncode == 0, name
+        assert (tmp_path / "out").read_bytes() == content
