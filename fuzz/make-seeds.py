@@ -33,12 +33,13 @@ write(P, "error-no-nul", u16(5) + u16(8) + b"tsize probe")
 write(P, "oack", u16(6) + b"blksize\0" + b"1428\0" + b"tsize\0" + b"1048576\0")
 
 # NegotiationFuzzer: maxBlock(u32: v+100) maxWindow(u32: v+10) override?(u8, nonzero low nibble = no)
-# cap?(u8 bool [u32: v+100]) bigSize?(u8 bool) size(u32 or u64) then options: name(u8 selector, u16 case mask) value(...)
+# cap?(u8 bool [u32: v+100]) sizeMode(u8: bit 1 = size unknown, no size follows; else bit 0 = u64) [size(u32 or u64)]
+# then options: name(u8 selector, u16 case mask) value(...)
 N = "NegotiationFuzzer"
-def limits(block, window, cap=None, size=0):
+def limits(block, window, cap=None, size=0):   # size None: not known up front (tsize is not acknowledged)
     out = u32(block + 100) + u32(window + 10) + u8(1)
     out += (u8(1) + u32(cap + 100)) if cap is not None else u8(0)
-    return out + u8(0) + u32(size)
+    return out + (u8(2) if size is None else u8(0) + u32(size))
 def known(index, mask=0):   # selector % 8 == 0 -> known name, (selector / 8) % 4 picks it
     return u8(index * 8) + u16(mask)
 def number16(v):            # value selector 1: decimal of a u16
@@ -49,6 +50,8 @@ write(N, "uefi-window", limits(1468, 16, cap=1428, size=4 << 20) + known(BLK) + 
       + known(WINDOW) + number16(64) + known(TIMEOUT) + number16(1) + known(TSIZE) + number16(0))
 write(N, "repeated-mixed-case", limits(512, 1) + known(BLK, 0x7F) + number16(4) + known(BLK) + number16(1024)
       + known(TIMEOUT, 0x01) + number16(300))
+write(N, "netascii-size-unknown", limits(1468, 64, size=None) + known(TSIZE) + number16(0) + known(BLK) + number16(1468))
+write(N, "window-protocol-cap", limits(1468, 32767) + known(WINDOW) + number16(65535) + known(TSIZE) + number16(0))
 
 # TransferFuzzer: sizeMode(u8, %8>=2 small) size(u16 % 4097) blockSizeMode(u8 nonzero) blockSize(u8: v+1)
 # windowMode(u8 nonzero) window(u8: v+1) oack(u8) initial(u16: v+5) boundedMax(u8 1) max(u16: v+5) maxRetrans(u8: v+2)
@@ -68,6 +71,20 @@ write(T, "size-probe", machine(4096, 64, 8, True) + u8(7) + u8(1) + u8(0))
 # (the known limitation in README.md; passes while the stale-ACK check stops at windows of 32768).
 write(T, "stale-ack-window-65535", u8(1) + u32(0x01000000) + u8(1) + u8(9) + u8(0) + u32(65538) + u8(0)
       + u16(1005) + u8(1) + u16(8005) + u8(5) + u8(41) + u16(1) + u8(0) + u8(21) + u8(1))
+# TransferFuzzer, unknown size: bit 7 of the first byte (0x82 = small size, streaming). The model's sender reports
+# the end; op 139 (% 10 == 9, bit 7 set) + kind byte calls endOfData out of turn (0 block 0, 1 <= acked, 2 another end, 3 the real end).
+def streaming_machine(size, block, window, oack, retrans=3):
+    return (u8(0x82) + u16(size) + u8(1) + u8(block + 1) + u8(1) + u8(window + 1) + u8(1 if oack else 0)
+            + u16(1000 + 5) + u8(1) + u16(8000 + 5) + u8(retrans + 2))
+END_OF_DATA = lambda kind, extra=b"": u8(139) + u8(kind) + extra
+write(T, "streaming-lockstep", streaming_machine(100, 16, 1, False) + ACK_NEXT * 16)
+write(T, "streaming-end-mid-window", streaming_machine(1000, 64, 3, True) + ACK_NEXT + ACK_NEXT_DUP * 6 + TIMER + ACK_NEXT * 2)
+write(T, "streaming-empty-last-block", streaming_machine(256, 64, 8, False) + TIMER + u8(10) + u8(2) + ACK_NEXT * 4)
+write(T, "streaming-nonsense-end", streaming_machine(300, 32, 4, False) + END_OF_DATA(0) + ACK_NEXT + END_OF_DATA(1, u8(3))
+      + END_OF_DATA(2, u8(1)) + END_OF_DATA(3) + ACK_NEXT * 3 + TIMER + ACK_NEXT * 2 + END_OF_DATA(3))
+# 799 997 bytes in 8-byte blocks (uint32 size mode), window 32767: rolls over 65535, the end found mid-window.
+write(T, "streaming-rollover-window-32767", u8(0x81) + u32(799_997) + u8(1) + u8(9) + u8(0) + u32(32767 + 3) + u8(0)
+      + u16(1005) + u8(1) + u16(8005) + u8(5) + ACK_NEXT * 2 + u8(21) + u8(4) + ACK_NEXT * 8)
 
 # NetasciiFuzzer: seed(u64) blockSizeMode(u8, odd = fixed) [blockSize u8] then the text.
 A = "NetasciiFuzzer"

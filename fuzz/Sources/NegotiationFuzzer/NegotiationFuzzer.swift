@@ -1,8 +1,8 @@
 // Arbitrary option lists and limits through OptionNegotiator.negotiate, checked against an independent model.
 // Checks: only requested, known names are acknowledged, once each, lowercase, in the client's order, first occurrence
-// winning; blksize in 8...min(server limit, MTU cap, requested); windowsize in 1...min(limit, requested); timeout
-// 1...255 and exactly as requested; tsize is the real size; the result fields match the OACK; the OACK round-trips
-// through the codec; log notes are printable one-line ASCII.
+// winning; blksize in 8...min(server limit, MTU cap, requested); windowsize in 1...min(limit, 32767, requested);
+// timeout 1...255 and exactly as requested; tsize is the real size, or not acknowledged (with a note) when the size is
+// unknown; the result fields match the OACK; the OACK round-trips through the codec; log notes are printable one-line ASCII.
 import FuzzSupport
 import TFTPProtocol
 
@@ -22,7 +22,9 @@ public func negotiationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
         limits.maximumWindowSize = input.int(in: -100_000...100_000)
     }
     let blockSizeCap: Int? = input.bool() ? input.int(in: -100...70_000) : nil
-    let transferSize = input.bool() ? input.uint64() : UInt64(input.uint32())
+    // Bit 1 set: the size is not known up front (a large netascii file), so tsize must not be acknowledged.
+    let sizeMode = input.byte()
+    let transferSize: UInt64? = sizeMode & 2 != 0 ? nil : (sizeMode & 1 == 1 ? input.uint64() : UInt64(input.uint32()))
 
     var options: [TFTPOption] = []
     while !input.isExhausted, options.count < 80 {
@@ -45,7 +47,7 @@ public func negotiationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
 
     // Ranges, independent of the model's arithmetic.
     let serverMaximum = min(max(limits.maximumBlockSize, 8), 65464)
-    let windowMaximum = min(max(limits.maximumWindowSize, 1), Int(UInt16.max))
+    let windowMaximum = min(max(limits.maximumWindowSize, 1), NegotiationLimits.windowSizeRange.upperBound)
     if let value = acknowledged("blksize", result) {
         let requested = expected.requested["blksize"]!
         let upper = min(serverMaximum, blockSizeCap.map { max($0, 8) } ?? Int.max, requested > UInt64(Int.max) ? Int.max : Int(requested))
@@ -69,9 +71,14 @@ public func negotiationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
         fuzzCheck(result.timeoutSeconds == nil, "timeoutSeconds set without an acknowledged timeout")
     }
     if let value = acknowledged("tsize", result) {
-        fuzzCheck(value == transferSize && result.transferSize == transferSize, "tsize \(value) / \(String(describing: result.transferSize)), real size \(transferSize)")
+        fuzzCheck(transferSize != nil, "tsize \(value) acknowledged although the size is unknown")
+        fuzzCheck(value == transferSize && result.transferSize == transferSize, "tsize \(value) / \(String(describing: result.transferSize)), real size \(String(describing: transferSize))")
     } else {
         fuzzCheck(result.transferSize == nil, "transferSize set without an acknowledged tsize")
+    }
+    // An unknown size answers a numeric tsize request with a note instead.
+    if transferSize == nil, expected.requested["tsize"] != nil {
+        fuzzCheck(result.notes.contains { $0.contains("tsize") }, "tsize requested, size unknown, but no note says so: \(result.notes)")
     }
     fuzzCheck(result.sendsOptionAcknowledgement == !result.acknowledgedOptions.isEmpty, "sendsOptionAcknowledgement disagrees with the OACK")
 
@@ -119,7 +126,7 @@ private func makeValue(_ input: inout FuzzInput) -> String {
     case 1: return String(input.uint16())
     case 2: return String(input.uint64())
     case 3:
-        let boundaries: [UInt64] = [0, 1, 7, 8, 9, 255, 256, 511, 512, 513, 1428, 1468, 65464, 65465, 65535, 65536,
+        let boundaries: [UInt64] = [0, 1, 7, 8, 9, 255, 256, 511, 512, 513, 1428, 1468, 32767, 32768, 65464, 65465, 65535, 65536,
                                     UInt64(Int.max), UInt64(Int.max) + 1, UInt64.max]
         return String(boundaries[Int(input.byte()) % boundaries.count])
     case 4: return String(repeating: "0", count: Int(input.byte() % 40)) + String(input.uint16())
@@ -136,7 +143,7 @@ private struct Expectation {
 }
 
 /// RFC 2347/2348/2349/7440 as this server documents it, written without looking at the implementation's helpers.
-private func model(_ options: [TFTPOption], limits: NegotiationLimits, transferSize: UInt64, blockSizeCap: Int?) -> Expectation {
+private func model(_ options: [TFTPOption], limits: NegotiationLimits, transferSize: UInt64?, blockSizeCap: Int?) -> Expectation {
     var out = Expectation()
     var seen: Set<String> = []
     for option in options {
@@ -154,10 +161,11 @@ private func model(_ options: [TFTPOption], limits: NegotiationLimits, transferS
             guard number >= 1, number <= 255 else { continue }
             out.acknowledged.append(TFTPOption(name: name, value: String(number)))
         case "tsize":
+            guard let transferSize else { continue }
             out.acknowledged.append(TFTPOption(name: name, value: String(transferSize)))
         default: // windowsize
             guard number >= 1 else { continue }
-            let cap = UInt64(min(max(limits.maximumWindowSize, 1), 65535))
+            let cap = UInt64(min(max(limits.maximumWindowSize, 1), NegotiationLimits.windowSizeRange.upperBound))
             out.acknowledged.append(TFTPOption(name: name, value: String(min(number, cap))))
         }
     }
