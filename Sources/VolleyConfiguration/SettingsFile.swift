@@ -61,18 +61,13 @@ public enum SettingsFile {
         }
     }
 
-    /// Why a file cannot be read, without a stack of Foundation wording.
+    /// Why a file cannot be read, in plain words.
     private static func unreadable(_ path: String, _ error: any Error) -> String {
-        let code = (error as NSError).userInfo[NSUnderlyingErrorKey].flatMap { ($0 as? NSError)?.code } ?? 0
-        switch Int32(code) {
-        case ENOENT: return "cannot read \(path): it does not exist"
-        case EACCES, EPERM: return "cannot read \(path): permission denied"
-        case EISDIR: return "cannot read \(path): it is a directory"
-        default:
-            if !FileManager.default.fileExists(atPath: path) { return "cannot read \(path): it does not exist" }
-            if !FileManager.default.isReadableFile(atPath: path) { return "cannot read \(path): permission denied" }
-            return "cannot read \(path): not UTF-8 text or unreadable"
-        }
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { return "cannot read \(path): it does not exist" }
+        if isDirectory.boolValue { return "cannot read \(path): it is a directory" }
+        if !FileManager.default.isReadableFile(atPath: path) { return "cannot read \(path): permission denied" }
+        return "cannot read \(path): not UTF-8 text"
     }
 
     /// The known key closest to `key` by edit distance, when it is close enough to be a typo.

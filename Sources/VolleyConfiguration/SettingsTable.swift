@@ -33,6 +33,22 @@ public enum SettingsTable {
     public static let maximumTransfers = SettingDefinition.integer(
         "max_transfers", flag: "max-transfers", valueName: "n", default: "20000",
         "Transfers at once; further requests are dropped (clients retry) with a warning.", \.server.maximumTransfers)
+    public static let maximumTransfersPerClient = SettingDefinition.integer(
+        "max_transfers_per_client", flag: "max-transfers-per-client", valueName: "n", default: "256",
+        "Transfers at once from one client address; further requests from it are dropped (it retries). 0: no limit.",
+        \.server.maximumTransfersPerClient)
+    public static let requestRatePerClient = SettingDefinition.integer(
+        "request_rate_per_client", flag: "request-rate-per-client", valueName: "n", default: "200",
+        "New requests a second one client address may make (bursts of twice that); more are dropped. 0: unlimited.",
+        \.server.requestsPerSecondPerClient)
+    public static let errorRatePerClient = SettingDefinition.integer(
+        "error_rate_per_client", flag: "error-rate-per-client", valueName: "n", default: "20",
+        "ERROR replies a second to one client address (bursts of twice that); beyond it bad requests get no answer, so a spoofed source cannot use volley as a reflector. 0: unlimited.",
+        \.server.errorRepliesPerSecondPerClient)
+    public static let errorRateTotal = SettingDefinition.integer(
+        "error_rate_total", flag: "error-rate-total", valueName: "n", default: "1000",
+        "ERROR replies a second in total (bursts of twice that). 0: unlimited.",
+        \.server.errorRepliesPerSecond)
     public static let requireWorldReadable = SettingDefinition.boolean(
         "require_world_readable", flag: "require-world-readable", default: "on",
         "Serve only files everyone may read (mode o+r), as tftpd-hpa and dnsmasq do; others get ERROR 2.",
@@ -56,11 +72,17 @@ public enum SettingsTable {
         "Send a window's full-size blocks as one UDP GSO datagram train where the kernel supports it; falls back to sendmmsg by itself.",
         \.server.segmentationOffload)
 
+    public static let user = SettingDefinition.text(
+        "user", flag: "user", valueName: "name", default: "none (stay as started)",
+        "After binding the port and opening the root, run as this user (its groups too), with root's capabilities gone, as tftpd-hpa -u does. Only when started as root; the systemd units use DynamicUser instead.",
+        \.user)
+
     /// All of them.
     public static let all: [SettingDefinition] = [
         rootDirectory, host, port, maximumBlockSize, mtuClamp, maximumWindowSize, retransmitTimeout,
-        maximumRetransmitTimeout, maximumRetries, maximumTransfers, requireWorldReadable, logLevel, logFormat,
-        drainTimeout, singlePort, segmentationOffload,
+        maximumRetransmitTimeout, maximumRetries, maximumTransfers, maximumTransfersPerClient, requestRatePerClient,
+        errorRatePerClient, errorRateTotal, requireWorldReadable, logLevel, logFormat,
+        drainTimeout, singlePort, segmentationOffload, user,
     ]
 
     /// The definition of YAML key `key`.

@@ -11,6 +11,8 @@ public struct VolleySettings: Sendable, Equatable {
     public var logLevel = "info"
     /// `text` or `json`.
     public var logFormat = "text"
+    /// The user to run as after start-up; empty: stay as started.
+    public var user = ""
 
     /// The log level, checked.
     public func parsedLogLevel() throws(SettingsError) -> Logger.Level {

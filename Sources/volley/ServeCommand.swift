@@ -1,13 +1,15 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import VolleyServer
 import VolleySystem
 import VolleyConfiguration
 
 /// `volley serve`: serve a directory in the foreground until SIGINT or SIGTERM.
-struct ServeCommand: AsyncParsableCommand {
+struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve a directory over TFTP in the foreground.",
@@ -51,6 +53,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong(SettingsTable.maximumTransfers.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumTransfers))
     var maxTransfers: Int?
 
+    @Option(name: .customLong(SettingsTable.maximumTransfersPerClient.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumTransfersPerClient))
+    var maxTransfersPerClient: Int?
+
+    @Option(name: .customLong(SettingsTable.requestRatePerClient.flag!), parsing: .unconditional, help: Self.help(SettingsTable.requestRatePerClient))
+    var requestRatePerClient: Int?
+
+    @Option(name: .customLong(SettingsTable.errorRatePerClient.flag!), parsing: .unconditional, help: Self.help(SettingsTable.errorRatePerClient))
+    var errorRatePerClient: Int?
+
+    @Option(name: .customLong(SettingsTable.errorRateTotal.flag!), parsing: .unconditional, help: Self.help(SettingsTable.errorRateTotal))
+    var errorRateTotal: Int?
+
     @Flag(name: .customLong(SettingsTable.requireWorldReadable.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.requireWorldReadable))
     var requireWorldReadable: Bool?
 
@@ -65,6 +79,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong(SettingsTable.logFormat.flag!), help: Self.help(SettingsTable.logFormat))
     var logFormat: String?
+
+    @Option(name: .customLong(SettingsTable.user.flag!), help: Self.help(SettingsTable.user))
+    var user: String?
 
     @Option(name: .customLong(SettingsTable.drainTimeout.flag!), parsing: .unconditional, help: Self.help(SettingsTable.drainTimeout))
     var drainTimeout: Int?
@@ -81,16 +98,25 @@ struct ServeCommand: AsyncParsableCommand {
             (SettingsTable.retransmitTimeout, retransmitTimeout.map(SettingValue.integer)),
             (SettingsTable.maximumRetries, maxRetries.map(SettingValue.integer)),
             (SettingsTable.maximumTransfers, maxTransfers.map(SettingValue.integer)),
+            (SettingsTable.maximumTransfersPerClient, maxTransfersPerClient.map(SettingValue.integer)),
+            (SettingsTable.requestRatePerClient, requestRatePerClient.map(SettingValue.integer)),
+            (SettingsTable.errorRatePerClient, errorRatePerClient.map(SettingValue.integer)),
+            (SettingsTable.errorRateTotal, errorRateTotal.map(SettingValue.integer)),
             (SettingsTable.requireWorldReadable, requireWorldReadable.map(SettingValue.boolean)),
             (SettingsTable.singlePort, singlePort.map(SettingValue.boolean)),
             (SettingsTable.segmentationOffload, segmentationOffload.map(SettingValue.boolean)),
             (SettingsTable.logLevel, logLevel.map(SettingValue.text)),
             (SettingsTable.logFormat, logFormat.map(SettingValue.text)),
             (SettingsTable.drainTimeout, drainTimeout.map(SettingValue.integer)),
+            (SettingsTable.user, user.map(SettingValue.text)),
         ]
     }
 
-    func run() async throws {
+    /// Runs on the main thread, which stays outside Swift's concurrency pool: dropping
+    /// privileges there reaches every thread (from a pool thread, glibc's broadcast of the
+    /// new IDs missed the parked main thread, which stayed root). The service group then
+    /// runs on the pool while the main thread waits.
+    func run() throws {
         let settings = try loadSettings()
         let logSettings = LogSettings(level: try settings.parsedLogLevel(), format: try settings.parsedLogFormat())
         logSettings.bootstrap()
@@ -111,8 +137,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         // Trapped before the server starts: a signal right after READY must not kill volley.
-        let stopSignals = await StopSignals.trap()
-        let hangups = await ConfigurationReloader.trap()
+        let (stopSignals, hangups, statusRequests) = try waitFor {
+            (await StopSignals.trap(), await ConfigurationReloader.trap(), await StatusReporter.trap())
+        }
         let notifier = ServiceNotifier()
         let server = TFTPServer(
             configuration: configuration, logger: logger, heartbeat: notifier.heartbeat, observers: [notifier])
@@ -121,6 +148,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw StartupFailure("cannot start: \(error)")
         }
+        if !settings.user.isEmpty { try dropPrivileges(to: settings.user, logger: logger) }
         notifier.ready(server.statistics, host: server.host, port: server.port)
         logger.info("\(StartupSummary(settings))")
         FetchHint.log(server, logger: logger)
@@ -135,11 +163,29 @@ struct ServeCommand: AsyncParsableCommand {
             services: [
                 .init(service: StopSignals(signals: stopSignals, server: server, logger: logger, group: handle)),
                 .init(service: reloader),
+                .init(service: StatusReporter(signals: statusRequests, server: server, logger: logger)),
                 .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             logger: logger))
         handle.set(group)
-        try await group.run()
+        try waitFor { try await group.run() }
+    }
+
+    /// Becomes `user` now that the port is bound and the root is open, as tftpd-hpa's `-u`.
+    private func dropPrivileges(to user: String, logger: Logger) throws {
+        guard Privileges.isRoot else {
+            logger.notice("user \(user) is ignored: volley is not running as root")
+            return
+        }
+        guard let account = Privileges.account(named: user) else {
+            throw StartupFailure("cannot drop privileges: there is no user \"\(user)\"")
+        }
+        do {
+            try Privileges.drop(to: account)
+        } catch {
+            throw StartupFailure("cannot drop privileges to \(user): \(error)")
+        }
+        logger.info("running as user \(user) (uid \(account.userID), gid \(account.groupID)); root privileges dropped")
     }
 
     /// Defaults, then the YAML file, then the flags.
@@ -172,4 +218,18 @@ struct ServeCommand: AsyncParsableCommand {
     private static func flagHelp(_ setting: SettingDefinition) -> ArgumentHelp {
         ArgumentHelp(setting.help)
     }
+}
+
+/// Runs `body` on Swift's concurrency pool and blocks the calling (main) thread until it ends.
+private func waitFor<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    let result = Mutex<Result<T, any Error>?>(nil)
+    Task {
+        let outcome: Result<T, any Error>
+        do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+        result.withLock { $0 = outcome }
+        done.signal()
+    }
+    done.wait()
+    return try result.withLock { $0! }.get()
 }

@@ -3,7 +3,7 @@ import VolleyServer
 
 /// `volley`: the command line of the Volley TFTP server.
 @main
-struct VolleyCommand: AsyncParsableCommand {
+struct VolleyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volley",
         abstract: "A read-only TFTP server for netboot labs, on one epoll reactor thread.",

@@ -276,8 +276,10 @@ def binary_key(name):
 def server_argv(name, binaries, root, port):
     """The command line each server runs with (foreground, 127.0.0.1 only)."""
     if name in ("volley", "volley-single-port"):
+        # Every load-generator client comes from 127.0.0.1: no per-client limits.
         argv = [binaries["volley"], "serve", "--root", root, "--host", "127.0.0.1",
-                "--port", str(port), "--log-level", "warning"]
+                "--port", str(port), "--log-level", "warning",
+                "--max-transfers-per-client", "0", "--request-rate-per-client", "0"]
         return argv + (["--single-port"] if name == "volley-single-port" else [])
     if name == "tftpd-hpa":
         # -L: listen in the foreground (forks a child per transfer, no limit on their number);

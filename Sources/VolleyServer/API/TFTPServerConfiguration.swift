@@ -28,6 +28,18 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
     public var maximumRetransmissions: Int = 5
     /// Transfers served at once; further requests are dropped (clients retry) and logged.
     public var maximumTransfers: Int = 20000
+    /// Transfers at once from one client address; further requests from it are dropped
+    /// (it retries). 0: no limit beyond ``maximumTransfers``.
+    public var maximumTransfersPerClient: Int = 256
+    /// New requests a second one client address may make (bursts of twice that); more are
+    /// dropped. 0: unlimited.
+    public var requestsPerSecondPerClient: Int = 200
+    /// ERROR replies a second to one client address (bursts of twice that); beyond it
+    /// errors are not sent, so a spoofed source cannot use the server as a reflector.
+    /// 0: unlimited.
+    public var errorRepliesPerSecondPerClient: Int = 20
+    /// ERROR replies a second in total (bursts of twice that). 0: unlimited.
+    public var errorRepliesPerSecond: Int = 1000
     /// Run every transfer over the listening socket, told apart by client address and port,
     /// instead of a socket per transfer: for NAT, firewalls and Kubernetes (like dnsmasq's
     /// `tftp-single-port`). Receives and sends then batch across clients.
@@ -75,6 +87,9 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
         if !(0...100).contains(maximumRetransmissions) { return "maximum retransmissions \(maximumRetransmissions) is out of range (0-100)" }
         if maximumTransfers < 1 { return "maximum transfers must be at least 1" }
         if drainTimeoutMilliseconds < 0 { return "drain timeout must not be negative" }
+        if maximumTransfersPerClient < 0 || requestsPerSecondPerClient < 0 || errorRepliesPerSecondPerClient < 0 || errorRepliesPerSecond < 0 {
+            return "per-client limits and rates must not be negative (0 means unlimited)"
+        }
         return nil
     }
 }

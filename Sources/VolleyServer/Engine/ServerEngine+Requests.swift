@@ -70,15 +70,20 @@ extension ServerEngine {
             logger.debug("ignored repeated request from \(client) for \(request.filename.debugDescription)")
             return
         }
-        switch admission.decide(request, from: client, activeTransfers: table.count) {
+        switch admission.decide(request, from: client.ipString, activeTransfers: table.count, now: reactor.now) {
         case .admit:
             break
         case .refuse(let reason, let code, let message, let detail):
             refuse(client, via: listener, info: info, file: request.filename, reason, code, message, detail: detail)
             return
         case .drop(let reason, let detail):
-            if reason == .atCapacity, admission.shouldWarnAboutCapacity(now: reactor.now) {
-                logger.warning("at the limit of \(configuration.maximumTransfers) transfers: dropping new requests until some finish")
+            switch reason {
+            case .atCapacity:
+                warnAtMostOncePerSecond("capacity", "at the limit of \(configuration.maximumTransfers) transfers: dropping new requests until some finish")
+            case .clientAtCapacity, .rateLimited:
+                warnAtMostOncePerSecond(reason.rawValue, "dropping requests: \(detail)")
+            default:
+                break
             }
             environment.emit(.requestRefused(RefusedRequest(
                 client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail)))
@@ -89,6 +94,9 @@ extension ServerEngine {
         case .success(let opened):
             file = files.adopt(opened)
         case .failure(let failure):
+            if failure.kind == .resourcesExhausted {
+                warnAtMostOncePerSecond("busy", "out of descriptors or memory opening files (\(failure.logDetail)): answering new requests with \"Server busy\" until some transfers end")
+            }
             refuse(client, via: listener, info: info, file: request.filename, failure.refusalReason,
                    TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage, detail: failure.logDetail)
             return
@@ -98,6 +106,7 @@ extension ServerEngine {
         } catch {
             files.release(file)
             let busy = FileAccessError.Kind(error.errno) == .resourcesExhausted
+            if busy { warnAtMostOncePerSecond("busy", "out of descriptors or memory (\(error)): answering new requests with \"Server busy\" until some transfers end") }
             refuse(client, via: listener, info: info, file: request.filename, .serverError, .notDefined,
                    busy ? "Server busy, try again" : "Server error, try again", detail: "cannot start the transfer: \(error)")
         }
@@ -145,13 +154,20 @@ extension ServerEngine {
         return local
     }
 
-    /// Answers a request with an ERROR packet from the address it was sent to, and reports it.
+    /// Answers a request with an ERROR packet from the address it was sent to, and reports
+    /// it; beyond the error-reply rate limits the ERROR is not sent (reflection).
     func refuse(
         _ client: SocketAddress, via listener: Listener, info: PacketInfo?, file: String?,
         _ reason: RefusalReason, _ code: TFTPErrorCode, _ message: String, detail: String
     ) {
-        environment.outbox.sendNow(TFTPPacketEncoder.error(code, message), on: listener.socket.rawDescriptor, to: client, from: info)
-        environment.emit(.requestRefused(RefusedRequest(
-            client: client.description, fileName: file, reason: reason, errorCode: code.rawValue, detail: detail)))
+        var refusal = RefusedRequest(client: client.description, fileName: file, reason: reason, errorCode: code.rawValue, detail: detail)
+        if admission.mayReplyWithError(to: client.ipString, now: reactor.now) {
+            environment.outbox.sendNow(TFTPPacketEncoder.error(code, message), on: listener.socket.rawDescriptor, to: client, from: info)
+        } else {
+            refusal.errorCode = nil
+            refusal.replySuppressed = true
+            warnAtMostOncePerSecond("error-replies", "error-reply limit reached (\(admission.limits.errorRepliesPerSecondPerClient)/s per client, \(admission.limits.errorRepliesPerSecond)/s in total): not answering some bad requests, e.g. from \(client.ipString)")
+        }
+        environment.emit(.requestRefused(refusal))
     }
 }

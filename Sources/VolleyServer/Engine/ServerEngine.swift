@@ -18,6 +18,8 @@ final class ServerEngine {
     var files = SharedFileTable()
     var blockSizeCaps = InterfaceBlockSizeCaps()
     let receiveBatch = DatagramReceiveBatch(capacity: 64, bufferSize: 2048)
+    /// When each kind of warning was last logged, so that a flood logs once a second.
+    private var lastWarnings: [String: UInt64] = [:]
 
     init(
         reactor: Reactor, listeners: [Listener], root: ConfinedRoot,
@@ -28,7 +30,7 @@ final class ServerEngine {
         self.root = root
         self.configuration = configuration
         self.logger = logger
-        self.admission = AdmissionControl(maximumTransfers: configuration.maximumTransfers)
+        self.admission = AdmissionControl(limits: AdmissionLimits(configuration), now: reactor.now)
         let outbox = DatagramOutbox(segmentationOffload: configuration.segmentationOffload, logger: logger)
         self.environment = TransferEnvironment(reactor: reactor, outbox: outbox, observers: observers, logger: logger)
         environment.transferEnded = { [unowned self] transfer in self.remove(transfer) }
@@ -61,7 +63,7 @@ final class ServerEngine {
     /// Transfers in flight finish as they started (socket mode, file, options).
     func apply(_ newConfiguration: TFTPServerConfiguration, root newRoot: ConfinedRoot?) {
         configuration = newConfiguration
-        admission.maximumTransfers = newConfiguration.maximumTransfers
+        admission.limits = AdmissionLimits(newConfiguration)
         environment.outbox.setSegmentationOffload(newConfiguration.segmentationOffload)
         if let newRoot { root = newRoot }
         environment.emit(.reloaded(rootChanged: newRoot != nil))
@@ -86,13 +88,22 @@ final class ServerEngine {
             }
         }
         table.insert(transfer)
+        admission.transferStarted(for: transfer.description.clientAddress)
         transfer.start(in: environment)
     }
 
     private func remove(_ transfer: ReadTransfer) {
         table.remove(transfer)
+        admission.transferEnded(for: transfer.description.clientAddress)
         files.release(transfer.file)
         if !admission.acceptingRequests { closeListenersIfUnused() }
+    }
+
+    /// Logs `message` as a warning unless a warning of `kind` was logged in the last second.
+    func warnAtMostOncePerSecond(_ kind: String, _ message: @autoclosure () -> String) {
+        if let last = lastWarnings[kind], reactor.now &- last < 1000 { return }
+        lastWarnings[kind] = reactor.now
+        logger.warning("\(message())")
     }
 
     private func closeListenersIfUnused() {

@@ -21,6 +21,10 @@ public enum RefusalReason: String, Hashable, Sendable, CaseIterable {
     case unexpectedPacket = "unexpected_packet"
     /// At the transfer limit: dropped without an answer so that the client retries.
     case atCapacity = "at_capacity"
+    /// The client sent more new requests a second than allowed: dropped without an answer.
+    case rateLimited = "rate_limited"
+    /// The client already has as many transfers as one client may: dropped (it retries).
+    case clientAtCapacity = "client_at_capacity"
     /// The server is draining for shutdown: dropped without an answer.
     case shuttingDown = "shutting_down"
     /// Opening the file or the transfer's socket failed for another reason.

@@ -65,6 +65,8 @@ public struct RefusedRequest: Hashable, Sendable {
     public var reason: RefusalReason
     /// The TFTP error code sent, or nil when the request was dropped without an answer.
     public var errorCode: UInt16?
+    /// True when an ERROR was due but the error-reply rate limit held it back.
+    public var replySuppressed: Bool = false
     /// Detail for the log (errno text, limits); never sent to the client.
     public var detail: String
 }

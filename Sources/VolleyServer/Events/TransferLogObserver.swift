@@ -30,10 +30,11 @@ public struct TransferLogObserver: TFTPServerObserver {
             if let name = refusal.fileName { metadata["file"] = "\(name)" }
             let what = refusal.fileName.map { "\($0.debugDescription) to \(refusal.client)" } ?? "packet from \(refusal.client)"
             switch refusal.reason {
-            case .atCapacity, .shuttingDown, .malformed, .unexpectedPacket:
-                logger.debug("dropped or refused \(what): \(refusal.detail)", metadata: metadata)
-            default:
+            case .fileNotFound, .accessViolation, .notARegularFile, .invalidName, .notWorldReadable, .unsupportedMode, .writeRequest:
                 logger.info("refused \(what): \(refusal.detail)", metadata: metadata)
+            case .atCapacity, .shuttingDown, .malformed, .unexpectedPacket, .rateLimited, .clientAtCapacity, .serverError:
+                // Floods of these are summarised by the server at most once a second.
+                logger.debug("dropped or refused \(what): \(refusal.detail)", metadata: metadata)
             }
         case .listening(let address, let port):
             logger.debug("listening on \(address) port \(port)")

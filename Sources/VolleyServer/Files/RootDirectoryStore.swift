@@ -21,6 +21,8 @@ public struct RootDirectoryStore: Sendable {
 
     /// Relative paths ("a.bin", "sub/dir/b.bin") of the regular files under the root, sorted;
     /// skips in-progress upload temporaries and does not follow symlinked directories.
+    /// - Throws: ``TFTPError/invalidConfiguration(_:)`` when the root is missing;
+    ///   ``TFTPError/io(_:)`` when a directory cannot be read.
     public func listFiles() throws(TFTPError) -> [String] {
         let root = try ConfinedRoot.forStore(rootDirectory)
         do {
@@ -31,6 +33,9 @@ public struct RootDirectoryStore: Sendable {
     }
 
     /// Deletes the regular file (or symlink) `name` below the root; directories are refused.
+    /// - Parameter name: a path relative to the root (`boot/vmlinuz`).
+    /// - Throws: ``TFTPError/fileNotFound(_:)`` when it is missing;
+    ///   ``TFTPError/accessViolation(_:)`` for a name outside the root.
     public func deleteFile(_ name: String) throws(TFTPError) {
         let path = try RelativePath.forStore(name)
         let root = try ConfinedRoot.forStore(rootDirectory)
@@ -50,6 +55,7 @@ public struct RootDirectoryStore: Sendable {
     }
 
     /// Whether the file `name` has the SHA-256 `sha256` (hex, any case); a missing file gives `false`.
+    /// - Throws: ``TFTPError/accessViolation(_:)`` for a name outside the root; ``TFTPError/io(_:)``.
     public func checkFileChecksum(_ name: String, sha256: String) throws(TFTPError) -> Bool {
         do {
             return SHA256Hex.matches(try self.sha256(ofFile: name), sha256)
@@ -59,6 +65,7 @@ public struct RootDirectoryStore: Sendable {
     }
 
     /// The SHA-256 of the file `name` below the root, as lowercase hex.
+    /// - Throws: ``TFTPError/fileNotFound(_:)`` when it is missing.
     public func sha256(ofFile name: String) throws(TFTPError) -> String {
         let root = try ConfinedRoot.forStore(rootDirectory)
         guard let digest = try root.existingDigest(of: name) else { throw .fileNotFound(name) }

@@ -1,0 +1,54 @@
+import Foundation
+import Glibc
+import Testing
+import TFTPProtocol
+import VolleySystem
+
+/// Out of descriptors (`prlimit --nofile=48`): new requests get ERROR 0 "Server busy",
+/// logged at most once a second, and service resumes when descriptors come back.
+@Suite("systemd: running out of descriptors", .serialized, .timeLimit(.minutes(2)))
+struct DescriptorExhaustionTests {
+    @Test("EMFILE answers Server busy without crashing, and service resumes")
+    func exhaustionIsSurvived() async throws {
+        let scratch = try TestDirectory("nf")
+        defer { scratch.remove() }
+        let content = SeededBytes.make(count: 3000, seed: 51)
+        for i in 0..<80 { try scratch.write("root/f\(i).bin", content) }
+        let service = try ServiceProcess(
+            try VolleyBinaries.program("prlimit"),
+            ["--nofile=48:48", try VolleyBinaries.volley(), "serve", "--root", scratch.path("root"),
+             "--host", "127.0.0.1", "--port", "0", "--retransmit-timeout", "5000"],
+            timeout: 60)
+        defer { service.killIfRunning() }
+        let port = try await service.waitForServingPort()
+
+        let (started, busy, resumed): (Int, Int, Bool) = try await offload {
+            // 80 clients that take block 1 and then stall hold a socket and a file each.
+            let clients = try (0..<80).map { _ in try RawTFTPClient() }
+            for (i, client) in clients.enumerated() { client.sendReadRequest("f\(i).bin", to: loopback(port: port)) }
+            var started = 0, busy = 0
+            var stalled: [(RawTFTPClient, SocketAddress)] = []
+            for client in clients {
+                guard let reply = client.receive(timeout: 2) else { continue }
+                switch reply.packet {
+                case .data(1, _)?: started += 1; stalled.append((client, reply.source))
+                case .error(let code, let message)? where code == .notDefined && message == "Server busy, try again": busy += 1
+                default: break
+                }
+            }
+            // Give the descriptors back: abort the stalled transfers.
+            for (client, source) in stalled { client.send(.error(code: .notDefined, message: "bye"), to: source) }
+            usleep(300_000)
+            let fetched = try? RawTFTPClient().fetch("f0.bin", from: loopback(port: port))
+            return (started, busy, fetched?.bytes == content)
+        }
+        #expect(started > 0 && busy > 0, "started \(started), busy \(busy); stderr:\n\(service.stderrText)")
+        // All 80 come from 127.0.0.1: beyond the error-reply burst (40) the rest are dropped
+        // silently, and a real client would retry.
+        #expect(started + busy <= 80 && busy <= 41, "started \(started), busy \(busy)")
+        #expect(resumed, "no service after the descriptors came back; stderr:\n\(service.stderrText)")
+        #expect(service.isRunning)
+        let warnings = service.lines(containing: "out of descriptors")
+        #expect((1...3).contains(warnings.count), "logged at most once a second: \(warnings.count)")
+    }
+}
