@@ -53,38 +53,70 @@ write(N, "repeated-mixed-case", limits(512, 1) + known(BLK, 0x7F) + number16(4) 
 write(N, "netascii-size-unknown", limits(1468, 64, size=None) + known(TSIZE) + number16(0) + known(BLK) + number16(1468))
 write(N, "window-protocol-cap", limits(1468, 32767) + known(WINDOW) + number16(65535) + known(TSIZE) + number16(0))
 
-# TransferFuzzer: sizeMode(u8, %8>=2 small) size(u16 % 4097) blockSizeMode(u8 nonzero) blockSize(u8: v+1)
-# windowMode(u8 nonzero) window(u8: v+1) oack(u8) initial(u16: v+5) boundedMax(u8 1) max(u16: v+5) maxRetrans(u8: v+2)
-# then events: op % 10: 0-4 ACK (op/10 % 5: 0 = highest sent), 5-6 timer, 7 ERROR, 8 stray packet, 9 start again.
+# TransferFuzzer: sizeMode(u8, %8>=2 small; bit 7 = size unknown, the model streams and reports the end)
+# size(u16 % 4097) blockSizeMode(u8 nonzero) blockSize(u8: v+1) windowMode(u8 nonzero) window(u8: v+1) oack(u8)
+# initial(u16: v+5) boundedMax(u8 1) max(u16: v+5) maxRetrans(u8: v+2) fixed(u8, odd = negotiated timeout)
+# startTime(u32), then events: step(u8: <128 ms, <224 (v-128)*16 ms, else (v-224)*512 ms) op(u8):
+# op % 10: 0-4 ACK (op/10 % 5: 0 = highest sent, 1 = acked+u8, 2 = acked-u8 (0: a duplicate), 3 = acked+u32, 4 = u16;
+# bit 7 = via receive(_:now:)), then, if the ACK made the machine send, u8 (odd: the same ACK again at once);
+# 5-6 timer; 7 ERROR; 8 stray packet; 9 start again, or with bit 7 endOfData(atBlock:) (kind u8: 0 block 0,
+# 1 <= acked [u8], 2 another end [u8 once the end is known], 3 the real end).
 T = "TransferFuzzer"
-def machine(size, block, window, oack, retrans=3):
-    return (u8(2) + u16(size) + u8(1) + u8(block + 1) + u8(1) + u8(window + 1) + u8(1 if oack else 0)
-            + u16(1000 + 5) + u8(1) + u16(8000 + 5) + u8(retrans + 2))
-ACK_NEXT = u8(0)            # ACK for the highest block sent
-ACK_NEXT_DUP = u8(0x80) + u8(1)   # via receive(.acknowledgement), then the duplicate check
+def machine(size, block, window, oack, retrans=3, initial=1000, maximum=8000, fixed=False, streaming=False):
+    return (u8(0x82 if streaming else 2) + u16(size) + u8(1) + u8(block + 1) + u8(1) + u8(window + 1)
+            + u8(1 if oack else 0) + u16(initial + 5) + u8(1) + u16(maximum + 5) + u8(retrans + 2)
+            + u8(1 if fixed else 0) + u32(1_000_000))
+def ms(v):                  # the step byte for v milliseconds
+    if v < 128: return u8(v)
+    if v % 16 == 0 and v // 16 < 96: return u8(128 + v // 16)
+    assert v % 512 == 0 and v // 512 < 32, v
+    return u8(224 + v // 512)
+def at(step, event): return ms(step) + event
+ACK_NEXT = u8(0) + u8(0)                # ACK for the highest block sent (acted on; no repeat)
+ACK_NEXT_TWICE = u8(150) + u8(1)        # the same via receive(.acknowledgement) (150: % 10 = 0, / 10 % 5 = 0, bit 7), then again at once
+def ACK_AHEAD(n): return u8(10) + u8(n) + u8(0)   # ACK for acked + n, inside the window (acted on)
+DUP_IGNORED = u8(20) + u8(0)            # a duplicate of the highest ACK, within a timeout period of the last send
+DUP_RESEND = u8(20) + u8(0) + u8(0)     # the same once a timeout period has passed: it re-sends
 TIMER = u8(5)
-write(T, "lockstep", machine(100, 16, 1, False) + ACK_NEXT * 8)
-write(T, "oack-window", machine(1000, 32, 4, True) + ACK_NEXT + ACK_NEXT_DUP * 6 + TIMER + ACK_NEXT * 4)
-write(T, "timeouts", machine(64, 8, 2, False, retrans=2) + TIMER * 3)
-write(T, "size-probe", machine(4096, 64, 8, True) + u8(7) + u8(1) + u8(0))
-# 16 MiB in 8-byte blocks, window 65535: ACK 1, then a stale ACK 0 that the machine reads as block 65536
-# (the known limitation in README.md; passes while the stale-ACK check stops at windows of 32768).
+def END_OF_DATA(kind, extra=b""): return u8(139) + u8(kind) + extra
+write(T, "lockstep", machine(100, 16, 1, False) + at(1, ACK_NEXT) * 8)
+write(T, "oack-window", machine(1000, 32, 4, True) + at(2, ACK_NEXT) + at(1, ACK_NEXT_TWICE) * 6 + at(1024, TIMER)
+      + at(3, ACK_NEXT) * 4)
+write(T, "timeouts", machine(64, 8, 2, False, retrans=2) + at(1024, TIMER) + at(2048, TIMER) + at(4096, TIMER))
+write(T, "size-probe", machine(4096, 64, 8, True) + at(1, u8(7) + u8(1) + u8(0)))
+# 16 MiB in 8-byte blocks, window 65535 (capped to 32767): ACK 1, then a stale ACK 0 that must not pass for block 65536.
 write(T, "stale-ack-window-65535", u8(1) + u32(0x01000000) + u8(1) + u8(9) + u8(0) + u32(65538) + u8(0)
-      + u16(1005) + u8(1) + u16(8005) + u8(5) + u8(41) + u16(1) + u8(0) + u8(21) + u8(1))
-# TransferFuzzer, unknown size: bit 7 of the first byte (0x82 = small size, streaming). The model's sender reports
-# the end; op 139 (% 10 == 9, bit 7 set) + kind byte calls endOfData out of turn (0 block 0, 1 <= acked, 2 another end, 3 the real end).
-def streaming_machine(size, block, window, oack, retrans=3):
-    return (u8(0x82) + u16(size) + u8(1) + u8(block + 1) + u8(1) + u8(window + 1) + u8(1 if oack else 0)
-            + u16(1000 + 5) + u8(1) + u16(8000 + 5) + u8(retrans + 2))
-END_OF_DATA = lambda kind, extra=b"": u8(139) + u8(kind) + extra
-write(T, "streaming-lockstep", streaming_machine(100, 16, 1, False) + ACK_NEXT * 16)
-write(T, "streaming-end-mid-window", streaming_machine(1000, 64, 3, True) + ACK_NEXT + ACK_NEXT_DUP * 6 + TIMER + ACK_NEXT * 2)
-write(T, "streaming-empty-last-block", streaming_machine(256, 64, 8, False) + TIMER + u8(10) + u8(2) + ACK_NEXT * 4)
-write(T, "streaming-nonsense-end", streaming_machine(300, 32, 4, False) + END_OF_DATA(0) + ACK_NEXT + END_OF_DATA(1, u8(3))
-      + END_OF_DATA(2, u8(1)) + END_OF_DATA(3) + ACK_NEXT * 3 + TIMER + ACK_NEXT * 2 + END_OF_DATA(3))
-# 799 997 bytes in 8-byte blocks (uint32 size mode), window 32767: rolls over 65535, the end found mid-window.
-write(T, "streaming-rollover-window-32767", u8(0x81) + u32(799_997) + u8(1) + u8(9) + u8(0) + u32(32767 + 3) + u8(0)
-      + u16(1005) + u8(1) + u16(8005) + u8(5) + ACK_NEXT * 2 + u8(21) + u8(4) + ACK_NEXT * 8)
+      + u16(1005) + u8(1) + u16(8005) + u8(5) + u8(0) + u32(1_000_000)
+      + at(1, u8(41) + u16(1) + u8(0)) + at(1, u8(0) + u8(0)) + at(1, u8(21) + u8(1)))
+# Timing: a lost DATA recovered by the client's duplicate ACK once a timeout period (50 ms) has passed, not before.
+write(T, "duplicate-ack-after-timeout", machine(2000, 16, 1, False) + at(1, ACK_NEXT) * 6 + at(10, DUP_IGNORED)
+      + at(39, DUP_IGNORED) + at(5, DUP_RESEND) + at(1, DUP_IGNORED) + at(60, DUP_RESEND) + at(1, ACK_NEXT) * 4)
+# A client that keeps re-sending its ACK while our DATA never arrives stays alive far past the retry limit,
+# then silence ends it (after 700 ms of timeouts: 100 + 200 + 400).
+write(T, "duplicates-keep-alive", machine(4000, 32, 2, True, retrans=2, initial=100, maximum=400) + at(1, ACK_NEXT)
+      + (at(400, TIMER) + at(1, DUP_IGNORED)) * 10 + at(400, TIMER) * 4)
+# A negotiated timeout: fixed, whatever the round trip.
+write(T, "fixed-timeout", machine(3000, 64, 4, True, initial=3000, fixed=True) + at(1, ACK_NEXT) * 3
+      + at(3072, TIMER) + at(3, DUP_IGNORED) + at(3072, DUP_RESEND) + at(1, ACK_NEXT) * 3)
+# Round trips from sub-millisecond to seconds: the timeout follows them between the 50 ms floor and the ceiling.
+write(T, "varying-round-trips", machine(4096, 8, 1, True) + at(0, ACK_NEXT) * 4 + at(120, ACK_NEXT) + at(1024, ACK_NEXT)
+      + at(5120, ACK_NEXT) + at(15872, ACK_NEXT) + at(0, ACK_NEXT) * 8 + at(64, TIMER) + at(7, ACK_NEXT))
+# A loss inside a window: the ACK inside it, its copies, then the re-sent rest lost again.
+write(T, "window-loss", machine(4096, 32, 8, False) + at(1, ACK_NEXT) + at(1, ACK_AHEAD(3)) + at(1, DUP_IGNORED) * 4
+      + at(64, DUP_RESEND) + at(1, DUP_IGNORED) + at(100, TIMER) + at(1, ACK_NEXT) * 6)
+# Unknown sizes (netascii converted while sending).
+write(T, "streaming-lockstep", machine(100, 16, 1, False, streaming=True) + at(1, ACK_NEXT) * 8)
+write(T, "streaming-empty-last-block", machine(256, 64, 8, False, streaming=True) + at(1024, TIMER)
+      + at(1, ACK_AHEAD(2)) + at(1, ACK_NEXT) * 3)
+write(T, "streaming-end-mid-window", machine(1000, 64, 3, True, streaming=True) + at(1, ACK_NEXT)
+      + at(2, ACK_NEXT_TWICE) * 6 + at(60, DUP_RESEND) + at(1, ACK_NEXT) * 2)
+write(T, "streaming-nonsense-end", machine(3000, 32, 4, False, streaming=True) + at(1, END_OF_DATA(0))
+      + at(1, ACK_NEXT) + at(1, END_OF_DATA(1, u8(3))) + at(1, END_OF_DATA(2)) + at(1, END_OF_DATA(3))
+      + at(1, END_OF_DATA(2, u8(1))) + at(1, ACK_NEXT) * 3 + at(1024, TIMER) + at(1, ACK_NEXT) * 2 + at(1, END_OF_DATA(3)))
+# 799997 bytes in 8-byte blocks, window 32767: the streamed end lies past the 16-bit roll-over.
+write(T, "streaming-rollover-window-32767", u8(0x81) + u32(799_997) + u8(1) + u8(9) + u8(0) + u32(32770) + u8(0)
+      + u16(1005) + u8(1) + u16(8005) + u8(5) + u8(0) + u32(1_000_000)
+      + at(1, ACK_NEXT) * 2 + at(2, u8(21) + u8(4)) + at(1, ACK_NEXT) * 8)
 
 # NetasciiFuzzer: seed(u64) blockSizeMode(u8, odd = fixed) [blockSize u8] then the text.
 A = "NetasciiFuzzer"

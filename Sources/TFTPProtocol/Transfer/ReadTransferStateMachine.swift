@@ -1,8 +1,20 @@
 /// The sender side of one read transfer (RFC 1350, RFC 2347 OACK, RFC 7440 windows), without I/O or clocks.
 ///
-/// The server sends what the actions say, arms one timer with `currentTimeoutMilliseconds` after each send,
-/// and feeds back ACKs, ERRORs and timer expiries. Only a timeout ever re-sends: a duplicate ACK never does
-/// (the Sorcerer's Apprentice bug).
+/// The server passes its loop's time in (monotonic milliseconds) with every input, sends what the actions say,
+/// arms one timer with `currentTimeoutMilliseconds` after each send, and feeds back ACKs, ERRORs and timer expiries.
+///
+/// Timeouts: adaptive policies measure the round trip (RFC 6298 with Karn's rule, see `receiveAcknowledgement`)
+/// and set `retransmissionTimeoutMilliseconds` from it; fixed ones (negotiated `timeout`) keep the initial value.
+/// Each timeout re-sends what is unacknowledged and doubles `currentTimeoutMilliseconds` up to the ceiling;
+/// progress brings it back to `retransmissionTimeoutMilliseconds`.
+///
+/// Duplicate ACKs (the Sorcerer's Apprentice bug): an ACK that acknowledges nothing new re-sends the unacknowledged
+/// window only when nothing went out for a whole `retransmissionTimeoutMilliseconds` (the client's own timer fired
+/// before ours: it lost our DATA); otherwise it is ignored. So duplicates cost at most one window per timeout period.
+///
+/// Any datagram from the client, even a duplicate or stale ACK, shows it is still there: the transfer ends with
+/// `.timedOut` only after `maximumRetransmissions` timeouts in a row without one, which moreover add up to the
+/// policy's `silenceLimitMilliseconds` (a measured round trip makes re-sends sooner, never the giving up).
 ///
 /// The size may be unknown at the start (netascii converted while sending): then the machine asks for full
 /// windows until the sender reports the last block with `endOfData(atBlock:)`.
@@ -35,10 +47,26 @@ public struct ReadTransferStateMachine: Sendable {
     private var acked: UInt64 = 0
     /// Highest absolute block sent so far.
     private var sentUpTo: UInt64 = 0
+    /// Timeouts in a row without any datagram from the client, and how long they were armed for in total.
     private var consecutiveRetransmissions = 0
+    private var silentMilliseconds = 0
+    private let silenceLimitMilliseconds: Int
+    /// The block whose ACK gives the next round-trip sample (0: the OACK), sent once at `timedSendTime`;
+    /// nil when nothing is being timed (Karn: a re-sent block gives no sample).
+    private var timedBlock: UInt64?
+    private var timedSendTime: UInt64 = 0
+    /// When the last OACK or DATA went out, first sends and re-sends alike.
+    private var lastSendTime: UInt64 = 0
 
-    /// What to arm the timer with after a send action.
+    /// What to arm the timer with after a send action: `retransmissionTimeoutMilliseconds`, doubled by each
+    /// timeout in a row up to the policy's maximum.
     public private(set) var currentTimeoutMilliseconds: Int
+    /// The retransmission timeout without backoff: the round-trip estimate kept within the policy's
+    /// `adaptiveTimeoutRange` once measured, the policy's initial timeout before that or when it is fixed.
+    /// It paces the re-sends that duplicate ACKs may trigger.
+    public private(set) var retransmissionTimeoutMilliseconds: Int
+    /// The round-trip measurements so far (adaptive policies only).
+    public private(set) var roundTrip = RoundTripEstimator()
     /// Total blocks and OACKs re-sent so far (for statistics).
     public private(set) var retransmissionCount = 0
 
@@ -63,6 +91,8 @@ public struct ReadTransferStateMachine: Sendable {
         policy.maximumRetransmissions = max(policy.maximumRetransmissions, 0)
         self.retransmission = policy
         self.currentTimeoutMilliseconds = policy.initialTimeoutMilliseconds
+        self.retransmissionTimeoutMilliseconds = policy.initialTimeoutMilliseconds
+        self.silenceLimitMilliseconds = policy.silenceLimitMilliseconds
         if let transferSize {
             let (count, overflow) = (transferSize / UInt64(self.blockSize)).addingReportingOverflow(1)
             self.lastBlock = overflow ? UInt64.max : count
@@ -114,53 +144,82 @@ public struct ReadTransferStateMachine: Sendable {
         lastBlock = block
         isEndKnown = true
         sentUpTo = min(sentUpTo, block)
+        // The sender found the end inside the window it is sending now, so the end block leaves with the block
+        // that was timed: its ACK gives the sample instead.
+        if let timed = timedBlock, timed > block { timedBlock = block }
         return true
     }
 
-    /// Begins the transfer: `.sendOptionAcknowledgement` or the first window of DATA.
-    public mutating func start() -> ReadTransferAction {
+    /// Begins the transfer at time `now`: `.sendOptionAcknowledgement` or the first window of DATA.
+    public mutating func start(now: UInt64) -> ReadTransferAction {
         guard phase == .idle else { return .wait }
         if sendsOptionAcknowledgement {
             phase = .awaitingOptionAcknowledgementReply
+            // The OACK's round trip (to ACK 0) is a sample like any other.
+            timedBlock = 0
+            timedSendTime = now
+            lastSendTime = now
             return .sendOptionAcknowledgement
         }
         phase = .sending
-        return sendWindow(after: 0)
+        return sendWindow(after: 0, now: now)
     }
 
-    /// Handles an ACK carrying the 16-bit block number `wireBlock`.
-    public mutating func receiveAcknowledgement(_ wireBlock: UInt16) -> ReadTransferAction {
+    /// Handles an ACK carrying the 16-bit block number `wireBlock`, arrived at `now`.
+    ///
+    /// An ACK for new blocks is progress: the window after it goes out (RFC 7440 §4: an ACK inside the window
+    /// means the client lost the block after it, so sending resumes there) and the timeout returns to
+    /// `retransmissionTimeoutMilliseconds`. A duplicate of the highest ACK re-sends the window after it only when
+    /// nothing went out for `retransmissionTimeoutMilliseconds`. Older ACKs and ACKs for blocks never sent are
+    /// ignored, but like every datagram from the client they reset the count of silent timeouts.
+    ///
+    /// Round-trip samples (adaptive policies) come from the last block of a window, timed from the send that
+    /// put it on the wire first to the first ACK that covers it. A window leaves in one burst, so its first and
+    /// last blocks leave at the same loop time; timing the last one means only an ACK for the whole window makes
+    /// a sample, while an ACK inside the window, which clients often send only after their own timer expired,
+    /// does not inflate the estimate. Karn's rule: a window whose last block was sent before (a re-send) is not
+    /// timed, and a re-send of the timed block cancels its sample.
+    public mutating func receiveAcknowledgement(_ wireBlock: UInt16, now: UInt64) -> ReadTransferAction {
         switch phase {
         case .idle, .finished:
             return .wait
         case .awaitingOptionAcknowledgementReply:
+            heardFromClient()
             guard wireBlock == 0 else { return .wait }
             phase = .sending
-            resetRetransmissionState()
-            return sendWindow(after: 0)
+            measureRoundTrip(acknowledging: 0, now: now)
+            madeProgress()
+            return sendWindow(after: 0, now: now)
         case .sending:
+            heardFromClient()
             // The unique absolute block in [acked, sentUpTo] with these low 16 bits. A window spans at most 32767
             // blocks, so an ACK from up to 32768 blocks back lands beyond sentUpTo and is ignored as stale.
             let distance = UInt64(wireBlock &- UInt16(truncatingIfNeeded: acked))
+            if distance == 0 {
+                // ACK 0 without an OACK duplicates nothing the client said before.
+                guard acked > 0 || sendsOptionAcknowledgement else { return .wait }
+                return answerDuplicateAcknowledgement(now: now)
+            }
             let (block, overflow) = acked.addingReportingOverflow(distance)
-            // distance 0 is a duplicate of an ACK already acted on; beyond sentUpTo is stale or garbage.
-            guard !overflow, distance > 0, block <= sentUpTo else { return .wait }
+            // Beyond sentUpTo is stale or garbage.
+            guard !overflow, block <= sentUpTo else { return .wait }
             acked = block
-            resetRetransmissionState()
+            measureRoundTrip(acknowledging: block, now: now)
+            madeProgress()
             if block >= lastBlock {
                 phase = .finished
                 return .finished(.delivered)
             }
-            // RFC 7440 §4: an ACK inside the window means the client lost k+1; the whole window means "next".
-            return sendWindow(after: block)
+            return sendWindow(after: block, now: now)
         }
     }
 
-    /// Handles any decoded packet from the client: ACK or ERROR end up here, anything else is ignored.
-    public mutating func receive(_ packet: TFTPPacket) -> ReadTransferAction {
+    /// Handles any decoded packet from the client, arrived at `now`: ACK or ERROR end up here; anything else
+    /// changes nothing but shows the client is still there.
+    public mutating func receive(_ packet: TFTPPacket, now: UInt64) -> ReadTransferAction {
         switch packet {
         case .acknowledgement(let block):
-            return receiveAcknowledgement(block)
+            return receiveAcknowledgement(block, now: now)
         case .error(let code, let message):
             switch phase {
             case .idle, .finished:
@@ -173,17 +232,23 @@ public struct ReadTransferStateMachine: Sendable {
                 return .finished(.abortedByClient(code: code, message: message))
             }
         case .readRequest, .writeRequest, .data, .optionAcknowledgement:
+            if phase == .awaitingOptionAcknowledgementReply || phase == .sending { heardFromClient() }
             return .wait
         }
     }
 
-    /// Handles the armed timer firing: re-send what is unacknowledged with a doubled timeout, or give up.
-    public mutating func timerExpired() -> ReadTransferAction {
+    /// Handles the armed timer (armed with `currentTimeoutMilliseconds`) firing at `now`: re-send what is
+    /// unacknowledged with a doubled timeout, or give up once the client has been silent through
+    /// `maximumRetransmissions` timeouts in a row that add up to the policy's `silenceLimitMilliseconds`.
+    public mutating func timerExpired(now: UInt64) -> ReadTransferAction {
         switch phase {
         case .idle, .finished:
             return .wait
         case .awaitingOptionAcknowledgementReply, .sending:
-            guard consecutiveRetransmissions < retransmission.maximumRetransmissions else {
+            let (silent, overflow) = silentMilliseconds.addingReportingOverflow(currentTimeoutMilliseconds)
+            silentMilliseconds = overflow ? Int.max : silent
+            guard consecutiveRetransmissions < retransmission.maximumRetransmissions
+                || silentMilliseconds < silenceLimitMilliseconds else {
                 phase = .finished
                 return .finished(.timedOut(retransmissions: consecutiveRetransmissions))
             }
@@ -194,23 +259,71 @@ public struct ReadTransferStateMachine: Sendable {
                 : min(doubled.partialValue, retransmission.maximumTimeoutMilliseconds)
             if phase == .awaitingOptionAcknowledgementReply {
                 retransmissionCount += 1
+                timedBlock = nil
+                lastSendTime = now
                 return .sendOptionAcknowledgement
             }
-            let action = sendWindow(after: acked)
-            if case .sendBlocks(_, let count) = action { retransmissionCount += count }
-            return action
+            return resendWindow(now: now)
         }
     }
 
-    /// Sends blocks block+1 ... up to a window or the last block (a full window while the end is unknown).
-    private mutating func sendWindow(after block: UInt64) -> ReadTransferAction {
+    /// A duplicate of the highest ACK: the client's timer fired, so it probably lost what we sent after that
+    /// block. Re-send it once, unless something went out within the last retransmission timeout (then this
+    /// duplicate answers that, or the re-send is still on its way).
+    private mutating func answerDuplicateAcknowledgement(now: UInt64) -> ReadTransferAction {
+        let elapsed = now >= lastSendTime ? now - lastSendTime : 0
+        guard elapsed >= UInt64(retransmissionTimeoutMilliseconds) else { return .wait }
+        return resendWindow(now: now)
+    }
+
+    /// Re-sends the window after the highest ACK (timeouts and duplicate ACKs), counting it for statistics.
+    private mutating func resendWindow(now: UInt64) -> ReadTransferAction {
+        let action = sendWindow(after: acked, now: now)
+        if case .sendBlocks(_, let count) = action { retransmissionCount += count }
+        return action
+    }
+
+    /// Sends blocks block+1 ... up to a window or the last block (a full window while the end is unknown), timing
+    /// the window's last block when this is its first send.
+    private mutating func sendWindow(after block: UInt64, now: UInt64) -> ReadTransferAction {
         let count = Int(min(UInt64(windowSize), lastBlock - block))
-        sentUpTo = max(sentUpTo, block + UInt64(count))
+        let last = block + UInt64(count)
+        if last > sentUpTo {
+            timedBlock = last
+            timedSendTime = now
+        } else {
+            // Karn: the last block (and with it the timed block, never beyond it) goes out again.
+            timedBlock = nil
+        }
+        sentUpTo = max(sentUpTo, last)
+        lastSendTime = now
         return .sendBlocks(first: block + 1, count: count)
     }
 
-    private mutating func resetRetransmissionState() {
+    /// Takes a round-trip sample if `block` covers the timed block (adaptive policies only) and sets the
+    /// retransmission timeout from the estimate.
+    private mutating func measureRoundTrip(acknowledging block: UInt64, now: UInt64) {
+        guard let timed = timedBlock, block >= timed else { return }
+        timedBlock = nil
+        guard retransmission.isAdaptive else { return }
+        roundTrip.addSample(milliseconds: now >= timedSendTime ? now - timedSendTime : 0)
+        if let estimate = roundTrip.timeoutMilliseconds(
+            clockGranularityMilliseconds: RetransmissionPolicy.clockGranularityMilliseconds
+        ) {
+            let range = retransmission.adaptiveTimeoutRange
+            retransmissionTimeoutMilliseconds = min(max(estimate, range.lowerBound), range.upperBound)
+        }
+    }
+
+    /// A datagram came from the client: it is still there, the count of silent timeouts starts over.
+    private mutating func heardFromClient() {
         consecutiveRetransmissions = 0
-        currentTimeoutMilliseconds = retransmission.initialTimeoutMilliseconds
+        silentMilliseconds = 0
+    }
+
+    /// The client acknowledged something new: the backoff starts over too.
+    private mutating func madeProgress() {
+        heardFromClient()
+        currentTimeoutMilliseconds = retransmissionTimeoutMilliseconds
     }
 }

@@ -137,12 +137,16 @@ extension ServerEngine {
         try launch(transfer)
     }
 
+    /// A timeout the client negotiated (RFC 2349) is used as given; otherwise the timeout adapts to the
+    /// transfer's measured round trip, starting from `retransmit_timeout_ms`, never above
+    /// `max_retransmit_timeout_ms` (which also caps the backoff in both cases).
     private func retransmissionPolicy(_ negotiated: NegotiatedTransfer) -> RetransmissionPolicy {
         let initial = negotiated.timeoutSeconds.map { $0 * 1000 } ?? configuration.retransmitTimeoutMilliseconds
         return RetransmissionPolicy(
             initialTimeoutMilliseconds: initial,
             maximumTimeoutMilliseconds: max(initial, configuration.maximumRetransmitTimeoutMilliseconds),
-            maximumRetransmissions: configuration.maximumRetransmissions)
+            maximumRetransmissions: configuration.maximumRetransmissions,
+            isAdaptive: negotiated.timeoutSeconds == nil)
     }
 
     /// The local address replies must leave from: where the request was sent, on a new port.

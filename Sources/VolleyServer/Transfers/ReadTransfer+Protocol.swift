@@ -8,7 +8,7 @@ extension ReadTransfer {
     /// Sends the first packet (OACK or DATA 1) and arms the retransmission timer.
     func start(in environment: TransferEnvironment) {
         environment.emit(.transferStarted(description))
-        perform(machine.start(), in: environment)
+        perform(machine.start(now: environment.reactor.now), in: environment)
     }
 
     /// Reads what arrived on the transfer's own socket: ACKs, errors, and strangers.
@@ -34,13 +34,14 @@ extension ReadTransfer {
         }
     }
 
-    /// Feeds one datagram from the client to the state machine.
+    /// Feeds one datagram from the client to the state machine, stamped with the loop's time.
     func receive(_ bytes: UnsafeRawBufferPointer, in environment: TransferEnvironment) {
         let action: ReadTransferAction
+        let now = environment.reactor.now
         if let block = TFTPPacketDecoder.acknowledgedBlock(in: bytes) {
-            action = machine.receiveAcknowledgement(block)
+            action = machine.receiveAcknowledgement(block, now: now)
         } else if let packet = try? TFTPPacketDecoder.decode(bytes) {
-            action = machine.receive(packet)
+            action = machine.receive(packet, now: now)
         } else {
             return
         }
@@ -51,7 +52,7 @@ extension ReadTransfer {
     func timerFired(in environment: TransferEnvironment) {
         timer = nil
         guard !finished else { return }
-        perform(machine.timerExpired(), in: environment)
+        perform(machine.timerExpired(now: environment.reactor.now), in: environment)
     }
 
     /// Ends the transfer: stops its timer and socket, reports it, and leaves the table
@@ -96,6 +97,8 @@ extension ReadTransfer {
         }
     }
 
+    /// (Re)arms the one retransmission timer after a send, with the machine's current timeout (the round-trip
+    /// estimate, or the negotiated timeout, backed off by timeouts in a row).
     private func armTimer(in environment: TransferEnvironment) {
         let timeout = machine.currentTimeoutMilliseconds
         if let timer, environment.reactor.rearmTimer(timer, afterMilliseconds: timeout) { return }
