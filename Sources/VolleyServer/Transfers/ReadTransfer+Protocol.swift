@@ -64,10 +64,20 @@ extension ReadTransfer {
         timer = nil
         if !sharesListenerSocket { environment.reactor.deregister(socket.rawDescriptor) }
         let duration = Double(max(1, environment.reactor.now &- startedAt)) / 1000
+        environment.logger.debug("\(peer) round trip: \(roundTripSummary)")
         environment.emit(.transferFinished(TransferReport(
             transfer: description, outcome: outcome, bytesSent: bytesSent,
             durationSeconds: duration, retransmissions: machine.retransmissionCount)))
         environment.transferEnded(self)
+    }
+
+    /// The timeout state for the debug log: the estimate (RFC 6298), or why there is none.
+    private var roundTripSummary: String {
+        let timeout = "timeout \(machine.retransmissionTimeoutMilliseconds) ms"
+        guard machine.retransmission.isAdaptive else { return "\(timeout), fixed (negotiated)" }
+        guard let smoothed = machine.roundTrip.smoothedMicroseconds else { return "\(timeout), not measured" }
+        let variation = machine.roundTrip.variationMicroseconds
+        return "srtt \(Double(smoothed) / 1000) ms, rttvar \(Double(variation) / 1000) ms from \(machine.roundTrip.sampleCount) samples, \(timeout)"
     }
 
     // MARK: - Carrying out actions
