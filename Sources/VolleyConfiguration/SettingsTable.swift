@@ -24,6 +24,10 @@ public enum SettingsTable {
         "retransmit_timeout_ms", flag: "retransmit-timeout", valueName: "ms", default: "1000",
         "First retransmission timeout when the client sets no timeout option; sub-second values are fine on a LAN.",
         \.retransmitTimeout)
+    public static let minimumRetransmitTimeout = SettingDefinition.integer(
+        "min_retransmit_timeout_ms", flag: "min-retransmit-timeout", valueName: "ms", default: "20",
+        "Floor of the retransmission timeout measured from each transfer's round trip (RFC 6298).",
+        \.server.minimumRetransmitTimeoutMilliseconds)
     public static let maximumRetransmitTimeout = SettingDefinition.integer(
         "max_retransmit_timeout_ms", flag: nil, valueName: "ms", default: "8000",
         "Ceiling of the exponential backoff.", \.server.maximumRetransmitTimeoutMilliseconds)
@@ -80,7 +84,7 @@ public enum SettingsTable {
     /// All of them.
     public static let all: [SettingDefinition] = [
         rootDirectory, host, port, maximumBlockSize, mtuClamp, maximumWindowSize, retransmitTimeout,
-        maximumRetransmitTimeout, maximumRetries, maximumTransfers, maximumTransfersPerClient, requestRatePerClient,
+        minimumRetransmitTimeout, maximumRetransmitTimeout, maximumRetries, maximumTransfers, maximumTransfersPerClient, requestRatePerClient,
         errorRatePerClient, errorRateTotal, requireWorldReadable, logLevel, logFormat,
         drainTimeout, singlePort, segmentationOffload, user,
     ]

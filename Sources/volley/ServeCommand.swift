@@ -47,6 +47,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong(SettingsTable.retransmitTimeout.flag!), parsing: .unconditional, help: Self.help(SettingsTable.retransmitTimeout))
     var retransmitTimeout: Int?
 
+    @Option(name: .customLong(SettingsTable.minimumRetransmitTimeout.flag!), parsing: .unconditional, help: Self.help(SettingsTable.minimumRetransmitTimeout))
+    var minRetransmitTimeout: Int?
+
     @Option(name: .customLong(SettingsTable.maximumRetries.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumRetries))
     var maxRetries: Int?
 
@@ -96,6 +99,7 @@ struct ServeCommand: ParsableCommand {
             (SettingsTable.maximumWindowSize, maxWindowSize.map(SettingValue.integer)),
             (SettingsTable.mtuClamp, mtuClamp.map(SettingValue.boolean)),
             (SettingsTable.retransmitTimeout, retransmitTimeout.map(SettingValue.integer)),
+            (SettingsTable.minimumRetransmitTimeout, minRetransmitTimeout.map(SettingValue.integer)),
             (SettingsTable.maximumRetries, maxRetries.map(SettingValue.integer)),
             (SettingsTable.maximumTransfers, maxTransfers.map(SettingValue.integer)),
             (SettingsTable.maximumTransfersPerClient, maxTransfersPerClient.map(SettingValue.integer)),

@@ -28,6 +28,9 @@ public struct RetransmissionPolicy: Hashable, Sendable {
     /// True: the timeout is set from the measured round trip (RFC 6298); false: `initialTimeoutMilliseconds`
     /// is used as given (the client negotiated `timeout`, RFC 2349).
     public var isAdaptive: Bool
+    /// The lowest timeout the round-trip estimate may give (``minimumAdaptiveTimeoutMilliseconds`` unless the
+    /// server configures another floor; a ceiling below it wins).
+    public var minimumTimeoutMilliseconds: Int = Self.minimumAdaptiveTimeoutMilliseconds
 
     /// Creates a policy; the defaults start at 1 s, adapt to the round trip, back off up to 8 s and give up
     /// after 5 silent timeouts in a row that add up to 31 s.
@@ -69,10 +72,10 @@ public struct RetransmissionPolicy: Hashable, Sendable {
         return restOverflow || sumOverflow ? Int.max : sum
     }
 
-    /// The range the round-trip estimate is kept in: from the 50 ms floor (or the ceiling, when that is lower)
+    /// The range the round-trip estimate is kept in: from the floor (or the ceiling, when that is lower)
     /// to the ceiling.
     public var adaptiveTimeoutRange: ClosedRange<Int> {
         let ceiling = max(maximumTimeoutMilliseconds, 1)
-        return min(Self.minimumAdaptiveTimeoutMilliseconds, ceiling)...ceiling
+        return min(max(minimumTimeoutMilliseconds, 1), ceiling)...ceiling
     }
 }

@@ -22,6 +22,10 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
     /// The first retransmission timeout in milliseconds when the client did not negotiate one.
     /// Sub-second values suit fast LANs.
     public var retransmitTimeoutMilliseconds: Int = 1000
+    /// The floor of the timeout measured from the round trip, in milliseconds. 20 ms lets a
+    /// client that loses datagrams quietly (U-Boot with windows on an emulated e1000) finish;
+    /// raise it for clients that answer late without losing anything.
+    public var minimumRetransmitTimeoutMilliseconds: Int = 20
     /// The ceiling of the exponential retransmission backoff, in milliseconds.
     public var maximumRetransmitTimeoutMilliseconds: Int = 8000
     /// Retransmissions in a row without an answer before a transfer is dropped.
@@ -80,6 +84,9 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
         if !(1...1024).contains(maximumWindowSize) { return "maximum window size \(maximumWindowSize) is out of range (1-1024)" }
         if !(1...255_000).contains(retransmitTimeoutMilliseconds) {
             return "retransmit timeout \(retransmitTimeoutMilliseconds) ms is out of range (1-255000)"
+        }
+        if !(1...60_000).contains(minimumRetransmitTimeoutMilliseconds) {
+            return "minimum retransmit timeout \(minimumRetransmitTimeoutMilliseconds) ms is out of range (1-60000)"
         }
         if maximumRetransmitTimeoutMilliseconds < retransmitTimeoutMilliseconds {
             return "maximum retransmit timeout must be at least the retransmit timeout"

@@ -137,16 +137,20 @@ extension ServerEngine {
         try launch(transfer)
     }
 
-    /// A timeout the client negotiated (RFC 2349) is used as given; otherwise the timeout adapts to the
-    /// transfer's measured round trip, starting from `retransmit_timeout_ms`, never above
-    /// `max_retransmit_timeout_ms` (which also caps the backoff in both cases).
+    /// The timeout adapts to the transfer's measured round trip (RFC 6298), starting from
+    /// `retransmit_timeout_ms`. A `timeout` the client negotiated (RFC 2349) is the ceiling:
+    /// we never wait longer than it asked, but we do not wait for it either. U-Boot asks for
+    /// 5 s and curl for 6 s, and both recover from a lost datagram only as fast as the
+    /// server's timer (U-Boot gives up after 10 of its own timeouts; see Tests/qemu/README.md).
     private func retransmissionPolicy(_ negotiated: NegotiatedTransfer) -> RetransmissionPolicy {
-        let initial = negotiated.timeoutSeconds.map { $0 * 1000 } ?? configuration.retransmitTimeoutMilliseconds
-        return RetransmissionPolicy(
-            initialTimeoutMilliseconds: initial,
-            maximumTimeoutMilliseconds: max(initial, configuration.maximumRetransmitTimeoutMilliseconds),
+        let ceiling = negotiated.timeoutSeconds.map { $0 * 1000 } ?? configuration.maximumRetransmitTimeoutMilliseconds
+        var policy = RetransmissionPolicy(
+            initialTimeoutMilliseconds: min(configuration.retransmitTimeoutMilliseconds, ceiling),
+            maximumTimeoutMilliseconds: ceiling,
             maximumRetransmissions: configuration.maximumRetransmissions,
-            isAdaptive: negotiated.timeoutSeconds == nil)
+            isAdaptive: true)
+        policy.minimumTimeoutMilliseconds = configuration.minimumRetransmitTimeoutMilliseconds
+        return policy
     }
 
     /// The local address replies must leave from: where the request was sent, on a new port.
