@@ -65,9 +65,11 @@ extension ServerEngine {
     }
 
     private func handleReadRequest(_ request: TFTPRequest, from client: SocketAddress, via listener: Listener, info: PacketInfo?) {
-        if table.transfer(for: client) != nil {
-            // The client did not hear our first answer yet; our retransmission timer covers it.
-            logger.debug("ignored repeated request from \(client) for \(request.filename.debugDescription)")
+        if let transfer = table.transfer(for: client) {
+            // The client did not hear our first answer yet: an OACK goes out again now, a
+            // DATA 1 with the retransmission timer.
+            logger.debug("repeated request from \(client) for \(request.filename.debugDescription)")
+            transfer.answerRepeatedRequest(in: environment)
             return
         }
         switch admission.decide(request, from: client.ipString, activeTransfers: table.count, now: reactor.now) {

@@ -41,11 +41,19 @@ extension ReadTransfer {
         if let block = TFTPPacketDecoder.acknowledgedBlock(in: bytes) {
             action = machine.receiveAcknowledgement(block, now: now)
         } else if let packet = try? TFTPPacketDecoder.decode(bytes) {
+            if case .readRequest = packet { answerRepeatedRequest(in: environment) }
             action = machine.receive(packet, now: now)
         } else {
             return
         }
         perform(action, in: environment)
+    }
+
+    /// The client sent its request again: it did not hear our OACK, so it gets it again (a
+    /// lost DATA 1 is covered by the timer instead).
+    func answerRepeatedRequest(in environment: TransferEnvironment) {
+        guard machine.isAwaitingOptionAcknowledgementReply, let optionAcknowledgement else { return }
+        environment.outbox.sendNow(optionAcknowledgement, on: socket.rawDescriptor, to: peer, from: source)
     }
 
     /// The retransmission timer fired.
@@ -87,8 +95,15 @@ extension ReadTransfer {
         case .wait:
             return
         case .sendOptionAcknowledgement:
-            if let optionAcknowledgement {
+            // The OACK goes out again on the timer only after the client's own timer had its
+            // chance (its negotiated timeout, else 5 s): a client whose ACK 0 was lost re-sends
+            // that ACK itself, and atftp aborts on an OACK it did not ask for. A repeated
+            // request brings it at once (answerRepeatedRequest).
+            let now = environment.reactor.now
+            let patience = UInt64(negotiated.timeoutSeconds.map { $0 * 1000 } ?? 5000)
+            if let optionAcknowledgement, optionAcknowledgementSentAt.map({ now &- $0 >= patience }) ?? true {
                 environment.outbox.sendNow(optionAcknowledgement, on: socket.rawDescriptor, to: peer, from: source)
+                optionAcknowledgementSentAt = now
             }
             armTimer(in: environment)
         case .sendBlocks(let first, let count):

@@ -32,6 +32,8 @@ final class ReadTransfer {
     var netascii: NetasciiBlockSource?
     var timer: TimerID?
     var bytesSent: UInt64 = 0
+    /// When the OACK last went out on the timer (loop milliseconds), nil before the first.
+    var optionAcknowledgementSentAt: UInt64?
     var finished = false
     /// The transfer's index in the table, set on insert.
     var slot = -1

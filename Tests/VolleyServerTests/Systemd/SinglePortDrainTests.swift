@@ -28,7 +28,7 @@ struct SinglePortDrainTests {
                 group.addTask {
                     await Task.detached {
                         Result {
-                            try RawTFTPClient().slowFetch("slow.bin", serverPort: port, ackDelay: 0.02, timeout: 5) { block in
+                            try RawTFTPClient().slowFetch("slow.bin", serverPort: port, ackDelay: 0.02, timeout: 15) { block in
                                 // Hold the ACK of block 3: the server retransmits it meanwhile, during the drain.
                                 if block == 3 { usleep(900_000) }
                             }
