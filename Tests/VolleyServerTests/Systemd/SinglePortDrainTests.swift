@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 import TFTPProtocol
 import VolleySystem
@@ -23,22 +24,36 @@ struct SinglePortDrainTests {
         defer { service.killIfRunning() }
         let port = try await service.waitForServingPort()
 
+        let holding = Holding()
         let results: [Result<[UInt8], any Error>] = await withTaskGroup(of: Result<[UInt8], any Error>.self) { group in
             for _ in 0..<4 {
                 group.addTask {
-                    await Task.detached {
-                        Result {
-                            try RawTFTPClient().slowFetch("slow.bin", serverPort: port, ackDelay: 0.02, timeout: 15) { block in
-                                // Hold the ACK of block 3: the server retransmits it meanwhile, during the drain.
-                                if block == 3 { usleep(900_000) }
-                            }
-                        }
-                    }.value
+                    // Each client blocks (it sleeps holding its ACK): a thread of its own, not the task pool.
+                    await withCheckedContinuation { (done: CheckedContinuation<Result<[UInt8], any Error>, Never>) in
+                        Thread {
+                            done.resume(returning: Result {
+                                try RawTFTPClient().slowFetch("slow.bin", serverPort: port, ackDelay: 0.02, timeout: 15) { block in
+                                    // Hold the ACK of block 3: the server retransmits it meanwhile, during the drain.
+                                    if block == 3 {
+                                        holding.count.withLock { $0 += 1 }
+                                        // Until SIGTERM went out, then a little longer: retransmissions fire in the drain.
+                                        let deadline = Date().addingTimeInterval(20)
+                                        while !holding.signalled.withLock({ $0 }), Date() < deadline { usleep(10_000) }
+                                        usleep(300_000)
+                                    }
+                                }
+                            })
+                        }.start()
+                    }
                 }
             }
-            // Every client is holding block 3 by now.
-            try? await Task.sleep(for: .milliseconds(400))
+            // SIGTERM once every client holds block 3 (a loaded machine may start them late).
+            let deadline = Date().addingTimeInterval(20)
+            while holding.count.withLock({ $0 }) < 4, Date() < deadline {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
             service.send(SIGTERM)
+            holding.signalled.withLock { $0 = true }
             var all: [Result<[UInt8], any Error>] = []
             for await result in group { all.append(result) }
             return all
@@ -53,4 +68,10 @@ struct SinglePortDrainTests {
         #expect(exit.isCleanExit, "\(exit); stderr:\n\(service.stderrText)")
         #expect(!service.lines(containing: "transfer(s) finish for up to").isEmpty, "no drain; stderr:\n\(service.stderrText)")
     }
+}
+
+/// How many clients are holding their ACK.
+private final class Holding: Sendable {
+    let count = Mutex(0)
+    let signalled = Mutex(false)
 }
