@@ -19,6 +19,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // The control plane (`volley serve --control-listen`, `volley files`, `volley status`).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-openapi-generator", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Layer 0: the only place that talks to C (epoll, mmsg, preadv, openat2, sd-daemon).
@@ -54,11 +62,31 @@ let package = Package(
             name: "VolleyConfiguration",
             dependencies: ["VolleyServer", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
+        // Layer 5: the HTTP control plane of a running server: the API in `openapi.yaml`
+        // (served through the generated protocol), metrics, sessions. Never on the reactor thread.
+        .target(
+            name: "VolleyControl",
+            dependencies: [
+                "VolleyServer", "VolleySystem",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
         // Layer 5: the command line.
         .executableTarget(
             name: "volley",
             dependencies: [
-                "VolleyServer", "VolleySystem", "VolleyConfiguration",
+                "VolleyServer", "VolleySystem", "VolleyConfiguration", "VolleyControl",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

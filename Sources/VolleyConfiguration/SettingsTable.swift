@@ -81,12 +81,30 @@ public enum SettingsTable {
         "After binding the port and opening the root, run as this user (its groups too), with root's capabilities gone, as tftpd-hpa -u does. Only when started as root; the systemd units use DynamicUser instead.",
         \.user)
 
+    public static let controlListen = SettingDefinition.text(
+        "control_listen", flag: "control-listen", valueName: "addr", default: "off",
+        "Serve the HTTP control plane (files API, /metrics, /healthz) on HOST:PORT or unix:/path; empty turns it off. A non-loopback address needs control_token_file.",
+        \.control.listen)
+    public static let controlTokenFile = SettingDefinition.text(
+        "control_token_file", flag: "control-token-file", valueName: "file", default: "none",
+        "File holding the bearer token every control-plane request must carry (Authorization: Bearer …); read at start and on reload.",
+        \.control.tokenFile)
+    public static let controlMaxUploadBytes = SettingDefinition.integer(
+        "control_max_upload_bytes", flag: "control-max-upload-bytes", valueName: "bytes", default: "4294967296",
+        "Largest file the control plane accepts by upload or fetch; larger ones get 413 and leave nothing behind.",
+        \.control.maximumUploadBytes)
+    public static let controlSessionTTL = SettingDefinition.integer(
+        "control_session_ttl_s", flag: nil, valueName: "seconds", default: "300",
+        "Default time to live of a control-plane session; its files are removed when no heartbeat renews it in time.",
+        \.control.sessionTTLSeconds)
+
     /// All of them.
     public static let all: [SettingDefinition] = [
         rootDirectory, host, port, maximumBlockSize, mtuClamp, maximumWindowSize, retransmitTimeout,
         minimumRetransmitTimeout, maximumRetransmitTimeout, maximumRetries, maximumTransfers, maximumTransfersPerClient, requestRatePerClient,
         errorRatePerClient, errorRateTotal, requireWorldReadable, logLevel, logFormat,
         drainTimeout, singlePort, segmentationOffload, user,
+        controlListen, controlTokenFile, controlMaxUploadBytes, controlSessionTTL,
     ]
 
     /// The definition of YAML key `key`.

@@ -13,11 +13,13 @@ public struct VolleySettings: Sendable, Equatable {
     public var logFormat = "text"
     /// The user to run as after start-up; empty: stay as started.
     public var user = ""
+    /// The HTTP control plane (off unless `control_listen` is set).
+    public var control = ControlSettings()
 
     /// The log level, checked.
     public func parsedLogLevel() throws(SettingsError) -> Logger.Level {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
-            throw SettingsError("log level \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error, critical")
+            throw SettingsError("log level \(SettingsFile.quoted(logLevel)) is not one of trace, debug, info, notice, warning, error, critical")
         }
         return level
     }
@@ -28,7 +30,7 @@ public struct VolleySettings: Sendable, Equatable {
     /// The log format, checked.
     public func parsedLogFormat() throws(SettingsError) -> LogFormat {
         guard let format = LogFormat(rawValue: logFormat.lowercased()) else {
-            throw SettingsError("log format \"\(logFormat)\" is not one of text, json")
+            throw SettingsError("log format \(SettingsFile.quoted(logFormat)) is not one of text, json")
         }
         return format
     }

@@ -7,6 +7,7 @@ import Synchronization
 import VolleyServer
 import VolleySystem
 import VolleyConfiguration
+import VolleyControl
 
 /// `volley serve`: serve a directory in the foreground until SIGINT or SIGTERM.
 struct ServeCommand: ParsableCommand {
@@ -89,6 +90,15 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong(SettingsTable.drainTimeout.flag!), parsing: .unconditional, help: Self.help(SettingsTable.drainTimeout))
     var drainTimeout: Int?
 
+    @Option(name: .customLong(SettingsTable.controlListen.flag!), help: Self.help(SettingsTable.controlListen))
+    var controlListen: String?
+
+    @Option(name: .customLong(SettingsTable.controlTokenFile.flag!), help: Self.help(SettingsTable.controlTokenFile))
+    var controlTokenFile: String?
+
+    @Option(name: .customLong(SettingsTable.controlMaxUploadBytes.flag!), parsing: .unconditional, help: Self.help(SettingsTable.controlMaxUploadBytes))
+    var controlMaxUploadBytes: Int?
+
     /// The flags that were given, as setting values (they override the file).
     private var givenFlags: [(SettingDefinition, SettingValue?)] {
         [
@@ -113,6 +123,9 @@ struct ServeCommand: ParsableCommand {
             (SettingsTable.logFormat, logFormat.map(SettingValue.text)),
             (SettingsTable.drainTimeout, drainTimeout.map(SettingValue.integer)),
             (SettingsTable.user, user.map(SettingValue.text)),
+            (SettingsTable.controlListen, controlListen.map(SettingValue.text)),
+            (SettingsTable.controlTokenFile, controlTokenFile.map(SettingValue.text)),
+            (SettingsTable.controlMaxUploadBytes, controlMaxUploadBytes.map(SettingValue.integer)),
         ]
     }
 
@@ -145,8 +158,15 @@ struct ServeCommand: ParsableCommand {
             (await StopSignals.trap(), await ConfigurationReloader.trap(), await StatusReporter.trap())
         }
         let notifier = ServiceNotifier()
+        let health = ReactorHealth()
+        let metrics = settings.control.listen.isEmpty ? nil : TransferMetrics()
+        let heartbeat = TFTPServerHeartbeat(intervalMilliseconds: notifier.heartbeatMilliseconds) { statistics in
+            health.beat()
+            notifier.beat(statistics)
+        }
         let server = TFTPServer(
-            configuration: configuration, logger: logger, heartbeat: notifier.heartbeat, observers: [notifier])
+            configuration: configuration, logger: logger, heartbeat: heartbeat, observers: [notifier] + (metrics.map { [$0] } ?? []))
+        let controlPlane = try metrics.map { try Self.controlPlane(settings.control, server: server, metrics: $0, health: health, logger: logger) }
         do {
             try server.start()
         } catch {
@@ -168,11 +188,29 @@ struct ServeCommand: ParsableCommand {
                 .init(service: StopSignals(signals: stopSignals, server: server, logger: logger, group: handle)),
                 .init(service: reloader),
                 .init(service: StatusReporter(signals: statusRequests, server: server, logger: logger)),
+            ] + (controlPlane.map { [.init(service: $0)] } ?? []) + [
+                // Shut down before the control plane, which stays up while transfers drain.
                 .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             logger: logger))
         handle.set(group)
         try waitFor { try await group.run() }
+    }
+
+    /// The control plane `settings` ask for; a bad address, token file or a non-loopback
+    /// address without a token stops the start with one line.
+    private static func controlPlane(
+        _ settings: ControlSettings, server: TFTPServer, metrics: TransferMetrics, health: ReactorHealth, logger: Logger
+    ) throws -> ControlPlane {
+        do {
+            let token = settings.tokenFile.isEmpty ? nil : try BearerToken(contentsOf: settings.tokenFile)
+            let configuration = ControlPlaneConfiguration(
+                address: try ControlAddress(parsing: settings.listen), token: token,
+                maximumUploadBytes: settings.maximumUploadBytes, sessionTTLSeconds: settings.sessionTTLSeconds)
+            return try ControlPlane(configuration: configuration, server: server, metrics: metrics, health: health, logger: logger)
+        } catch {
+            throw StartupFailure("cannot start the control plane: \(error)")
+        }
     }
 
     /// Becomes `user` now that the port is bound and the root is open, as tftpd-hpa's `-u`.
@@ -222,18 +260,4 @@ struct ServeCommand: ParsableCommand {
     private static func flagHelp(_ setting: SettingDefinition) -> ArgumentHelp {
         ArgumentHelp(setting.help)
     }
-}
-
-/// Runs `body` on Swift's concurrency pool and blocks the calling (main) thread until it ends.
-private func waitFor<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let done = DispatchSemaphore(value: 0)
-    let result = Mutex<Result<T, any Error>?>(nil)
-    Task {
-        let outcome: Result<T, any Error>
-        do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
-        result.withLock { $0 = outcome }
-        done.signal()
-    }
-    done.wait()
-    return try result.withLock { $0! }.get()
 }

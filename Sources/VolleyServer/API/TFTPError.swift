@@ -14,6 +14,8 @@ public enum TFTPError: Error, Hashable, Sendable, CustomStringConvertible {
     case checksumMismatch(String)
     /// The listening socket could not be bound; carries the address and the reason with a hint.
     case cannotListen(address: String, reason: String)
+    /// The file system is full (or the quota is used up); nothing was stored.
+    case storageFull(String)
     /// Any other I/O failure; the message carries the call and the errno text.
     case io(String)
 
@@ -27,6 +29,7 @@ public enum TFTPError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidConfiguration(let message): "invalid configuration: \(message)"
         case .checksumMismatch(let name): "checksum mismatch: \(name)"
         case .cannotListen(let address, let reason): "cannot listen on \(address): \(reason)"
+        case .storageFull(let message): "no space left: \(message)"
         case .io(let message): "I/O error: \(message)"
         }
     }

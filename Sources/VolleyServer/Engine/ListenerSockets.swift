@@ -32,13 +32,15 @@ enum ListenerSockets {
         }
     }
 
-    /// Adopts already-bound UDP sockets: non-blocking, close-on-exec, packet info on.
-    /// The listeners own them from here on; when one cannot be used, all are closed.
+    /// Adopts duplicates of already-bound UDP sockets: non-blocking, close-on-exec, packet
+    /// info on. The listeners own the duplicates; the inherited descriptors stay open.
     static func adopt(_ descriptors: [Int32]) throws(TFTPError) -> [Listener] {
         var listeners: [Listener] = []
-        for (index, descriptor) in descriptors.enumerated() {
-            let owned = OwnedDescriptor(adopting: descriptor)
+        for descriptor in descriptors {
             do {
+                // A duplicate: the inherited descriptor stays open, so that the server can be
+                // stopped and started again (control plane) on the socket systemd passed.
+                let owned = try OwnedDescriptor.duplicating(descriptor)
                 try UDPSocket.makeNonBlockingAndCloseOnExec(descriptor)
                 let family = try UDPSocket.family(of: descriptor)
                 guard family == AF_INET || family == AF_INET6 else {
@@ -48,7 +50,6 @@ enum ListenerSockets {
                 try? UDPSocket.setReceiveBufferSize(descriptor, bytes: receiveBufferBytes)
                 listeners.append(Listener(socket: try DatagramSocket(adopting: owned)))
             } catch {
-                for rest in descriptors.dropFirst(index + 1) { _ = OwnedDescriptor(adopting: rest) }
                 throw .invalidConfiguration("cannot use inherited socket \(descriptor): \(error)")
             }
         }

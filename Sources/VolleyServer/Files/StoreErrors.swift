@@ -20,9 +20,10 @@ extension TFTPError {
         }
     }
 
-    /// An ``io(_:)`` error for a failed call on `name`.
+    /// An ``io(_:)`` error for a failed call on `name`; ``storageFull(_:)`` when the disk or quota is full.
     static func io(_ error: SystemError, name: String) -> TFTPError {
-        .io("\(error.call) \(name.debugDescription): \(error.reason)")
+        let message = "\(error.call) \(name.debugDescription): \(error.reason)"
+        return error.errno == .noSpace || error.errno == .diskQuotaExceeded ? .storageFull(message) : .io(message)
     }
 }
 

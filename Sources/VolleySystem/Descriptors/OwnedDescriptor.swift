@@ -15,6 +15,12 @@ public struct OwnedDescriptor: ~Copyable, Sendable {
         self.rawValue = rawValue
     }
 
+    /// A new descriptor (close-on-exec) for the same open file as `rawValue`, which stays open:
+    /// lets a server stop and start again on a socket systemd passed, without losing it.
+    public static func duplicating(_ rawValue: Int32) throws(SystemError) -> OwnedDescriptor {
+        OwnedDescriptor(adopting: try syscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) })
+    }
+
     /// Closes the descriptor now.
     ///
     /// `EINTR` counts as closed (on Linux the descriptor is gone either way, and retrying

@@ -1,0 +1,14 @@
+/// The settings of the HTTP control plane (`control_*` keys).
+public struct ControlSettings: Sendable, Equatable {
+    /// `HOST:PORT`, `[v6]:PORT` or `unix:/path`; empty: no control plane.
+    public var listen = ""
+    /// A file holding the bearer token; empty: no token required (loopback and unix sockets only).
+    public var tokenFile = ""
+    /// The largest upload or fetch accepted, in bytes.
+    public var maximumUploadBytes = 4 << 30
+    /// The default time to live of a session, in seconds.
+    public var sessionTTLSeconds = 300
+
+    /// Defaults: off.
+    public init() {}
+}

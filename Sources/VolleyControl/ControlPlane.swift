@@ -1,0 +1,112 @@
+import Hummingbird
+import Logging
+import NIOCore
+import OpenAPIHummingbird
+import ServiceLifecycle
+import VolleyServer
+
+/// What the control plane serves on, and its limits.
+public struct ControlPlaneConfiguration: Sendable {
+    /// Where to listen.
+    public var address: ControlAddress
+    /// The token every request must carry; nil: none (loopback and unix sockets only).
+    public var token: BearerToken?
+    /// The largest upload or fetch accepted.
+    public var maximumUploadBytes: Int
+    /// The time to live of a session created without one.
+    public var sessionTTLSeconds: Int
+
+    public init(address: ControlAddress, token: BearerToken?, maximumUploadBytes: Int, sessionTTLSeconds: Int) {
+        self.address = address
+        self.token = token
+        self.maximumUploadBytes = maximumUploadBytes
+        self.sessionTTLSeconds = sessionTTLSeconds
+    }
+}
+
+/// The HTTP control plane of a running Volley: the files API, start and stop of the TFTP
+/// listener, sessions, `/metrics` and `/healthz`, as `openapi.yaml` describes them.
+///
+/// Runs on Hummingbird's own event loop threads and Swift's task pool, never on the
+/// reactor thread; it reaches the server only through ``TFTPServer``'s thread-safe API.
+/// A swift-service-lifecycle `Service`: serves until graceful shutdown.
+public final class ControlPlane: Service {
+    private let configuration: ControlPlaneConfiguration
+    private let api: ControlAPI
+    private let logger: Logger
+
+    /// - Throws: ``ControlPlaneError/tokenRequired(_:)`` for a non-loopback address without a token.
+    public init(
+        configuration: ControlPlaneConfiguration, server: TFTPServer, metrics: TransferMetrics,
+        health: ReactorHealth, logger: Logger
+    ) throws(ControlPlaneError) {
+        if configuration.token == nil, !configuration.address.isLocal {
+            throw .tokenRequired(
+                "control_listen \(configuration.address) is reachable from other machines: set control_token_file (or listen on loopback or a unix socket)")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        api = ControlAPI(
+            server: server, metrics: metrics, health: health,
+            sessions: SessionTable(defaultTTLSeconds: configuration.sessionTTLSeconds),
+            maximumUploadBytes: configuration.maximumUploadBytes, logger: logger)
+    }
+
+    /// Serves until graceful shutdown; expires sessions meanwhile.
+    public func run() async throws {
+        let router = Router()
+        router.middlewares.add(RequestCountingMiddleware(metrics: api.metrics))
+        router.middlewares.add(ErrorMiddleware())
+        if let token = configuration.token { router.middlewares.add(AuthorizationMiddleware(token: token)) }
+        try api.registerHandlers(on: router)
+        let address = configuration.address
+        let logger = logger
+        let application = Application(
+            responder: FilePathRewritingResponder(base: router.buildResponder()),
+            configuration: .init(address: address.bindAddress, serverName: "volley"),
+            onServerRunning: { channel in
+                logger.info("control plane listening on \(ControlPlane.describe(address, bound: channel.localAddress))")
+            },
+            logger: logger.withLevel(atLeast: .warning))
+        // The application's own service group follows this service's graceful shutdown:
+        // requests in flight finish, then `run()` returns and the expiry loop is cancelled.
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.expireSessions() }
+            try await application.run()
+            group.cancelAll()
+        }
+    }
+
+    /// Ends expired sessions once a second, removing their files.
+    private func expireSessions() async throws {
+        while !Task.isCancelled {
+            for session in api.sessions.endExpired() { api.removeFiles(of: session, because: "expired") }
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private static func describe(_ address: ControlAddress, bound: SocketAddress?) -> String {
+        switch address {
+        case .unix(let path): "unix:\(path)"
+        case .tcp(let host, let port): "http://\(host.contains(":") ? "[\(host)]" : host):\(bound?.port ?? port)"
+        }
+    }
+}
+
+extension ControlAddress {
+    var bindAddress: BindAddress {
+        switch self {
+        case .unix(let path): .unixDomainSocket(path: path)
+        case .tcp(let host, let port): .hostname(host, port: port)
+        }
+    }
+}
+
+extension Logger {
+    /// A copy that logs at `level` or above (Hummingbird's per-request lines stay out of the log).
+    func withLevel(atLeast level: Logger.Level) -> Logger {
+        var copy = self
+        copy.logLevel = max(copy.logLevel, level)
+        return copy
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+
+/// `volley files put`: upload a local file, skipped when the server already has the same bytes.
+struct PutFileCommand: ControlCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "put",
+        abstract: "Upload a local file into the root (atomically; skipped when the root already holds the same bytes).",
+        discussion: "The SHA-256 is computed first and compared with the server's, so an unchanged file is not sent again; the server checks the bytes it receives against it.")
+
+    @OptionGroup var connection: ControlConnectionOptions
+
+    @Argument(help: ArgumentHelp("Local file to upload.", valueName: "file"))
+    var file: String
+
+    @Argument(help: ArgumentHelp("Path under the root (default: the file's name).", valueName: "name"))
+    var name: String?
+
+    @Option(name: .long, help: ArgumentHelp("Session id; the file is removed when the session ends (default: $VOLLEY_SESSION).", valueName: "id"))
+    var session: String?
+
+    func run(_ control: ControlConnection) async throws {
+        let target = name ?? URL(fileURLWithPath: file).lastPathComponent
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber,
+              let digest = Self.sha256(ofFile: file)
+        else {
+            throw ControlFailure(.usage, "cannot read \(file)")
+        }
+        if try await FileChecksumCommand.remoteDigest(of: target, control: control) == digest {
+            print("\(target): unchanged (sha256 \(digest)), not sent")
+            return
+        }
+        var headers = [("X-Checksum-SHA256", digest), ("Content-Type", "application/octet-stream")]
+        if let session = session ?? ProcessInfo.processInfo.environment["VOLLEY_SESSION"] { headers.append(("X-Volley-Session", session)) }
+        var request = control.request(.PUT, ControlConnection.filePath(target), headers: headers)
+        guard let handle = FileHandle(forReadingAtPath: file) else { throw ControlFailure(.usage, "cannot read \(file)") }
+        let progress = standardErrorIsTerminal ? ProgressBar(total: size.int64Value, label: target) : nil
+        request.body = .stream(FileBuffers(handle: handle, progress: progress), length: .known(size.int64Value))
+        let response = try await control.send(request)
+        progress?.finish()
+        try await ControlConnection.check(response, subject: target)
+        print(try await Self.summary(of: response))
+    }
+
+    /// "boot/vmlinuz: created (12345678 bytes, sha256 …)".
+    static func summary(of response: HTTPClientResponse) async throws -> String {
+        struct Result: Decodable { var path: String; var skipped: Bool; var size: Int64; var sha256: String }
+        let bytes = try await ControlConnection.body(of: response)
+        guard let result = try? JSONDecoder().decode(Result.self, from: Data(bytes)) else {
+            throw ControlFailure(.failed, "the server's answer is not the expected JSON")
+        }
+        let what = result.skipped ? "unchanged" : response.status.code == 201 ? "created" : "replaced"
+        return "\(result.path): \(what) (\(result.size) bytes, sha256 \(result.sha256))"
+    }
+
+    /// The SHA-256 of a local file as lowercase hex, nil when it cannot be read.
+    static func sha256(ofFile path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let data = try? handle.read(upToCount: 1 << 20), !data.isEmpty { hasher.update(data: data) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// A local file as a request body, read in chunks, moving the progress bar.
+private struct FileBuffers: AsyncSequence, Sendable {
+    let handle: FileHandle
+    let progress: ProgressBar?
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle
+        let progress: ProgressBar?
+        mutating func next() async throws -> ByteBuffer? {
+            guard let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty else { return nil }
+            progress?.advance(by: data.count)
+            return ByteBuffer(bytes: data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle, progress: progress) }
+}

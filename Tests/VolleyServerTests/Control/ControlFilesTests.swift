@@ -1,0 +1,177 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The files API over real HTTP (curl), confined to the root like TFTP reads.
+@Suite("control plane: files", .serialized, .timeLimit(.minutes(3)))
+struct ControlFilesTests {
+    @Test("PUT creates (201) and replaces (200); GET, HEAD, list and DELETE answer as documented")
+    func eachFileEndpoint() async throws {
+        let fixture = try await ControlPlaneFixture("cp-files")
+        defer { fixture.stop() }
+        let first = SeededBytes.make(count: 300_001, seed: 1)
+        let second = SeededBytes.make(count: 70_000, seed: 2)
+
+        let created = try await fixture.curl("PUT", "/v1/files/boot/vmlinuz", body: first)
+        #expect(created.status == 201, "\(created.text)")
+        #expect(created.json?["skipped"] as? Bool == false)
+        #expect(fixture.scratch.contents("root/boot/vmlinuz") == first)
+        let replaced = try await fixture.curl("PUT", "/v1/files/boot%2Fvmlinuz", body: second)
+        #expect(replaced.status == 200, "\(replaced.text)")
+        #expect(replaced.json?["sha256"] as? String == (try await sha256sum(second, scratch: fixture.scratch)))
+
+        let got = try await fixture.curl("GET", "/v1/files/boot/vmlinuz")
+        #expect(got.status == 200)
+        #expect(got.body == second)
+        let head = try await fixture.curl("HEAD", "/v1/files/boot/vmlinuz")
+        #expect(head.status == 200)
+        #expect(ControlPlaneFixture.header("X-Checksum-SHA256", in: head.headers) == (try await sha256sum(second, scratch: fixture.scratch)))
+        #expect(ControlPlaneFixture.header("X-File-Size", in: head.headers) == "70000")
+
+        _ = try fixture.scratch.write("root/a.bin", [1, 2, 3])
+        let list = try await fixture.curl("GET", "/v1/files")
+        #expect(list.status == 200)
+        let entries = list.jsonArray ?? []
+        #expect(entries.compactMap { $0["path"] as? String } == ["a.bin", "boot/vmlinuz"], "\(list.text)")
+        #expect(entries.first?["size"] as? Int == 3)
+        #expect(entries.allSatisfy { ($0["modified"] as? String)?.hasSuffix("Z") == true }, "\(list.text)")
+
+        let deleted = try await fixture.curl("DELETE", "/v1/files/boot/vmlinuz")
+        #expect(deleted.status == 204)
+        #expect(!fixture.scratch.exists("root/boot/vmlinuz"))
+        let again = try await fixture.curl("DELETE", "/v1/files/boot/vmlinuz")
+        #expect(again.status == 404)
+        #expect(again.json?["error"] as? String == "FileNotFound", "\(again.text)")
+        #expect(try await fixture.curl("GET", "/v1/files/missing.bin").status == 404)
+        #expect(try await fixture.curl("HEAD", "/v1/files/missing.bin").status == 404)
+    }
+
+    @Test("Traversal through the API is refused: dot segments, encoded slashes and dots, absolute paths, symlinks out")
+    func traversalIsRefused() async throws {
+        let fixture = try await ControlPlaneFixture("cp-traversal")
+        defer { fixture.stop() }
+        _ = try fixture.scratch.write("secret", Array("secret".utf8))
+        try fixture.scratch.symlink("root/out", to: fixture.scratch.path("secret"))
+        try fixture.scratch.symlink("root/outdir", to: fixture.scratch.path(""))
+        let before = fixture.scratch.allEntries()
+        let hostile = [
+            "/v1/files/../secret", "/v1/files/..%2Fsecret", "/v1/files/%2e%2e%2fsecret", "/v1/files/%2E%2E/secret",
+            "/v1/files/sub/../../secret", "/v1/files/outdir/secret", "/v1/files/a%00b", "/v1/files/.", "/v1/files/..",
+        ]
+        for path in hostile {
+            for method in ["PUT", "GET", "HEAD", "DELETE"] {
+                let answer = try await fixture.curl(method, path, body: method == "PUT" ? Array("x".utf8) : nil)
+                #expect(answer.status == 403 || answer.status == 400, "\(method) \(path) answered \(answer.status) \(answer.text)")
+                #expect(answer.body != Array("secret".utf8), "\(method) \(path) leaked the secret")
+            }
+        }
+        // A symlink in the root that points out is neither read nor written through; deleting
+        // it removes the link, inside the root, and never its target.
+        #expect(try await fixture.curl("GET", "/v1/files/out").status == 403)
+        #expect(try await fixture.curl("PUT", "/v1/files/out", body: Array("x".utf8)).status == 403)
+        #expect(fixture.scratch.contents("secret") == Array("secret".utf8), "a write escaped the root")
+        #expect(fixture.scratch.allEntries().filter { !$0.hasPrefix("curl-") } == before.filter { !$0.hasPrefix("curl-") },
+                "files appeared or vanished outside the API's rules")
+        #expect(try await fixture.curl("DELETE", "/v1/files/out").status == 204)
+        #expect(fixture.scratch.contents("secret") == Array("secret".utf8))
+        // A leading slash means the root, as for TFTP reads: "/etc/passwd" is root/etc/passwd.
+        for path in ["/v1/files//etc/passwd", "/v1/files/%2Fetc%2Fpasswd"] {
+            #expect(try await fixture.curl("PUT", path, body: Array("x".utf8)).status == 201 || fixture.scratch.exists("root/etc/passwd"))
+            #expect(fixture.scratch.contents("root/etc/passwd") == Array("x".utf8))
+            #expect(try await fixture.curl("DELETE", path).status == 204)
+        }
+        let escaped = try await fixture.curl("PUT", "/v1/files/..%2Fescaped", body: [1])
+        #expect(escaped.status == 403, "\(escaped.text)")
+        #expect(escaped.json?["error"] as? String == "AccessViolation")
+        #expect(!fixture.scratch.exists("escaped"))
+    }
+
+    @Test("X-Checksum-SHA256: the same content is skipped, a body that differs is refused (422) and stores nothing")
+    func checksumSkipAndMismatch() async throws {
+        let fixture = try await ControlPlaneFixture("cp-checksum")
+        defer { fixture.stop() }
+        let content = SeededBytes.make(count: 100_000, seed: 3)
+        let digest = try await sha256sum(content, scratch: fixture.scratch)
+        #expect(try await fixture.curl("PUT", "/v1/files/k.img", body: content, headers: ["X-Checksum-SHA256: \(digest)"]).status == 201)
+        let inode = try FileManager.default.attributesOfItem(atPath: fixture.scratch.path("root/k.img"))[.systemFileNumber] as? Int
+
+        let skipped = try await fixture.curl("PUT", "/v1/files/k.img", body: content, headers: ["X-Checksum-SHA256: \(digest.uppercased())"])
+        #expect(skipped.status == 200)
+        #expect(skipped.json?["skipped"] as? Bool == true, "\(skipped.text)")
+        let inodeAfter = try FileManager.default.attributesOfItem(atPath: fixture.scratch.path("root/k.img"))[.systemFileNumber] as? Int
+        #expect(inode == inodeAfter, "a skipped upload rewrote the file")
+
+        let other = SeededBytes.make(count: 100_000, seed: 4)
+        let mismatch = try await fixture.curl("PUT", "/v1/files/k.img", body: other, headers: ["X-Checksum-SHA256: \(String(repeating: "ab", count: 32))"])
+        #expect(mismatch.status == 422, "\(mismatch.text)")
+        #expect(mismatch.json?["error"] as? String == "ChecksumMismatch")
+        #expect(fixture.scratch.contents("root/k.img") == content, "the old file did not stay")
+        let fresh = try await fixture.curl("PUT", "/v1/files/new.img", body: other, headers: ["X-Checksum-SHA256: \(digest)"])
+        #expect(fresh.status == 422)
+        #expect(!fixture.scratch.exists("root/new.img"))
+        #expect(fixture.scratch.allEntries().filter { $0.contains(".volley-upload") }.isEmpty, "a temporary was left behind")
+    }
+
+    @Test("An upload over control_max_upload_bytes gets 413 and leaves nothing, with or without Content-Length")
+    func sizeLimit() async throws {
+        let fixture = try await ControlPlaneFixture("cp-limit", extraArguments: ["--control-max-upload-bytes", "10000"])
+        defer { fixture.stop() }
+        let big = SeededBytes.make(count: 20_000, seed: 5)
+        let known = try await fixture.curl("PUT", "/v1/files/big.img", body: big)
+        #expect(known.status == 413, "\(known.text)")
+        let chunked = try await fixture.curl("PUT", "/v1/files/big.img", body: big, headers: ["Transfer-Encoding: chunked"])
+        #expect(chunked.status == 413, "\(chunked.text)")
+        #expect(!fixture.scratch.exists("root/big.img"))
+        #expect(fixture.scratch.allEntries().filter { $0.contains(".volley-upload") }.isEmpty, "a temporary was left behind")
+        #expect(try await fixture.curl("PUT", "/v1/files/small.img", body: Array(big.prefix(10_000))).status == 201)
+    }
+
+    @Test("A full disk gives 507 and leaves no partial file (tmpfs; root only)")
+    func fullDisk() async throws {
+        guard geteuid() == 0 else {
+            print("skipped: mounting a small tmpfs needs root")
+            return
+        }
+        let fixture = try await ControlPlaneFixture("cp-full")
+        defer { fixture.stop() }
+        let mountPoint = fixture.scratch.path("root/small")
+        try fixture.scratch.makeDirectory("root/small")
+        let mounted = try await runProcess("mount", arguments: ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mountPoint])
+        guard mounted.status == 0 else {
+            print("skipped: cannot mount a tmpfs here: \(mounted.stderr)")
+            return
+        }
+        defer { _ = umount2(mountPoint, Int32(MNT_DETACH)) }
+        let answer = try await fixture.curl("PUT", "/v1/files/small/kernel.img", body: SeededBytes.make(count: 1 << 20, seed: 6))
+        #expect(answer.status == 507, "\(answer.text)")
+        #expect(answer.json?["error"] as? String == "InsufficientStorage")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: mountPoint)) ?? ["?"]
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
+    @Test("A file replaced through the API while a TFTP client reads it: the client gets the old bytes")
+    func replaceWhileReading() async throws {
+        let fixture = try await ControlPlaneFixture("cp-replace")
+        defer { fixture.stop() }
+        let old = SeededBytes.make(count: 60 * 512 + 7, seed: 7)
+        let new = SeededBytes.make(count: 20 * 512 + 3, seed: 8)
+        _ = try fixture.scratch.write("root/live.img", old)
+        _ = try fixture.scratch.write("new.img", new)
+        let port = fixture.tftpPort
+        let socket = fixture.server
+        let fetched = try await offload {
+            try RawTFTPClient().slowFetch("live.img", serverPort: port, ackDelay: 0.005) { block in
+                guard block == 10 else { return }
+                let upload = try? RunningProcess("curl", arguments: [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "-X", "PUT",
+                    "--data-binary", "@\(fixture.scratch.path("new.img"))", "http://localhost/v1/files/live.img",
+                ], timeout: 30).waitBlocking()
+                #expect(upload?.stdout == "200", "the upload during the read failed: \(String(describing: upload))")
+            }
+        }
+        #expect(fetched == old, "the reader did not keep the old bytes")
+        #expect(fixture.scratch.contents("root/live.img") == new)
+        let after = try await offload { try RawTFTPClient().fetch("live.img", from: loopback(port: port)) }
+        #expect(after.bytes == new)
+    }
+}

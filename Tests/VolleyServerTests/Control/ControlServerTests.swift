@@ -1,0 +1,143 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The TFTP service, health, metrics and access control through the control plane.
+@Suite("control plane: service, metrics, access", .serialized, .timeLimit(.minutes(3)))
+struct ControlServerTests {
+    @Test("stop drains and stops the TFTP listener while the control plane stays; start brings it back")
+    func stopAndStart() async throws {
+        let fixture = try await ControlPlaneFixture("cp-stop")
+        defer { fixture.stop() }
+        _ = try fixture.scratch.write("root/a.bin", SeededBytes.make(count: 5000, seed: 9))
+        let status = try await fixture.curl("GET", "/v1/server")
+        #expect(status.json?["running"] as? Bool == true)
+        #expect(status.json?["port"] as? Int == fixture.tftpPort)
+        #expect(status.json?["host"] as? String == "127.0.0.1")
+
+        #expect(try await fixture.curl("POST", "/v1/server/stop").status == 200)
+        var running = true
+        for _ in 0..<100 where running {
+            running = try await fixture.curl("GET", "/v1/server").json?["running"] as? Bool ?? true
+            if running { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(!running, "the listener did not stop")
+        let port = fixture.tftpPort
+        let refused = try await offload { try? RawTFTPClient().fetch("a.bin", from: loopback(port: port), timeout: 1) }
+        #expect(refused == nil, "a stopped server still answered TFTP")
+        let again = try await fixture.curl("POST", "/v1/server/stop")
+        #expect(again.status == 409)
+        #expect(again.json?["error"] as? String == "ServerNotRunning", "\(again.text)")
+        let health = try await fixture.curl("GET", "/healthz")
+        #expect(health.json?["status"] as? String == "stopped")
+
+        let started = try await fixture.curl("POST", "/v1/server/start")
+        #expect(started.status == 200, "\(started.text)")
+        let newPort = started.json?["port"] as? Int ?? 0
+        let fetched = try await offload { try RawTFTPClient().fetch("a.bin", from: loopback(port: newPort)) }
+        #expect(fetched.bytes == SeededBytes.make(count: 5000, seed: 9))
+        #expect(try await fixture.curl("POST", "/v1/server/start").json?["error"] as? String == "ServerAlreadyRunning")
+    }
+
+    @Test("/healthz reports the age of the reactor's last heartbeat")
+    func health() async throws {
+        let fixture = try await ControlPlaneFixture("cp-health")
+        defer { fixture.stop() }
+        try await Task.sleep(for: .milliseconds(1200))
+        let answer = try await fixture.curl("GET", "/healthz")
+        #expect(answer.status == 200)
+        #expect(answer.json?["status"] as? String == "ok", "\(answer.text)")
+        let age = answer.json?["heartbeat_age_seconds"] as? Double ?? -1
+        #expect(age >= 0 && age < 2, "\(answer.text)")
+    }
+
+    @Test("/metrics counts exactly the transfers made, their bytes and the refusals")
+    func metricsMatchTransfers() async throws {
+        let fixture = try await ControlPlaneFixture("cp-metrics")
+        defer { fixture.stop() }
+        let content = SeededBytes.make(count: 10_000, seed: 10)
+        _ = try fixture.scratch.write("root/m.bin", content)
+        let port = fixture.tftpPort
+        for _ in 0..<3 {
+            let fetched = try await offload { try RawTFTPClient().fetch("m.bin", options: [("blksize", "1024")], from: loopback(port: port)) }
+            #expect(fetched.bytes == content)
+        }
+        _ = try await offload { try? RawTFTPClient().fetch("missing.bin", from: loopback(port: port), timeout: 1) }
+        _ = try await fixture.curl("GET", "/v1/files")
+        try await Task.sleep(for: .milliseconds(200))
+        let text = try await fixture.curl("GET", "/metrics").text
+        let samples = PrometheusText(text)
+        #expect(samples.value("volley_transfers_total", ["outcome": "delivered"]) == 3, "\(text)")
+        #expect(samples.value("volley_bytes_sent_total") == 30_000)
+        #expect(samples.value("volley_transfers_active") == 0)
+        #expect(samples.value("volley_requests_refused_total", ["code": "1", "reason": "file_not_found"]) == 1)
+        #expect(samples.value("volley_transfer_duration_seconds_count") == 3)
+        #expect(samples.value("volley_negotiated_block_size_bucket", ["le": "1024.0"]) == 3
+                || samples.value("volley_negotiated_block_size_bucket", ["le": "1024"]) == 3, "\(text)")
+        #expect(samples.value("volley_control_requests_total", ["method": "GET", "status": "200"]) ?? 0 >= 1)
+        #expect(samples.value("volley_retransmissions_total") == 0)
+    }
+
+    @Test("With a token file every request needs the bearer token: 401 without it or with a wrong one")
+    func tokenIsRequired() async throws {
+        let fixture = try await ControlPlaneFixture("cp-token", listen: "127.0.0.1:0", token: "s3cret-token")
+        defer { fixture.stop() }
+        #expect(fixture.server.hasPrefix("http://127.0.0.1:"))
+        for path in ["/v1/files", "/v1/server", "/metrics", "/healthz"] {
+            #expect(try await fixture.curl("GET", path, token: "").status == 401, "\(path) without a token")
+            #expect(try await fixture.curl("GET", path, token: "s3cret-tokeN").status == 401, "\(path) with a wrong token")
+            #expect(try await fixture.curl("GET", path, token: "s3cret-token-longer").status == 401)
+        }
+        #expect(try await fixture.curl("PUT", "/v1/files/x", body: [1], token: "nope").status == 401)
+        #expect(!fixture.scratch.exists("root/x"))
+        #expect(try await fixture.curl("GET", "/v1/files").status == 200)
+        #expect(try await fixture.curl("PUT", "/v1/files/x", body: [1]).status == 201)
+    }
+
+    @Test("A non-loopback control address without a token file is refused at start, in one line")
+    func nonLoopbackNeedsToken() async throws {
+        let scratch = try TestDirectory("cp-refuse")
+        defer { scratch.remove() }
+        try scratch.makeDirectory("root")
+        for address in ["0.0.0.0:0", "[::]:0"] {
+            let result = try await runProcess(try VolleyBinaries.volley(), arguments: [
+                "serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0", "--control-listen", address,
+            ], timeout: 30)
+            #expect(result.status != 0 && !result.timedOut, "\(result)")
+            let lines = result.stderr.split(separator: "\n").filter { !$0.contains(" info ") && !$0.contains(" notice ") }
+            #expect(lines.count == 1 && lines.first?.contains("control_token_file") == true, "\(result.stderr)")
+        }
+        let bad = try await runProcess(try VolleyBinaries.volley(), arguments: [
+            "serve", "--root", scratch.path("root"), "--port", "0", "--control-listen", "nonsense",
+        ], timeout: 30)
+        #expect(bad.status != 0 && bad.stderr.contains("control_listen"), "\(bad)")
+    }
+}
+
+/// Samples of a Prometheus text exposition.
+struct PrometheusText {
+    private var samples: [(name: String, labels: [String: String], value: Double)] = []
+
+    init(_ text: String) {
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            let series = line[..<space]
+            var labels: [String: String] = [:]
+            var name = String(series)
+            if let open = series.firstIndex(of: "{"), series.hasSuffix("}") {
+                name = String(series[..<open])
+                for pair in series[series.index(after: open)..<series.index(before: series.endIndex)].split(separator: ",") {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    if parts.count == 2 { labels[String(parts[0])] = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+                }
+            }
+            samples.append((name, labels, value))
+        }
+    }
+
+    /// The value of the series `name` whose labels include `labels`, summed over the rest.
+    func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+        let matching = samples.filter { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }
+        return matching.isEmpty ? nil : matching.reduce(0) { $0 + $1.value }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Sessions (Jumpstarter's remove_created_on_close) and fetching from a URL.
+@Suite("control plane: sessions and fetch", .serialized, .timeLimit(.minutes(3)))
+struct ControlSessionTests {
+    @Test("A session's uploads are removed when it is deleted, and when it expires without a heartbeat")
+    func sessionsRemoveTheirFiles() async throws {
+        let fixture = try await ControlPlaneFixture("cp-session")
+        defer { fixture.stop() }
+        let opened = try await fixture.curl("POST", "/v1/sessions?ttl_seconds=2")
+        #expect(opened.status == 201, "\(opened.text)")
+        let id = try #require(opened.json?["id"] as? String)
+        #expect(opened.json?["ttl_seconds"] as? Int == 2)
+        #expect(try await fixture.curl("PUT", "/v1/files/s/one.img", body: [1, 2], headers: ["X-Volley-Session: \(id)"]).status == 201)
+        _ = try fixture.scratch.write("root/keep.img", [9])
+        #expect(try await fixture.curl("PUT", "/v1/files/keep.img", body: [3], headers: ["X-Volley-Session: nosuchsession"]).status == 404)
+        #expect(fixture.scratch.contents("root/keep.img") == [9], "an upload with an unknown session was stored")
+
+        // Renewed twice, it outlives its first deadline.
+        for _ in 0..<2 {
+            try await Task.sleep(for: .milliseconds(1200))
+            #expect(try await fixture.curl("POST", "/v1/sessions/\(id)/heartbeat").status == 200)
+        }
+        #expect(fixture.scratch.exists("root/s/one.img"), "renewals did not keep the session")
+        // Then it expires: the expiry loop runs once a second.
+        var gone = false
+        for _ in 0..<60 where !gone {
+            try await Task.sleep(for: .milliseconds(100))
+            gone = !fixture.scratch.exists("root/s/one.img")
+        }
+        #expect(gone, "the expired session's file was not removed")
+        #expect(fixture.scratch.contents("root/keep.img") == [9])
+        #expect(try await fixture.curl("POST", "/v1/sessions/\(id)/heartbeat").status == 404)
+
+        // Deleting a session removes only what it uploaded and still holds.
+        let second = try #require(try await fixture.curl("POST", "/v1/sessions").json?["id"] as? String)
+        #expect(try await fixture.curl("PUT", "/v1/files/a.img", body: [1], headers: ["X-Volley-Session: \(second)"]).status == 201)
+        #expect(try await fixture.curl("PUT", "/v1/files/b.img", body: [2], headers: ["X-Volley-Session: \(second)"]).status == 201)
+        #expect(try await fixture.curl("PUT", "/v1/files/b.img", body: [3]).status == 200)  // someone else replaced it
+        let ended = try await fixture.curl("DELETE", "/v1/sessions/\(second)")
+        #expect(ended.status == 200)
+        #expect(ended.json?["removed"] as? [String] == ["a.img"], "\(ended.text)")
+        #expect(!fixture.scratch.exists("root/a.img"))
+        #expect(fixture.scratch.contents("root/b.img") == [3])
+        #expect(try await fixture.curl("DELETE", "/v1/sessions/\(second)").status == 404)
+    }
+
+    @Test("POST /v1/files/{path} pulls from an http:// URL (checked against sha256) and from file://")
+    func fetchFromURL() async throws {
+        let fixture = try await ControlPlaneFixture("cp-fetch")
+        defer { fixture.stop() }
+        let content = SeededBytes.make(count: 1_500_000, seed: 11)
+        _ = try fixture.scratch.write("origin/images/kernel.img", content)
+        let origin = try await LocalHTTPServer(directory: fixture.scratch.path("origin"))
+        defer { origin.stop() }
+        let digest = try await sha256sum(content, scratch: fixture.scratch)
+
+        func post(_ object: [String: String], to name: String) async throws -> ControlPlaneFixture.Answer {
+            let body = try JSONSerialization.data(withJSONObject: object)
+            return try await fixture.curl("POST", "/v1/files/\(name)", body: [UInt8](body), headers: ["Content-Type: application/json"])
+        }
+        let fetched = try await post(["url": "http://127.0.0.1:\(origin.port)/images/kernel.img", "sha256": digest], to: "boot/kernel.img")
+        #expect(fetched.status == 201, "\(fetched.text)")
+        #expect(fixture.scratch.contents("root/boot/kernel.img") == content)
+        let skipped = try await post(["url": "http://127.0.0.1:\(origin.port)/images/kernel.img", "sha256": digest], to: "boot/kernel.img")
+        #expect(skipped.json?["skipped"] as? Bool == true, "\(skipped.text)")
+
+        let wrong = try await post(["url": "http://127.0.0.1:\(origin.port)/images/kernel.img", "sha256": String(repeating: "0", count: 64)], to: "wrong.img")
+        #expect(wrong.status == 422, "\(wrong.text)")
+        #expect(!fixture.scratch.exists("root/wrong.img"))
+        let missing = try await post(["url": "http://127.0.0.1:\(origin.port)/images/none.img"], to: "none.img")
+        #expect(missing.status == 502, "\(missing.text)")
+        #expect(missing.json?["error"] as? String == "FetchFailed")
+        let unreachable = try await post(["url": "http://127.0.0.1:9/x"], to: "none.img")
+        #expect(unreachable.status == 502, "\(unreachable.text)")
+        let unsupported = try await post(["url": "ftp://example/x"], to: "none.img")
+        #expect(unsupported.status == 400)
+        #expect(!fixture.scratch.exists("root/none.img"))
+
+        let local = try await post(["url": "file://\(fixture.scratch.path("origin/images/kernel.img"))"], to: "local.img")
+        #expect(local.status == 201, "\(local.text)")
+        #expect(fixture.scratch.contents("root/local.img") == content)
+        let bad = try await fixture.curl("POST", "/v1/files/x.img", body: Array("not json".utf8), headers: ["Content-Type: application/json"])
+        #expect(bad.status == 400, "\(bad.text)")
+    }
+}
+
+/// python3's http.server on 127.0.0.1 and a free port, serving `directory`.
+final class LocalHTTPServer: Sendable {
+    let process: RunningProcess
+    let port: Int
+
+    init(directory: String) async throws {
+        let script = """
+            import functools, http.server, sys
+            handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            print(server.server_address[1], flush=True)
+            server.serve_forever()
+            """
+        process = try RunningProcess("python3", arguments: ["-c", script, directory], timeout: 180)
+        let deadline = monotonicSeconds() + 10
+        var found: Int?
+        while found == nil && monotonicSeconds() < deadline {
+            found = Int(process.stdoutSoFar.trimmingCharacters(in: .whitespacesAndNewlines))
+            if found == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        guard let found else { throw TestFailure("the test HTTP server did not start: \(process.stderrSoFar)") }
+        port = found
+    }
+
+    func stop() {
+        process.signal(SIGKILL)
+        _ = process.waitBlocking()
+    }
+}
