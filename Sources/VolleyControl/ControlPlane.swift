@@ -71,17 +71,17 @@ public final class ControlPlane: Service {
         // The application's own service group follows this service's graceful shutdown:
         // requests in flight finish, then `run()` returns and the expiry loop is cancelled.
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await self.expireSessions() }
+            group.addTask { await self.expireSessions() }
             try await application.run()
             group.cancelAll()
         }
     }
 
-    /// Ends expired sessions once a second, removing their files.
-    private func expireSessions() async throws {
+    /// Ends expired sessions once a second, removing their files, until cancelled.
+    private func expireSessions() async {
         while !Task.isCancelled {
             for session in api.sessions.endExpired() { api.removeFiles(of: session, because: "expired") }
-            try await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 

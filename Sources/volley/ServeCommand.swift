@@ -185,7 +185,7 @@ struct ServeCommand: ParsableCommand {
             // Graceful shutdown goes from the last service to the first: the server drains
             // first while the signal listener, shut down last, still listens.
             services: [
-                .init(service: StopSignals(signals: stopSignals, server: server, logger: logger, group: handle)),
+                .init(service: StopSignals(signals: stopSignals, server: server, notifier: notifier, logger: logger, group: handle)),
                 .init(service: reloader),
                 .init(service: StatusReporter(signals: statusRequests, server: server, logger: logger)),
             ] + (controlPlane.map { [.init(service: $0)] } ?? []) + [

@@ -11,6 +11,9 @@ final class ServiceNotifier: TFTPServerObserver {
     /// The watchdog period systemd asked for, if any.
     let watchdogMicroseconds = Systemd.watchdogMicroseconds()
     private let lastStatus = Mutex<(time: UInt64, text: String)>((0, ""))
+    /// Set once the process is on its way out: only then does a drain mean STOPPING=1
+    /// (the control plane may stop the TFTP listener while the service stays up).
+    private let processStopping = Atomic(false)
 
     /// How often the reactor should call ``beat(_:)``: half the watchdog period, at most 1 s.
     var heartbeatMilliseconds: Int {
@@ -55,8 +58,13 @@ final class ServiceNotifier: TFTPServerObserver {
         Systemd.notify("STOPPING=1\nSTATUS=\(status)")
     }
 
+    /// The process is shutting down (SIGTERM/SIGINT): the coming drain is the service stopping.
+    func beginStopping() {
+        processStopping.store(true, ordering: .relaxed)
+    }
+
     func serverEvent(_ event: TFTPServerEvent) {
-        if case .stoppedAccepting(let active) = event {
+        if case .stoppedAccepting(let active) = event, processStopping.load(ordering: .relaxed) {
             stopping(active > 0 ? "Draining \(active) transfers" : "Stopping")
         }
     }

@@ -13,6 +13,7 @@ import VolleyServer
 struct StopSignals: Service {
     let signals: UnixSignalsSequence
     let server: TFTPServer
+    let notifier: ServiceNotifier
     let logger: Logger
     let group: ServiceGroupHandle
 
@@ -27,6 +28,8 @@ struct StopSignals: Service {
             seen += 1
             if seen == 1 {
                 logger.info("\(signal): shutting down (send it again to stop at once)")
+                notifier.beginStopping()
+                if !server.isRunning { notifier.stopping("Stopping") }
                 await group.triggerGracefulShutdown()
             } else {
                 logger.notice("second signal: stopping now, ending \(server.statistics.activeTransfers) transfer(s)")
