@@ -30,6 +30,7 @@ MIB = 1 << 20
 SERVERS = {
     "volley": ("volley", "default"),
     "volley-single-port": ("volley", "single-port"),
+    "volley-metrics": ("volley", "default, control plane and metrics on"),
     "tftpd-hpa": ("tftpd-hpa", "fork per transfer"),
     "dnsmasq": ("dnsmasq", "one process"),
     "atftpd": ("atftpd", "thread per transfer"),
@@ -275,11 +276,14 @@ def binary_key(name):
 
 def server_argv(name, binaries, root, port):
     """The command line each server runs with (foreground, 127.0.0.1 only)."""
-    if name in ("volley", "volley-single-port"):
+    if name in ("volley", "volley-single-port", "volley-metrics"):
         # Every load-generator client comes from 127.0.0.1: no per-client limits.
         argv = [binaries["volley"], "serve", "--root", root, "--host", "127.0.0.1",
                 "--port", str(port), "--log-level", "warning",
                 "--max-transfers-per-client", "0", "--request-rate-per-client", "0"]
+        if name == "volley-metrics":
+            # Every transfer event also updates the Prometheus series.
+            argv += ["--control-listen", f"unix:/tmp/volley-bench-control-{port}.sock"]
         return argv + (["--single-port"] if name == "volley-single-port" else [])
     if name == "tftpd-hpa":
         # -L: listen in the foreground (forks a child per transfer, no limit on their number);

@@ -5,23 +5,8 @@ import VolleyServer
 /// `HEAD` (Jumpstarter's `check_file_checksum` before each upload) does not reread the file.
 /// Any write, truncation or rename changes the key.
 final class DigestCache: Sendable {
-    private struct Key: Hashable {
-        var device: UInt64
-        var inode: UInt64
-        var size: UInt64
-        var modificationNanoseconds: Int64
-        var changeNanoseconds: Int64
-
-        init(_ info: StoredFileInfo) {
-            device = info.device
-            inode = info.inode
-            size = info.size
-            modificationNanoseconds = info.modificationNanoseconds
-            changeNanoseconds = info.changeNanoseconds
-        }
-    }
-
-    private let digests = Mutex<[Key: String]>([:])
+    /// Keyed by the whole ``StoredFileInfo``: path, identity, size and both times.
+    private let digests = Mutex<[StoredFileInfo: String]>([:])
     private let capacity: Int
 
     init(capacity: Int = 4096) {
@@ -30,7 +15,7 @@ final class DigestCache: Sendable {
 
     /// The digest of the file `reader` has open, computed at most once per version of it.
     func digest(of reader: StoredFileReader) throws(TFTPError) -> String {
-        let key = Key(reader.info)
+        let key = reader.info
         if let known = digests.withLock({ $0[key] }) { return known }
         let digest = try reader.sha256()
         digests.withLock { table in
