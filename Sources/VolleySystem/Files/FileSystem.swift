@@ -35,13 +35,25 @@ public enum FileSystem {
         let resolve = confinedResolve | (followSymlinks ? 0 : VOLLEY_RESOLVE_NO_SYMLINKS)
         let number = try (path + [0]).withUnsafeBufferPointer { bytes throws(SystemError) in
             try bytes.withMemoryRebound(to: CChar.self) { name throws(SystemError) in
-                try syscall("openat2") {
-                    volley_openat2(directory, name.baseAddress!, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), mode, resolve)
+                var attempt = 1
+                while true {
+                    do throws(SystemError) {
+                        return try syscall("openat2") {
+                            volley_openat2(directory, name.baseAddress!, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), mode, resolve)
+                        }
+                    } catch where error.errno == .resourceTemporarilyUnavailable && attempt < beneathAttempts {
+                        attempt += 1
+                    }
                 }
             }
         }
         return OwnedDescriptor(adopting: number)
     }
+
+    /// How many times a confined open is tried while it fails with `EAGAIN`. With `RESOLVE_BENEATH` the kernel
+    /// fails a lookup through `..` that way when a rename or mount anywhere on the system races it (it cannot prove
+    /// the walk stayed beneath the directory); openat2(2) asks the caller to retry.
+    public static let beneathAttempts = 32
 
     /// ``openBeneath(_:_:flags:mode:followSymlinks:)`` for a path given as text.
     public static func openBeneath(
