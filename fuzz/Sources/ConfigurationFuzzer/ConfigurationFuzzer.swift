@@ -7,14 +7,9 @@
 // max_retransmit_timeout_ms), stores exactly the values given, accepts no unknown key, and parsing the same text
 // again changes nothing; validationError(), parsedLogLevel() and parsedLogFormat() never trap and report one line.
 //
-// Known issues in Sources/ (README.md, "Known issues"), tolerated and counted unless FUZZ_STRICT=1:
-// - a mapping key that is not a scalar (`? [a, b]\n: 1`), anywhere in the document, traps inside Yams.load
-//   (Constructor.swift force-unwraps String.construct of the key): such documents are skipped;
-// - the unknown-key error and the log_level/log_format errors quote the user's text as is, so a key or value with
-//   a line break gives a multi-line message: line breaks inside the quoted text are not counted;
-// - a "not valid YAML" reader error quotes the offending line of the document raw: a CR LF line end survives the
-//   message's split on "\n" (Swift's "\r\n" is one Character) and CR, VT, FF, NEL, LS, PS are kept: line breaks the
-//   document itself holds are not counted there.
+// Fixed (README.md, "Fixed: non-scalar keys and multi-line errors"): a mapping key that is not a scalar used to trap
+// inside Yams.load, and errors quoted the user's text or the document's line raw. Both are findings now: the document
+// is predicted from Yams.compose (never Yams.load), so a trap can only come from the code under test.
 import Foundation
 import FuzzSupport
 import VolleyConfiguration
@@ -23,35 +18,16 @@ import Yams
 
 private let defaults = VolleySettings()
 private let knownKeys = Set(SettingsTable.all.map(\.key))
-private let strict = getenv("FUZZ_STRICT").map { String(cString: $0) == "1" } ?? false
-nonisolated(unsafe) private var skippedNonScalarKeys = 0
-nonisolated(unsafe) private var echoedLineBreaks = 0
-
-@_cdecl("LLVMFuzzerInitialize")
-public func configurationFuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> CInt {
-    atexit {
-        guard skippedNonScalarKeys + echoedLineBreaks > 0 else { return }
-        let line = "ConfigurationFuzzer: known issues tolerated: \(skippedNonScalarKeys) documents with a non-scalar mapping key "
-            + "skipped (they trap in Yams.load), \(echoedLineBreaks) messages with a line break echoed from the document\n"
-        _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
-    }
-    return 0
-}
-
 @_cdecl("LLVMFuzzerTestOneInput")
 public func configurationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeRawBufferPointer(start: size > 0 ? data : nil, count: size), as: UTF8.self)
-    if !strict, hasNonScalarKey(text) {
-        skippedNonScalarKeys += 1
-        return 0
-    }
     let expected = predict(text)
 
     var settings = defaults
     do {
         try SettingsFile.parse(yaml: text, into: &settings)
     } catch {
-        checkOneLine(error.description, "SettingsError", quoting: expected.unknownKey, document: text)
+        checkOneLine(error.description, "SettingsError")
         switch expected {
         case .accepted:
             fuzzCheck(false, "parse threw \(error.description.debugDescription), the table accepts the document")
@@ -60,11 +36,20 @@ public func configurationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
         case .notAMapping:
             fuzzCheck(error.description.hasPrefix("expected a mapping"), "parse threw \(error.description.debugDescription) for a document that is not a mapping")
         case .unknownKey(let key):
-            fuzzCheck(error.description.hasPrefix("unknown key \"\(key)\""), "unknown key \(key.debugDescription) reported as \(error.description.debugDescription)")
-            if let range = error.description.range(of: " (did you mean \"") {
-                let suggestion = error.description[range.upperBound...].dropLast(3)
-                fuzzCheck(knownKeys.contains(String(suggestion)) && error.description.hasSuffix("\"?)"), "suggested unknown key in \(error.description.debugDescription)")
+            let named = "unknown key \(escapedQuote(key))"
+            fuzzCheck(error.description.hasPrefix(named), "unknown key \(key.debugDescription) reported as \(error.description.debugDescription)")
+            let rest = error.description.dropFirst(named.count)
+            if !rest.isEmpty {
+                let suggestion = rest.dropFirst(" (did you mean \"".count).dropLast(3)
+                fuzzCheck(rest.hasPrefix(" (did you mean \"") && rest.hasSuffix("\"?)") && knownKeys.contains(String(suggestion)),
+                          "suggested unknown key in \(error.description.debugDescription)")
             }
+        case .tooManyValues:
+            fuzzCheck(error.description == "the document holds more than \(SettingsFile.maximumValueCount) values (aliases counted each time they are used)",
+                      "a document of more than \(SettingsFile.maximumValueCount) values reported as \(error.description.debugDescription)")
+        case .nonScalarKey(let kind):
+            fuzzCheck(error.description.hasSuffix("a key must be a setting name, not a \(kind)"),
+                      "a key that is a \(kind) reported as \(error.description.debugDescription)")
         case .wrongKind(let key):
             fuzzCheck(error.description.hasPrefix("\(key): expected "), "wrong value for \(key) reported as \(error.description.debugDescription)")
         }
@@ -101,8 +86,14 @@ public func configurationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
 
     // What `volley serve` does next with it.
     if let message = settings.server.validationError() { checkOneLine(message, "validationError") }
-    do { _ = try settings.parsedLogLevel() } catch { checkOneLine(error.description, "parsedLogLevel", quoting: settings.logLevel) }
-    do { _ = try settings.parsedLogFormat() } catch { checkOneLine(error.description, "parsedLogFormat", quoting: settings.logFormat) }
+    do { _ = try settings.parsedLogLevel() } catch {
+        checkOneLine(error.description, "parsedLogLevel")
+        fuzzCheck(error.description.hasPrefix("log level \(escapedQuote(settings.logLevel)) is not one of "), "log level error \(error.description.debugDescription)")
+    }
+    do { _ = try settings.parsedLogFormat() } catch {
+        checkOneLine(error.description, "parsedLogFormat")
+        fuzzCheck(error.description.hasPrefix("log format \(escapedQuote(settings.logFormat)) is not one of "), "log format error \(error.description.debugDescription)")
+    }
     return 0
 }
 
@@ -113,39 +104,61 @@ private enum Prediction {
     case notAMapping
     case unknownKey(String)
     case wrongKind(String)
+    /// More values than SettingsFile.maximumValueCount, aliases counted at each use.
+    case tooManyValues
+    /// A mapping key somewhere that is a "sequence" or a "mapping".
+    case nonScalarKey(String)
+}
 
-    var unknownKey: String? {
-        if case .unknownKey(let key) = self { key } else { nil }
+/// The kind of the first key found, in document order, that is not a scalar.
+private func nonScalarKeyKind(_ node: Node) -> String? {
+    switch node {
+    case .scalar, .alias: return nil
+    case .sequence(let sequence): return sequence.lazy.compactMap(nonScalarKeyKind).first
+    case .mapping(let mapping):
+        for (key, value) in mapping {
+            switch key {
+            case .mapping: return "mapping"
+            case .sequence: return "sequence"
+            case .alias: return "alias"
+            case .scalar: break
+            }
+            if let kind = nonScalarKeyKind(value) { return kind }
+        }
+        return nil
     }
 }
 
-/// Whether any mapping in the document has a key that is not a scalar (composed without constructing values).
-private func hasNonScalarKey(_ text: String) -> Bool {
-    guard let node = try? Yams.compose(yaml: text) else { return false }
-    func walk(_ node: Node) -> Bool {
+/// How many values the document holds as a tree (an alias counts its whole target again), counting stopped once
+/// past `limit`.
+private func valueCount(_ node: Node, limit: Int) -> Int {
+    var count = 0
+    func visit(_ node: Node) {
+        guard count <= limit else { return }
+        count += 1
         switch node {
-        case .scalar: return false
-        case .sequence(let sequence): return sequence.contains(where: walk)
-        case .mapping(let mapping):
-            return mapping.contains { pair in
-                if case .scalar = pair.key { walk(pair.value) } else { true }
-            }
-        case .alias: return false
+        case .scalar, .alias: break
+        case .sequence(let sequence): sequence.forEach(visit)
+        case .mapping(let mapping): for (key, value) in mapping { visit(key); visit(value) }
         }
     }
-    return walk(node)
+    visit(node)
+    return count
 }
 
-/// What the settings table says about the document as Yams reads it.
+/// What the settings table says about the document as Yams reads it. Yams.load is never called: it traps on a
+/// non-scalar key, and builds a document of nested aliases in exponential time.
 private func predict(_ text: String) -> Prediction {
-    let node: Any?
+    let root: Node?
     do {
-        node = try Yams.load(yaml: text)
+        root = try Yams.compose(yaml: text)
     } catch {
         return .invalidYAML
     }
-    guard let node else { return .accepted([:]) }
-    guard let mapping = node as? [String: Any] else { return .notAMapping }
+    guard let root else { return .accepted([:]) }
+    if valueCount(root, limit: SettingsFile.maximumValueCount) > SettingsFile.maximumValueCount { return .tooManyValues }
+    if let kind = nonScalarKeyKind(root) { return .nonScalarKey(kind) }
+    guard let mapping = root.any as? [String: Any] else { return .notAMapping }
     var given: [String: SettingValue] = [:]
     for key in mapping.keys.sorted() {
         guard let definition = SettingsTable.definition(forKey: key) else { return .unknownKey(key) }
@@ -161,36 +174,35 @@ private func predict(_ text: String) -> Prediction {
     return .accepted(given)
 }
 
+/// User text as an error quotes it: in double quotes, `"` and `\` escaped, LF/CR/TAB/NUL as `\n` `\r` `\t` `\0`,
+/// every other control, format or line/paragraph separator scalar as `\u{HEX}`.
+private func escapedQuote(_ text: String) -> String {
+    var result = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": result += "\\\""
+        case "\\": result += "\\\\"
+        case "\n": result += "\\n"
+        case "\r": result += "\\r"
+        case "\t": result += "\\t"
+        case "\0": result += "\\0"
+        default:
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator:
+                result += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default:
+                result.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return result + "\""
+}
+
 /// The scalars that break a line: LF, VT, FF, CR, NEL, LS, PS (Character.isNewline's set).
 private let lineBreaks: Set<Unicode.Scalar> = ["\n", "\u{0B}", "\u{0C}", "\r", "\u{85}", "\u{2028}", "\u{2029}"]
 
-/// Messages go to a terminal or the journal as one line. `quoted`: user text the message quotes; `document`: the
-/// YAML text, which a reader error quotes (both known issues, tolerated unless FUZZ_STRICT=1).
-private func checkOneLine(_ message: String, _ source: String, quoting quoted: String? = nil, document: String? = nil) {
+/// Messages go to a terminal or the journal as one line, whatever the document holds.
+private func checkOneLine(_ message: String, _ source: String) {
     fuzzCheck(!message.isEmpty, "\(source): empty message")
-    guard message.unicodeScalars.contains(where: lineBreaks.contains) else { return }
-    if !strict {
-        var rest = message
-        if let quoted, quoted.unicodeScalars.contains(where: lineBreaks.contains) {
-            rest = rest.replacingOccurrences(of: "\"\(quoted)\"", with: "\"\"")
-        }
-        if let document, rest.hasPrefix("not valid YAML: ") {
-            var scalars = String.UnicodeScalarView()
-            let echoed = Set(document.unicodeScalars.filter(lineBreaks.contains))
-            let crlf = document.contains("\r\n")
-            var previous: Unicode.Scalar?
-            for scalar in rest.unicodeScalars {
-                // LF only as part of a CR LF the document holds; the message's own split removes lone LFs.
-                let tolerated = scalar == "\n" ? crlf && previous == "\r" : echoed.contains(scalar)
-                if !tolerated { scalars.append(scalar) }
-                previous = scalar
-            }
-            rest = String(scalars)
-        }
-        if !rest.unicodeScalars.contains(where: lineBreaks.contains) {
-            echoedLineBreaks += 1
-            return
-        }
-    }
-    fuzzCheck(false, "\(source): message with a line break: \(message.debugDescription)")
+    fuzzCheck(!message.unicodeScalars.contains(where: lineBreaks.contains), "\(source): message with a line break: \(message.debugDescription)")
 }
