@@ -38,6 +38,10 @@ public enum SettingsFile {
         try checkBeforeBuilding(root)
         guard let mapping = root.any as? [String: Any] else { throw SettingsError("expected a mapping of settings at the top level") }
         for key in mapping.keys.sorted() {
+            if key == "rules" {
+                settings.server.rules = try RulesFile.parse(mapping[key] as Any)
+                continue
+            }
             guard let definition = SettingsTable.definition(forKey: key) else {
                 let suggestion = nearestKey(to: key).map { " (did you mean \"\($0)\"?)" } ?? ""
                 throw SettingsError("unknown key \(quoted(key))\(suggestion)")

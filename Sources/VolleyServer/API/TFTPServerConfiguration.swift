@@ -1,3 +1,5 @@
+import VolleySystem
+
 /// Everything a ``TFTPServer`` needs to know before it starts.
 ///
 /// The first three settings mirror the Jumpstarter TFTP driver (`root_dir`, `host`, `port`);
@@ -77,6 +79,10 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
         self.port = port
     }
 
+    /// Per-client rules (`rules:`): another root, name rewrites or protocol limits for the
+    /// requests they match, first match wins. Empty: every request is served the same way.
+    public var rules = BootRules()
+
     /// Checks ranges; returns a message naming the first bad setting, or nil.
     public func validationError() -> String? {
         if !(0...65535).contains(port) { return "port \(port) is out of range (0-65535)" }
@@ -97,6 +103,7 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
         if maximumTransfersPerClient < 0 || requestsPerSecondPerClient < 0 || errorRepliesPerSecondPerClient < 0 || errorRepliesPerSecond < 0 {
             return "per-client limits and rates must not be negative (0 means unlimited)"
         }
+        if let problem = rules.validationError(directoryExists: FileSystem.isDirectory) { return problem }
         return nil
     }
 }

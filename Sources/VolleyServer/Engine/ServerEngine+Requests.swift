@@ -91,8 +91,17 @@ extension ServerEngine {
                 client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail)))
             return
         }
+        let resolved: ResolvedRequest
+        switch resolve(request, from: client) {
+        case .success(let found):
+            resolved = found
+        case .failure(let failure):
+            refuse(client, via: listener, info: info, file: request.filename, failure.refusalReason,
+                   TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage, detail: failure.logDetail)
+            return
+        }
         let file: OpenFile
-        switch root.openForReading(request.filenameBytes, requireWorldReadable: configuration.requireWorldReadable) {
+        switch resolved.root.openForReading(resolved.name, requireWorldReadable: configuration.requireWorldReadable) {
         case .success(let opened):
             file = files.adopt(opened)
         case .failure(let failure):
@@ -100,11 +109,12 @@ extension ServerEngine {
                 warnAtMostOncePerSecond("busy", "out of descriptors or memory opening files (\(failure.logDetail)): answering new requests with \"Server busy\" until some transfers end")
             }
             refuse(client, via: listener, info: info, file: request.filename, failure.refusalReason,
-                   TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage, detail: failure.logDetail)
+                   TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage,
+                   detail: failure.logDetail + (resolved.rule.map { " (rule \($0))" } ?? ""))
             return
         }
         do {
-            try startTransfer(request, file: file, client: client, listener: listener, info: info)
+            try startTransfer(request, file: file, client: client, listener: listener, info: info, rule: resolved)
         } catch {
             files.release(file)
             let busy = FileAccessError.Kind(error.errno) == .resourcesExhausted
@@ -115,7 +125,8 @@ extension ServerEngine {
     }
 
     private func startTransfer(
-        _ request: TFTPRequest, file: OpenFile, client: SocketAddress, listener: Listener, info: PacketInfo?
+        _ request: TFTPRequest, file: OpenFile, client: SocketAddress, listener: Listener, info: PacketInfo?,
+        rule: ResolvedRequest
     ) throws(SystemError) {
         let mode = request.transferMode ?? .octet
         let wireSize = mode == .netascii
@@ -124,18 +135,25 @@ extension ServerEngine {
         let socket = singlePort
             ? listener.socket : try DatagramSocket.bound(to: replyAddress(for: client, listener: listener, info: info))
         let limits = NegotiationLimits(
-            maximumBlockSize: configuration.maximumBlockSize, maximumWindowSize: configuration.maximumWindowSize)
+            maximumBlockSize: min(configuration.maximumBlockSize, rule.options.maximumBlockSize ?? .max),
+            maximumWindowSize: min(configuration.maximumWindowSize, rule.options.maximumWindowSize ?? .max))
         let mtuCap = configuration.clampBlockSizeToInterfaceMTU
             ? info.flatMap { blockSizeCaps.cap(interfaceIndex: $0.interfaceIndex, isIPv6: client.family == AF_INET6 && !client.isV4Mapped) }
             : nil
-        let negotiated = OptionNegotiator.negotiate(request.options, limits: limits, transferSize: wireSize, blockSizeCap: mtuCap)
+        var options = request.options
+        if rule.options.neverSendTransferSize, let rule = rule.rule {
+            options.removeAll { $0.name.lowercased() == "tsize" }
+            logger.debug("\(request.filename.debugDescription) to \(client): tsize not offered (rule \(rule))")
+        }
+        let negotiated = OptionNegotiator.negotiate(options, limits: limits, transferSize: wireSize, blockSizeCap: mtuCap)
         for note in negotiated.notes {
             logger.info("\(request.filename.debugDescription) to \(client): \(note)")
         }
         let transfer = ReadTransfer(
             socket: socket, sharesListenerSocket: singlePort, source: singlePort ? info : nil,
             file: file, peer: client, fileName: request.filename, mode: mode,
-            negotiated: negotiated, wireSize: wireSize, retransmission: retransmissionPolicy(negotiated), startedAt: reactor.now)
+            negotiated: negotiated, wireSize: wireSize, retransmission: retransmissionPolicy(negotiated, rule: rule.options),
+            startedAt: reactor.now, rule: rule.rule)
         try launch(transfer)
     }
 
@@ -144,10 +162,10 @@ extension ServerEngine {
     /// we never wait longer than it asked, but we do not wait for it either. U-Boot asks for
     /// 5 s and curl for 6 s, and both recover from a lost datagram only as fast as the
     /// server's timer (U-Boot gives up after 10 of its own timeouts; see Tests/qemu/README.md).
-    private func retransmissionPolicy(_ negotiated: NegotiatedTransfer) -> RetransmissionPolicy {
+    private func retransmissionPolicy(_ negotiated: NegotiatedTransfer, rule: RuleOptions) -> RetransmissionPolicy {
         let ceiling = negotiated.timeoutSeconds.map { $0 * 1000 } ?? configuration.maximumRetransmitTimeoutMilliseconds
         var policy = RetransmissionPolicy(
-            initialTimeoutMilliseconds: min(configuration.retransmitTimeoutMilliseconds, ceiling),
+            initialTimeoutMilliseconds: min(rule.retransmitTimeoutMilliseconds ?? configuration.retransmitTimeoutMilliseconds, ceiling),
             maximumTimeoutMilliseconds: ceiling,
             maximumRetransmissions: configuration.maximumRetransmissions,
             isAdaptive: true)

@@ -17,6 +17,10 @@ final class ServerEngine {
     var admission: AdmissionControl
     var files = SharedFileTable()
     var blockSizeCaps = InterfaceBlockSizeCaps()
+    /// MAC addresses of clients, for rules that match on them or serve `{mac}` roots.
+    let neighbours = NeighbourCache()
+    /// The roots `rules:` serve from.
+    let ruleRoots = RuleRoots()
     let receiveBatch = DatagramReceiveBatch(capacity: 64, bufferSize: 2048)
     /// When each kind of warning was last logged, so that a flood logs once a second.
     private var lastWarnings: [String: UInt64] = [:]
@@ -66,6 +70,7 @@ final class ServerEngine {
         admission.limits = AdmissionLimits(newConfiguration)
         environment.outbox.setSegmentationOffload(newConfiguration.segmentationOffload)
         if let newRoot { root = newRoot }
+        ruleRoots.removeAll()
         environment.emit(.reloaded(rootChanged: newRoot != nil))
     }
 

@@ -39,6 +39,8 @@ public struct TransferDescription: Hashable, Sendable {
     public var acknowledgedOptions: Bool
     /// Whether the transfer runs over the listening socket (single-port mode).
     public var singlePort: Bool
+    /// The rule of `rules:` that matched the request, nil when none did.
+    public var rule: String? = nil
 }
 
 /// How a transfer ended, with its figures.

@@ -61,11 +61,14 @@ public struct TransferLogObserver: TFTPServerObserver {
         if let tsize = transfer.transferSize { options += " tsize=\(tsize)" }
         if let timeout = transfer.timeoutSeconds { options += " timeout=\(timeout)" }
         if !transfer.acknowledgedOptions { options += " (no options)" }
+        if let rule = transfer.rule { options += " rule=\(rule)" }
         return options
     }
 
     private static func metadata(_ transfer: TransferDescription) -> Logger.Metadata {
-        ["client": "\(transfer.client)", "file": "\(transfer.fileName)", "mode": "\(transfer.mode)"]
+        var metadata: Logger.Metadata = ["client": "\(transfer.client)", "file": "\(transfer.fileName)", "mode": "\(transfer.mode)"]
+        if let rule = transfer.rule { metadata["rule"] = "\(rule)" }
+        return metadata
     }
 
     private static func format(_ value: Double) -> String {

@@ -84,3 +84,35 @@ final class ConfinedRoot: Sendable {
         openForReading(Array(name.utf8), requireWorldReadable: requireWorldReadable)
     }
 }
+
+extension ConfinedRoot {
+    /// `name` with each component replaced by the entry of its directory that equals it
+    /// ignoring ASCII case (an exact match wins), for firmware that asks for `PXELINUX.0`;
+    /// `name` as it is when some component has no such entry (the lookup then fails as usual).
+    func resolvingCase(of name: [UInt8]) -> [UInt8] {
+        guard case .success(let relative) = RelativePath.parse(name) else { return name }
+        var resolved: [String] = []
+        var directory: OwnedDescriptor
+        do {
+            directory = try FileSystem.openBeneath(descriptor, ".", flags: O_RDONLY | O_DIRECTORY)
+        } catch {
+            return name
+        }
+        for (index, component) in relative.components.enumerated() {
+            let wanted = String(decoding: component, as: UTF8.self)
+            guard let entries = try? FileSystem.entries(of: directory.rawValue) else { return name }
+            let names = entries.map(\.name)
+            guard let found = names.first(where: { $0 == wanted }) ?? names.first(where: { $0.lowercased() == wanted.lowercased() })
+            else { return name }
+            resolved.append(found)
+            if index < relative.components.count - 1 {
+                do {
+                    directory = try FileSystem.openBeneath(directory.rawValue, found, flags: O_RDONLY | O_DIRECTORY)
+                } catch {
+                    return name
+                }
+            }
+        }
+        return Array(resolved.joined(separator: "/").utf8)
+    }
+}

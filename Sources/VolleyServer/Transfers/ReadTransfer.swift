@@ -41,7 +41,7 @@ final class ReadTransfer {
     init(
         socket: DatagramSocket, sharesListenerSocket: Bool, source: PacketInfo?, file: OpenFile, peer: SocketAddress,
         fileName: String, mode: TransferMode, negotiated: NegotiatedTransfer, wireSize: UInt64?,
-        retransmission: RetransmissionPolicy, startedAt: UInt64
+        retransmission: RetransmissionPolicy, startedAt: UInt64, rule: String? = nil
     ) {
         self.socket = socket
         self.sharesListenerSocket = sharesListenerSocket
@@ -62,7 +62,7 @@ final class ReadTransfer {
             client: peer.description, clientAddress: peer.ipString, fileName: fileName, mode: mode.rawValue,
             blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, transferSize: negotiated.transferSize,
             timeoutSeconds: negotiated.timeoutSeconds, acknowledgedOptions: optionAcknowledgement != nil,
-            singlePort: sharesListenerSocket)
+            singlePort: sharesListenerSocket, rule: rule)
     }
 }
 

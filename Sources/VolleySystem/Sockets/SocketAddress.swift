@@ -69,6 +69,15 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The address's bytes in network order: 4 for IPv4 (also for a v4-mapped IPv6 address,
+    /// so that one rule matches a client however the socket saw it), 16 for IPv6.
+    public var addressBytes: [UInt8] {
+        switch self {
+        case .v4(let a): withUnsafeBytes(of: a.sin_addr) { Array($0) }
+        case .v6(let a): withUnsafeBytes(of: a.sin6_addr) { isV4Mapped ? Array($0.suffix(4)) : Array($0) }
+        }
+    }
+
     /// "127.0.0.1:69" or "[::1]:69".
     public var description: String {
         switch self {

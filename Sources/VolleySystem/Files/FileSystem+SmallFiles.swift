@@ -1,0 +1,26 @@
+import Glibc
+
+extension FileSystem {
+    /// The whole content of a small file (a `/proc` table, a token) as text, read with
+    /// `read` until the end: `/proc` files report size 0, so the size is not asked.
+    /// - Parameter limit: at most this many bytes are read.
+    public static func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> String {
+        let file = try open(path, flags: O_RDONLY)
+        var bytes: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
+        defer { buffer.deallocate() }
+        while bytes.count < limit {
+            let count = try read(file.rawValue, into: buffer)
+            if count == 0 { break }
+            bytes += buffer.prefix(count)
+        }
+        return String(decoding: bytes.prefix(limit), as: UTF8.self)
+    }
+}
+
+extension FileSystem {
+    /// Whether `path` is a directory (following symlinks); false when it cannot be reached.
+    public static func isDirectory(_ path: String) -> Bool {
+        (try? open(path, flags: O_RDONLY | O_DIRECTORY)) != nil
+    }
+}
