@@ -9,10 +9,10 @@ struct ControlSessionTests {
     func sessionsRemoveTheirFiles() async throws {
         let fixture = try await ControlPlaneFixture("cp-session")
         defer { fixture.stop() }
-        let opened = try await fixture.curl("POST", "/v1/sessions?ttl_seconds=2")
+        let opened = try await fixture.curl("POST", "/v1/sessions?ttl_seconds=5")
         #expect(opened.status == 201, "\(opened.text)")
         let id = try #require(opened.json?["id"] as? String)
-        #expect(opened.json?["ttl_seconds"] as? Int == 2)
+        #expect(opened.json?["ttl_seconds"] as? Int == 5)
         #expect(try await fixture.curl("PUT", "/v1/files/s/one.img", body: [1, 2], headers: ["X-Volley-Session: \(id)"]).status == 201)
         _ = try fixture.scratch.write("root/keep.img", [9])
         #expect(try await fixture.curl("PUT", "/v1/files/keep.img", body: [3], headers: ["X-Volley-Session: nosuchsession"]).status == 404)
@@ -20,13 +20,13 @@ struct ControlSessionTests {
 
         // Renewed twice, it outlives its first deadline.
         for _ in 0..<2 {
-            try await Task.sleep(for: .milliseconds(1200))
+            try await Task.sleep(for: .milliseconds(3000))
             #expect(try await fixture.curl("POST", "/v1/sessions/\(id)/heartbeat").status == 200)
         }
         #expect(fixture.scratch.exists("root/s/one.img"), "renewals did not keep the session")
         // Then it expires: the expiry loop runs once a second.
         var gone = false
-        for _ in 0..<60 where !gone {
+        for _ in 0..<100 where !gone {
             try await Task.sleep(for: .milliseconds(100))
             gone = !fixture.scratch.exists("root/s/one.img")
         }
