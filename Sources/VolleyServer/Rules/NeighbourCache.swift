@@ -1,8 +1,10 @@
 import VolleySystem
 
 /// MAC addresses of clients on directly connected IPv4 networks, from the kernel's
-/// neighbour table, re-read at most once a second (a client that just sent its request has
-/// an entry: the kernel resolved it to answer). Used on the reactor thread only.
+/// neighbour table (a client that just sent its request has an entry: it resolved our
+/// address, and the kernel noted its own). Known addresses are trusted for a second; an
+/// unknown one re-reads the table at once, so a board's first request is never judged on
+/// a stale copy. Used on the reactor thread only.
 final class NeighbourCache {
     private var entries: [String: String] = [:]
     private var readAt: UInt64?
@@ -15,8 +17,7 @@ final class NeighbourCache {
     /// The MAC address of `ip`, nil when the table has none (IPv6, routed clients).
     func mac(of ip: String, now: UInt64) -> MACAddress? {
         let unmapped = ip.hasPrefix("::ffff:") ? String(ip.dropFirst("::ffff:".count)) : ip
-        if let known = entries[unmapped] { return MACAddress(known) }
-        if let readAt, now &- readAt < 1000 { return nil }
+        if let readAt, now &- readAt < 1000, let known = entries[unmapped] { return MACAddress(known) }
         entries = read()
         readAt = now
         return entries[unmapped].flatMap(MACAddress.init)

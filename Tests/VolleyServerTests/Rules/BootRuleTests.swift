@@ -63,10 +63,14 @@ struct BootRuleTests {
         defer { scratch.remove() }
         let content = SeededBytes.make(count: 20_000, seed: 44)
         try scratch.write("root/f.bin", content)
+        try scratch.write("root/uefi/f.bin", content)
         let (service, port) = try await Self.serve(scratch, rules: """
               - name: quirky
                 match: { client: 127.0.0.2 }
                 options: { tsize: never, max_window_size: 1, max_block_size: 1024 }
+              - name: aptio
+                match: { name: "uefi/*" }
+                options: { tsize: never }
             """)
         defer { service.killIfRunning() }
         let asked: [(String, String)] = [("blksize", "1468"), ("windowsize", "8"), ("tsize", "0")]
@@ -79,6 +83,19 @@ struct BootRuleTests {
         let normal = try await offload { try RawTFTPClient().fetch("f.bin", options: asked, from: loopback(port: port)) }
         let normalOptions = Dictionary(uniqueKeysWithValues: (normal.optionAcknowledgement ?? []).map { ($0.name.lowercased(), $0.value) })
         #expect(normalOptions == ["blksize": "1468", "windowsize": "8", "tsize": "20000"], "\(normalOptions)")
+        // A real client sees it in the OACK too: atftp --trace, from the matched address.
+        func atftpOACK(_ name: String) async throws -> String {
+            let traced = try await runProcess("atftp", arguments: [
+                "--trace", "--option", "blksize 1468", "--option", "tsize 0", "--option", "windowsize 8",
+                "-g", "-r", name, "-l", scratch.path("atftp.out"), "127.0.0.1", String(port),
+            ], timeout: 30)
+            #expect(scratch.contents("atftp.out") == content, "\(traced)")
+            return String((traced.stdout + traced.stderr).split(separator: "\n").first { $0.contains("OACK") } ?? "")
+        }
+        let plain = try await atftpOACK("f.bin")
+        #expect(plain.contains("blksize: 1468") && plain.contains("tsize: 20000"), "unmatched: \(plain)")
+        let uefi = try await atftpOACK("uefi/f.bin")
+        #expect(uefi.contains("blksize: 1468") && !uefi.contains("tsize"), "rule aptio: \(uefi)")
         service.send(SIGTERM)
         _ = try await service.waitForExit(timeout: 10)
     }

@@ -49,6 +49,17 @@ struct RuleUnitTests {
         #expect(decision.rule == "r")
     }
 
+    @Test("a rewrite whose result matches its own pattern again is applied once: rules cannot loop")
+    func rewritesDoNotLoop() throws {
+        var grow = BootRule(name: "grow")
+        grow.namePattern = try NamePattern("regex:a.*")
+        try grow.rewrite.substitute("^a", with: "aa")
+        var second = BootRule(name: "second")
+        try second.rewrite.substitute("^aa", with: "never")
+        let decision = BootRules([grow, second]).decide(name: "abc", address: [1, 1, 1, 1], ip: "1.1.1.1", root: "/r", mac: { nil })
+        #expect(decision.name == "aabc" && decision.rule == "grow")
+    }
+
     @Test func firstMatchWinsAndPlaceholdersCannotEscape() throws {
         var byMAC = BootRule(name: "by-mac")
         byMAC.mac = MACAddress("aa:bb:cc:dd:ee:ff")
