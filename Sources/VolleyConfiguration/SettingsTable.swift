@@ -98,6 +98,21 @@ public enum SettingsTable {
         "Default time to live of a control-plane session; its files are removed when no heartbeat renews it in time.",
         \.control.sessionTTLSeconds)
 
+    public static let origin = SettingDefinition.text(
+        "origin", flag: "origin", valueName: "url", default: "none",
+        "Base URL (http, https or file) that names missing from the root are fetched from, once however many clients ask, into cache_dir. Needs a restart to change.",
+        \.origin.url)
+    public static let cacheDirectory = SettingDefinition.text(
+        "cache_dir", flag: nil, valueName: "dir", default: "/var/cache/volley",
+        "Where files fetched from the origin are kept (created when missing).", \.origin.cacheDirectory)
+    public static let originTTL = SettingDefinition.integer(
+        "origin_ttl_s", flag: nil, valueName: "seconds", default: "60",
+        "How long a fetched file is served before the origin is asked again (ETag or Last-Modified; unchanged files are not fetched again).",
+        \.origin.ttlSeconds)
+    public static let cacheMaximumBytes = SettingDefinition.integer(
+        "cache_max_bytes", flag: nil, valueName: "bytes", default: "10737418240",
+        "The most cache_dir may hold; least recently used files are deleted first.", \.origin.maximumCacheBytes)
+
     /// All of them.
     public static let all: [SettingDefinition] = [
         rootDirectory, host, port, maximumBlockSize, mtuClamp, maximumWindowSize, retransmitTimeout,
@@ -105,6 +120,7 @@ public enum SettingsTable {
         errorRatePerClient, errorRateTotal, requireWorldReadable, logLevel, logFormat,
         drainTimeout, singlePort, segmentationOffload, user,
         controlListen, controlTokenFile, controlMaxUploadBytes, controlSessionTTL,
+        origin, cacheDirectory, originTTL, cacheMaximumBytes,
     ]
 
     /// The definition of YAML key `key`.

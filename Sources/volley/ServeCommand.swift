@@ -99,6 +99,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong(SettingsTable.controlMaxUploadBytes.flag!), parsing: .unconditional, help: Self.help(SettingsTable.controlMaxUploadBytes))
     var controlMaxUploadBytes: Int?
 
+    @Option(name: .customLong(SettingsTable.origin.flag!), help: Self.help(SettingsTable.origin))
+    var origin: String?
+
     /// The flags that were given, as setting values (they override the file).
     private var givenFlags: [(SettingDefinition, SettingValue?)] {
         [
@@ -126,6 +129,7 @@ struct ServeCommand: ParsableCommand {
             (SettingsTable.controlListen, controlListen.map(SettingValue.text)),
             (SettingsTable.controlTokenFile, controlTokenFile.map(SettingValue.text)),
             (SettingsTable.controlMaxUploadBytes, controlMaxUploadBytes.map(SettingValue.integer)),
+            (SettingsTable.origin, origin.map(SettingValue.text)),
         ]
     }
 
@@ -164,8 +168,10 @@ struct ServeCommand: ParsableCommand {
             health.beat()
             notifier.beat(statistics)
         }
+        let origin = try Self.origin(settings.origin, logger: logger)
         let server = TFTPServer(
-            configuration: configuration, logger: logger, heartbeat: heartbeat, observers: [notifier] + (metrics.map { [$0] } ?? []))
+            configuration: configuration, logger: logger, heartbeat: heartbeat, observers: [notifier] + (metrics.map { [$0] } ?? []),
+            origin: origin)
         let controlPlane = try metrics.map { try Self.controlPlane(settings.control, server: server, metrics: $0, health: health, logger: logger) }
         do {
             try server.start()
@@ -195,6 +201,20 @@ struct ServeCommand: ParsableCommand {
             logger: logger))
         handle.set(group)
         try waitFor { try await group.run() }
+    }
+
+    /// The origin `settings` name, nil when none; a bad URL or cache directory stops the start.
+    private static func origin(_ settings: OriginSettings, logger: Logger) throws -> HTTPOrigin? {
+        guard !settings.url.isEmpty else { return nil }
+        do {
+            let origin = try HTTPOrigin(
+                base: settings.url, cacheDirectory: absolute(settings.cacheDirectory), ttlSeconds: settings.ttlSeconds,
+                maximumCacheBytes: settings.maximumCacheBytes, logger: logger)
+            logger.info("names missing from the root are fetched from \(settings.url) into \(origin.cacheDirectory)")
+            return origin
+        } catch {
+            throw StartupFailure("cannot use the origin: \(error)")
+        }
     }
 
     /// The control plane `settings` ask for; a bad address, token file or a non-loopback

@@ -83,7 +83,7 @@ private struct LocalFileChunks: AsyncSequence, Sendable {
 }
 
 /// An HTTP response body as byte arrays.
-private struct ResponseChunks: AsyncSequence, Sendable {
+struct ResponseChunks: AsyncSequence, Sendable {
     let body: HTTPClientResponse.Body
 
     struct AsyncIterator: AsyncIteratorProtocol {

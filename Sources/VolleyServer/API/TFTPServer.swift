@@ -14,6 +14,7 @@ public final class TFTPServer: Sendable {
     private let state: Mutex<State>
     private let statisticsObserver = StatisticsObserver()
     private let observers: [any TFTPServerObserver]
+    private let origin: (any TFTPOrigin)?
     let createdFiles = Mutex<Set<String>>([])
 
     /// Where the server is in its life; the running case holds what it runs on.
@@ -35,14 +36,17 @@ public final class TFTPServer: Sendable {
     ///   - logger: receives one line per transfer and refusal, and the lifecycle lines.
     ///   - heartbeat: runs on the reactor thread at its interval while the server runs.
     ///   - observers: receive every ``TFTPServerEvent`` on the reactor thread.
+    ///   - origin: where names missing from the root are fetched from (`origin:`), or nil.
     public init(
         configuration: TFTPServerConfiguration = TFTPServerConfiguration(),
         logger: Logger = Logger(label: "volley"),
         heartbeat: TFTPServerHeartbeat? = nil,
-        observers: [any TFTPServerObserver] = []
+        observers: [any TFTPServerObserver] = [],
+        origin: (any TFTPOrigin)? = nil
     ) {
         self.logger = logger
         self.heartbeat = heartbeat
+        self.origin = origin
         self.state = Mutex(State(configuration: configuration))
         self.observers = [statisticsObserver, TransferLogObserver(logger: logger)] + observers
     }
@@ -70,7 +74,7 @@ public final class TFTPServer: Sendable {
         let running: RunningServer
         do {
             running = try RunningServer.start(
-                configuration, observers: observers, logger: logger,
+                configuration, observers: observers, origin: origin, logger: logger,
                 heartbeat: heartbeat, statistics: { [statisticsObserver] in statisticsObserver.statistics })
         } catch {
             state.withLock { $0.phase = .stopped }
@@ -199,7 +203,7 @@ private final class RunningServer: Sendable {
     }
 
     static func start(
-        _ configuration: TFTPServerConfiguration, observers: [any TFTPServerObserver], logger: Logger,
+        _ configuration: TFTPServerConfiguration, observers: [any TFTPServerObserver], origin: (any TFTPOrigin)?, logger: Logger,
         heartbeat: TFTPServerHeartbeat?, statistics: @escaping @Sendable () -> TFTPServerStatistics
     ) throws(TFTPError) -> RunningServer {
         let root = try TFTPServer.openRoot(configuration.rootDirectory)
@@ -213,11 +217,16 @@ private final class RunningServer: Sendable {
                     reactor: reactor, listeners: listeners, root: root,
                     configuration: configuration, observers: observers, logger: logger)
                 if let heartbeat { engine.startHeartbeat(heartbeat, statistics: statistics) }
+                engine.origin = origin
                 box.engine = engine
             }
         } catch {
             throw .io("cannot start the reactor: \(error)")
         }
+        let post: @Sendable (@escaping @Sendable (ServerEngine) -> Void) -> Void = { work in
+            thread.execute { _ in if let engine = box.engine { work(engine) } }
+        }
+        thread.execute { _ in box.engine?.postToReactor = post }
         return RunningServer(thread: thread, engine: box, boundAddresses: listeners.map(\.address))
     }
 

@@ -91,20 +91,38 @@ extension ServerEngine {
                 client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail)))
             return
         }
-        let resolved: ResolvedRequest
         switch resolve(request, from: client) {
-        case .success(let found):
-            resolved = found
+        case .success(let resolved):
+            serve(request, from: client, via: listener, info: info, resolved: resolved, allowOrigin: origin != nil)
         case .failure(let failure):
             refuse(client, via: listener, info: info, file: request.filename, failure.refusalReason,
                    TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage, detail: failure.logDetail)
-            return
         }
+    }
+
+    /// Opens the resolved file and starts the transfer. A name missing from the root goes
+    /// to the cache, then to the origin (`allowOrigin`), when one is configured.
+    func serve(
+        _ request: TFTPRequest, from client: SocketAddress, via listener: Listener, info: PacketInfo?,
+        resolved: ResolvedRequest, allowOrigin: Bool
+    ) {
         let file: OpenFile
         switch resolved.root.openForReading(resolved.name, requireWorldReadable: configuration.requireWorldReadable) {
         case .success(let opened):
             file = files.adopt(opened)
         case .failure(let failure):
+            if failure.kind == .notFound, allowOrigin, resolved.root === root {
+                let name = String(decoding: resolved.name, as: UTF8.self)
+                if let cache = freshCachedRoot(for: name) {
+                    var cached = resolved
+                    cached.root = cache
+                    serve(request, from: client, via: listener, info: info, resolved: cached, allowOrigin: false)
+                } else {
+                    park(ParkedRequest(request: request, client: client, listener: listener, info: info,
+                                       rule: resolved.rule, options: resolved.options), name: name)
+                }
+                return
+            }
             if failure.kind == .resourcesExhausted {
                 warnAtMostOncePerSecond("busy", "out of descriptors or memory opening files (\(failure.logDetail)): answering new requests with \"Server busy\" until some transfers end")
             }

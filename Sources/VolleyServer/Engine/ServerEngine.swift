@@ -19,8 +19,14 @@ final class ServerEngine {
     var blockSizeCaps = InterfaceBlockSizeCaps()
     /// MAC addresses of clients, for rules that match on them or serve `{mac}` roots.
     let neighbours = NeighbourCache()
-    /// The roots `rules:` serve from.
+    /// The roots `rules:` serve from (and the origin's cache directory).
     let ruleRoots = RuleRoots()
+    /// Where names missing from the root are fetched from, if anywhere.
+    var origin: (any TFTPOrigin)?
+    /// Requests waiting for the origin, by name.
+    var parkedRequests: [String: [ParkedRequest]] = [:]
+    /// Runs work on this engine's reactor thread from another thread (set once running).
+    var postToReactor: (@Sendable (@escaping @Sendable (ServerEngine) -> Void) -> Void)?
     let receiveBatch = DatagramReceiveBatch(capacity: 64, bufferSize: 2048)
     /// When each kind of warning was last logged, so that a flood logs once a second.
     private var lastWarnings: [String: UInt64] = [:]

@@ -92,7 +92,12 @@ final class LocalHTTPServer: Sendable {
     let process: RunningProcess
     let port: Int
 
-    init(directory: String) async throws {
+    /// The number of requests for `path` in the server's log.
+    func requests(for path: String) -> Int {
+        process.stderrSoFar.split(separator: "\n").filter { $0.contains("\"GET \(path) ") }.count
+    }
+
+    convenience init(directory: String) async throws {
         let script = """
             import functools, http.server, sys
             handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
@@ -100,7 +105,12 @@ final class LocalHTTPServer: Sendable {
             print(server.server_address[1], flush=True)
             server.serve_forever()
             """
-        process = try RunningProcess("python3", arguments: ["-c", script, directory], timeout: 180)
+        try await self.init(script: script, arguments: [directory])
+    }
+
+    /// Runs a python `script` that prints its port on the first line.
+    init(script: String, arguments: [String] = []) async throws {
+        process = try RunningProcess("python3", arguments: ["-c", script] + arguments, timeout: 180)
         let deadline = monotonicSeconds() + 10
         var found: Int?
         while found == nil && monotonicSeconds() < deadline {
