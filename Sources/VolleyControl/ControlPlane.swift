@@ -36,9 +36,11 @@ public final class ControlPlane: Service {
     private let logger: Logger
 
     /// - Throws: ``ControlPlaneError/tokenRequired(_:)`` for a non-loopback address without a token.
+    /// - Parameter reload: re-reads the configuration (`POST /v1/reload`), returning the
+    ///   one-line reason when the new one is refused.
     public init(
         configuration: ControlPlaneConfiguration, server: TFTPServer, metrics: TransferMetrics,
-        health: ReactorHealth, logger: Logger
+        health: ReactorHealth, reload: @escaping @Sendable () -> String? = { "no configuration file to reload" }, logger: Logger
     ) throws(ControlPlaneError) {
         if configuration.token == nil, !configuration.address.isLocal {
             throw .tokenRequired(
@@ -49,7 +51,7 @@ public final class ControlPlane: Service {
         api = ControlAPI(
             server: server, metrics: metrics, health: health,
             sessions: SessionTable(defaultTTLSeconds: configuration.sessionTTLSeconds),
-            maximumUploadBytes: configuration.maximumUploadBytes, logger: logger)
+            maximumUploadBytes: configuration.maximumUploadBytes, reload: reload, logger: logger)
     }
 
     /// Serves until graceful shutdown; expires sessions meanwhile.

@@ -172,7 +172,12 @@ struct ServeCommand: ParsableCommand {
         let server = TFTPServer(
             configuration: configuration, logger: logger, heartbeat: heartbeat, observers: [notifier] + (metrics.map { [$0] } ?? []),
             origin: origin)
-        let controlPlane = try metrics.map { try Self.controlPlane(settings.control, server: server, metrics: $0, health: health, logger: logger) }
+        let reloader = ConfigurationReloader(
+            signals: hangups, server: server, notifier: notifier, logger: logger, logSettings: logSettings,
+            load: { try self.loadSettings() })
+        let controlPlane = try metrics.map {
+            try Self.controlPlane(settings.control, server: server, metrics: $0, health: health, reload: { reloader.reload() }, logger: logger)
+        }
         do {
             try server.start()
         } catch {
@@ -183,9 +188,6 @@ struct ServeCommand: ParsableCommand {
         logger.info("\(StartupSummary(settings))")
         FetchHint.log(server, logger: logger)
 
-        let reloader = ConfigurationReloader(
-            signals: hangups, server: server, notifier: notifier, logger: logger, logSettings: logSettings,
-            load: { try self.loadSettings() })
         let handle = ServiceGroupHandle()
         let group = ServiceGroup(configuration: .init(
             // Graceful shutdown goes from the last service to the first: the server drains
@@ -220,14 +222,16 @@ struct ServeCommand: ParsableCommand {
     /// The control plane `settings` ask for; a bad address, token file or a non-loopback
     /// address without a token stops the start with one line.
     private static func controlPlane(
-        _ settings: ControlSettings, server: TFTPServer, metrics: TransferMetrics, health: ReactorHealth, logger: Logger
+        _ settings: ControlSettings, server: TFTPServer, metrics: TransferMetrics, health: ReactorHealth,
+        reload: @escaping @Sendable () -> String?, logger: Logger
     ) throws -> ControlPlane {
         do {
             let token = settings.tokenFile.isEmpty ? nil : try BearerToken(contentsOf: settings.tokenFile)
             let configuration = ControlPlaneConfiguration(
                 address: try ControlAddress(parsing: settings.listen), token: token,
                 maximumUploadBytes: settings.maximumUploadBytes, sessionTTLSeconds: settings.sessionTTLSeconds)
-            return try ControlPlane(configuration: configuration, server: server, metrics: metrics, health: health, logger: logger)
+            return try ControlPlane(
+                configuration: configuration, server: server, metrics: metrics, health: health, reload: reload, logger: logger)
         } catch {
             throw StartupFailure("cannot start the control plane: \(error)")
         }

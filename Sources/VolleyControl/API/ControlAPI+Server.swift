@@ -29,6 +29,14 @@ extension ControlAPI {
         return .ok(.init(body: .json(status())))
     }
 
+    func reloadConfiguration(_ input: Operations.ReloadConfiguration.Input) async throws -> Operations.ReloadConfiguration.Output {
+        logger.notice("control plane: reloading the configuration")
+        if let problem = reload() {
+            return .default(statusCode: 422, .init(body: .json(.init(error: "InvalidConfiguration", message: problem))))
+        }
+        return .ok(.init(body: .json(status())))
+    }
+
     private func status() -> Components.Schemas.ServerStatus {
         let statistics = server.statistics
         return .init(

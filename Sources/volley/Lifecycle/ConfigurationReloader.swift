@@ -27,7 +27,10 @@ struct ConfigurationReloader: Service {
         }
     }
 
-    private func reload() {
+    /// Re-reads the configuration; returns the reason when it is refused (then logged, and
+    /// the running configuration stays). SIGHUP and `POST /v1/reload` both come here.
+    @discardableResult
+    func reload() -> String? {
         notifier.reloading()
         defer { notifier.ready(server.statistics, host: server.host, port: server.port) }
         do {
@@ -37,8 +40,10 @@ struct ConfigurationReloader: Service {
             try server.reload(settings.server)
             logSettings.level = level
             logSettings.format = format
+            return nil
         } catch {
             logger.error("reload failed, keeping the running configuration: \(error)")
+            return "\(error)"
         }
     }
 }

@@ -127,6 +127,33 @@ struct BootRuleTests {
         _ = try await service.waitForExit(timeout: 10)
     }
 
+    @Test("Rules reload through the control plane (POST /v1/reload): new rules at once, a broken file is 422 and changes nothing")
+    func reloadThroughControlPlane() async throws {
+        let scratch = try TestDirectory("rules-reload")
+        defer { scratch.remove() }
+        try scratch.write("root/a.bin", [1])
+        try scratch.write("special/a.bin", [2])
+        let socket = scratch.path("control.sock")
+        let base = "root_dir: \(scratch.path("root"))\nhost: \"127.0.0.1\"\nport: 0\ncontrol_listen: unix:\(socket)\n"
+        try scratch.write("volley.yaml", Array(base.utf8))
+        let service = try ServiceProcess(try VolleyBinaries.volley(), ["serve", "--config", scratch.path("volley.yaml")], timeout: 90)
+        defer { service.killIfRunning() }
+        let port = try await service.waitForServingPort()
+        _ = try await service.waitForLine(containing: "control plane listening", timeout: 20)
+        func reload() async throws -> ProcessResult {
+            try await runProcess("curl", arguments: ["-s", "-w", "\n%{http_code}", "-X", "POST", "--unix-socket", socket, "http://localhost/v1/reload"], timeout: 30)
+        }
+        #expect(try await offload { try RawTFTPClient().fetch("a.bin", from: loopback(port: port)).bytes } == [1])
+        try scratch.write("volley.yaml", Array((base + "rules:\n  - name: all\n    root: \(scratch.path("special"))\n").utf8))
+        let applied = try await reload()
+        #expect(applied.stdout.hasSuffix("200"), "\(applied)")
+        #expect(try await offload { try RawTFTPClient().fetch("a.bin", from: loopback(port: port)).bytes } == [2])
+        try scratch.write("volley.yaml", Array((base + "rules:\n  - root: \(scratch.path("nowhere"))\n").utf8))
+        let refused = try await reload()
+        #expect(refused.stdout.hasSuffix("422") && refused.stdout.contains("nowhere"), "\(refused)")
+        #expect(try await offload { try RawTFTPClient().fetch("a.bin", from: loopback(port: port)).bytes } == [2], "the running rules were not kept")
+    }
+
     @Test("volley rules explain names the rule and the file, and exits 2 when nothing would be served")
     func explain() async throws {
         let scratch = try TestDirectory("rules-explain")
