@@ -21,7 +21,8 @@ extension ServerEngine {
                 guard let client = receiveBatch.source(i) else { continue }
                 // Routed by the transfer's own mode, not the current setting: a reload that
                 // turns single-port off must not cut off transfers already running over it.
-                if let transfer = table.transfer(for: client), transfer.sharesListenerSocket {
+                if let transfer = table.transfer(for: client), transfer.sharesListenerSocket,
+                   !transfer.isNewRequest(receiveBatch.payload(i)) {
                     transfer.receive(receiveBatch.payload(i), in: environment)
                     continue
                 }
@@ -66,11 +67,18 @@ extension ServerEngine {
 
     private func handleReadRequest(_ request: TFTPRequest, from client: SocketAddress, via listener: Listener, info: PacketInfo?) {
         if let transfer = table.transfer(for: client) {
-            // The client did not hear our first answer yet: an OACK goes out again now, a
-            // DATA 1 with the retransmission timer.
-            logger.debug("repeated request from \(client) for \(request.filename.debugDescription)")
-            transfer.answerRepeatedRequest(in: environment)
-            return
+            if transfer.request == request {
+                // The client did not hear our first answer yet: an OACK goes out again now, a
+                // DATA 1 with the retransmission timer.
+                logger.debug("repeated request from \(client) for \(request.filename.debugDescription)")
+                transfer.answerRepeatedRequest(in: environment)
+                return
+            }
+            // Another request from the same address and port: the client started over (a new
+            // process got the port, or the firmware retried with other options). The old
+            // transfer is over; answering the new request with the old one's OACK would be wrong.
+            logger.debug("new request from \(client) for \(request.filename.debugDescription) ends its transfer of \(transfer.request.filename.debugDescription)")
+            transfer.finish(.abortedByClient(code: 0, message: "superseded by a new request from the same port"), in: environment)
         }
         switch admission.decide(request, from: client.ipString, activeTransfers: table.count, now: reactor.now) {
         case .admit:
@@ -169,7 +177,7 @@ extension ServerEngine {
         }
         let transfer = ReadTransfer(
             socket: socket, sharesListenerSocket: singlePort, source: singlePort ? info : nil,
-            file: file, peer: client, fileName: request.filename, mode: mode,
+            file: file, peer: client, request: request, mode: mode,
             negotiated: negotiated, wireSize: wireSize, retransmission: retransmissionPolicy(negotiated, rule: rule.options),
             startedAt: reactor.now, rule: rule.rule)
         try launch(transfer)

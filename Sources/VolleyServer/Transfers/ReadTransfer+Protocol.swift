@@ -34,6 +34,14 @@ extension ReadTransfer {
         }
     }
 
+    /// Whether `bytes` is a read request other than the one that started this transfer: the
+    /// client started over from the same port, and the request is a new transfer's.
+    func isNewRequest(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard TFTPPacketDecoder.opcode(of: bytes) == .readRequest,
+              case .readRequest(let other)? = try? TFTPPacketDecoder.decode(bytes) else { return false }
+        return other != request
+    }
+
     /// Feeds one datagram from the client to the state machine, stamped with the loop's time.
     func receive(_ bytes: UnsafeRawBufferPointer, in environment: TransferEnvironment) {
         let action: ReadTransferAction

@@ -23,6 +23,9 @@ final class ReadTransfer {
     let peer: SocketAddress
     /// The transfer as negotiated, for events and logs.
     let description: TransferDescription
+    /// The request that started it: the same request again from the client is a repeat
+    /// (it missed our answer), a different one is a new transfer.
+    let request: TFTPRequest
     let mode: TransferMode
     let negotiated: NegotiatedTransfer
     /// The encoded OACK, when one is sent.
@@ -40,7 +43,7 @@ final class ReadTransfer {
 
     init(
         socket: DatagramSocket, sharesListenerSocket: Bool, source: PacketInfo?, file: OpenFile, peer: SocketAddress,
-        fileName: String, mode: TransferMode, negotiated: NegotiatedTransfer, wireSize: UInt64?,
+        request: TFTPRequest, mode: TransferMode, negotiated: NegotiatedTransfer, wireSize: UInt64?,
         retransmission: RetransmissionPolicy, startedAt: UInt64, rule: String? = nil
     ) {
         self.socket = socket
@@ -48,6 +51,7 @@ final class ReadTransfer {
         self.source = source
         self.file = file
         self.peer = peer
+        self.request = request
         self.mode = mode
         self.negotiated = negotiated
         self.optionAcknowledgement = negotiated.acknowledgedOptions.isEmpty
@@ -59,7 +63,7 @@ final class ReadTransfer {
         )
         self.netascii = mode == .netascii ? NetasciiBlockSource() : nil
         self.description = TransferDescription(
-            client: peer.description, clientAddress: peer.ipString, fileName: fileName, mode: mode.rawValue,
+            client: peer.description, clientAddress: peer.ipString, fileName: request.filename, mode: mode.rawValue,
             blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, transferSize: negotiated.transferSize,
             timeoutSeconds: negotiated.timeoutSeconds, acknowledgedOptions: optionAcknowledgement != nil,
             singlePort: sharesListenerSocket, rule: rule)
