@@ -1,6 +1,13 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// fuzz/run compiles and links every Swift product of the graph with -sanitize=fuzzer, build
+// tools included: the OpenAPI generator's executable would then get libFuzzer's main as well
+// as its own. The fuzzers never use VolleyControl, so a fuzzing build leaves its plugin out.
+let isFuzzingBuild = Context.environment["VOLLEY_FUZZING_BUILD"] != nil
+let openAPIGenerator: [Target.PluginUsage] =
+    isFuzzingBuild ? [] : [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+
 let package = Package(
     name: "Volley",
     platforms: [.macOS(.v15)],
@@ -78,7 +85,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+            plugins: openAPIGenerator
         ),
         // Layer 5: the command line.
         .executableTarget(

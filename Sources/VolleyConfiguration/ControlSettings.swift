@@ -6,6 +6,8 @@ public struct ControlSettings: Sendable, Equatable {
     public var tokenFile = ""
     /// The largest upload or fetch accepted, in bytes.
     public var maximumUploadBytes = 4 << 30
+    /// Whether fetches may copy `file://` URLs (files on this machine) into the root.
+    public var allowFileURLs = false
     /// The default time to live of a session, in seconds.
     public var sessionTTLSeconds = 300
 

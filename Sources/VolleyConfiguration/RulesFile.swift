@@ -26,7 +26,14 @@ public enum RulesFile {
             guard let fields = entry as? [String: Any] else { throw SettingsError("\(label): expected a mapping (match, root, rewrite, options)") }
             try checkKeys(fields, allowed: ruleKeys, in: label)
             var rule = BootRule(name: label)
-            if let name = fields["name"] { rule.name = try text(name, "name", in: label) }
+            if let name = fields["name"] {
+                // Names go into log lines and events: one short word, nothing to escape.
+                let text = try text(name, "name", in: label)
+                guard text.count <= 64, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                    throw SettingsError("\(label): name \(SettingsFile.quoted(text)) must be up to 64 letters, digits, '.', '_' or '-'")
+                }
+                rule.name = text
+            }
             let where_ = rule.name == label ? label : "\(label) (\(rule.name))"
             do throws(RuleError) {
                 if let match = fields["match"] { try parseMatch(match, into: &rule, in: where_) }

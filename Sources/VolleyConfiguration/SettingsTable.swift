@@ -78,7 +78,7 @@ public enum SettingsTable {
 
     public static let user = SettingDefinition.text(
         "user", flag: "user", valueName: "name", default: "none (stay as started)",
-        "After binding the port and opening the root, run as this user (its groups too), with root's capabilities gone, as tftpd-hpa -u does. Only when started as root; the systemd units use DynamicUser instead.",
+        "After binding the port and opening the root, run as this user (its groups too), with root's capabilities gone, as tftpd-hpa -u does. Only when started as root; the systemd unit uses User=volley instead.",
         \.user)
 
     public static let controlListen = SettingDefinition.text(
@@ -87,12 +87,16 @@ public enum SettingsTable {
         \.control.listen)
     public static let controlTokenFile = SettingDefinition.text(
         "control_token_file", flag: "control-token-file", valueName: "file", default: "none",
-        "File holding the bearer token every control-plane request must carry (Authorization: Bearer …); read at start and on reload.",
+        "File holding the bearer token every control-plane request must carry (Authorization: Bearer …); read at start (restart to change it).",
         \.control.tokenFile)
     public static let controlMaxUploadBytes = SettingDefinition.integer(
         "control_max_upload_bytes", flag: "control-max-upload-bytes", valueName: "bytes", default: "4294967296",
         "Largest file the control plane accepts by upload or fetch; larger ones get 413 and leave nothing behind.",
         \.control.maximumUploadBytes)
+    public static let controlAllowFileURLs = SettingDefinition.boolean(
+        "control_allow_file_urls", flag: "control-allow-file-urls", default: "off",
+        "Let POST /v1/files/{path} (volley files fetch) copy file:// URLs, that is any file volley can read on this machine, into the root, where TFTP serves it to anyone. http and https are always allowed.",
+        \.control.allowFileURLs)
     public static let controlSessionTTL = SettingDefinition.integer(
         "control_session_ttl_s", flag: nil, valueName: "seconds", default: "300",
         "Default time to live of a control-plane session; its files are removed when no heartbeat renews it in time.",
@@ -119,7 +123,7 @@ public enum SettingsTable {
         minimumRetransmitTimeout, maximumRetransmitTimeout, maximumRetries, maximumTransfers, maximumTransfersPerClient, requestRatePerClient,
         errorRatePerClient, errorRateTotal, requireWorldReadable, logLevel, logFormat,
         drainTimeout, singlePort, segmentationOffload, user,
-        controlListen, controlTokenFile, controlMaxUploadBytes, controlSessionTTL,
+        controlListen, controlTokenFile, controlMaxUploadBytes, controlAllowFileURLs, controlSessionTTL,
         origin, cacheDirectory, originTTL, cacheMaximumBytes,
     ]
 

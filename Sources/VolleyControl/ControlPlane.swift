@@ -15,12 +15,15 @@ public struct ControlPlaneConfiguration: Sendable {
     public var maximumUploadBytes: Int
     /// The time to live of a session created without one.
     public var sessionTTLSeconds: Int
+    /// Whether fetches may copy `file://` URLs (any file volley can read) into the root.
+    public var allowFileURLs: Bool
 
-    public init(address: ControlAddress, token: BearerToken?, maximumUploadBytes: Int, sessionTTLSeconds: Int) {
+    public init(address: ControlAddress, token: BearerToken?, maximumUploadBytes: Int, sessionTTLSeconds: Int, allowFileURLs: Bool = false) {
         self.address = address
         self.token = token
         self.maximumUploadBytes = maximumUploadBytes
         self.sessionTTLSeconds = sessionTTLSeconds
+        self.allowFileURLs = allowFileURLs
     }
 }
 
@@ -51,7 +54,8 @@ public final class ControlPlane: Service {
         api = ControlAPI(
             server: server, metrics: metrics, health: health,
             sessions: SessionTable(defaultTTLSeconds: configuration.sessionTTLSeconds),
-            maximumUploadBytes: configuration.maximumUploadBytes, reload: reload, logger: logger)
+            maximumUploadBytes: configuration.maximumUploadBytes, allowFileURLs: configuration.allowFileURLs,
+            reload: reload, logger: logger)
     }
 
     /// Serves until graceful shutdown; expires sessions meanwhile.

@@ -99,6 +99,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong(SettingsTable.controlMaxUploadBytes.flag!), parsing: .unconditional, help: Self.help(SettingsTable.controlMaxUploadBytes))
     var controlMaxUploadBytes: Int?
 
+    @Flag(name: .customLong(SettingsTable.controlAllowFileURLs.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.controlAllowFileURLs))
+    var controlAllowFileURLs: Bool?
+
     @Option(name: .customLong(SettingsTable.origin.flag!), help: Self.help(SettingsTable.origin))
     var origin: String?
 
@@ -129,6 +132,7 @@ struct ServeCommand: ParsableCommand {
             (SettingsTable.controlListen, controlListen.map(SettingValue.text)),
             (SettingsTable.controlTokenFile, controlTokenFile.map(SettingValue.text)),
             (SettingsTable.controlMaxUploadBytes, controlMaxUploadBytes.map(SettingValue.integer)),
+            (SettingsTable.controlAllowFileURLs, controlAllowFileURLs.map(SettingValue.boolean)),
             (SettingsTable.origin, origin.map(SettingValue.text)),
         ]
     }
@@ -229,7 +233,8 @@ struct ServeCommand: ParsableCommand {
             let token = settings.tokenFile.isEmpty ? nil : try BearerToken(contentsOf: settings.tokenFile)
             let configuration = ControlPlaneConfiguration(
                 address: try ControlAddress(parsing: settings.listen), token: token,
-                maximumUploadBytes: settings.maximumUploadBytes, sessionTTLSeconds: settings.sessionTTLSeconds)
+                maximumUploadBytes: settings.maximumUploadBytes, sessionTTLSeconds: settings.sessionTTLSeconds,
+                allowFileURLs: settings.allowFileURLs)
             return try ControlPlane(
                 configuration: configuration, server: server, metrics: metrics, health: health, reload: reload, logger: logger)
         } catch {

@@ -67,6 +67,11 @@ extension ControlAPI {
         guard case .json(let request) = input.body else {
             return .default(statusCode: 415, .init(body: .json(.init(error: "UnsupportedMediaType", message: "send {\"url\": …} as application/json"))))
         }
+        if !allowFileURLs, request.url.lowercased().hasPrefix("file:") {
+            let refusal = APIError(status: 403, name: "FileURLsOff",
+                                   message: "file:// URLs are off: they would copy any file volley can read into the root (control_allow_file_urls)")
+            return .default(statusCode: refusal.status, .init(body: .json(refusal.body)))
+        }
         let chunks: any AsyncSequence<[UInt8], any Error> & Sendable
         do {
             chunks = try await RemoteSource.open(request.url, limit: maximumUploadBytes)

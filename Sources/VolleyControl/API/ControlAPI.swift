@@ -10,6 +10,8 @@ struct ControlAPI: APIProtocol {
     let sessions: SessionTable
     let digests = DigestCache()
     let maximumUploadBytes: Int
+    /// Whether fetches may copy `file://` URLs into the root.
+    let allowFileURLs: Bool
     /// Re-reads the configuration as SIGHUP does; the error's text when it is refused.
     let reload: @Sendable () -> String?
     let logger: Logger

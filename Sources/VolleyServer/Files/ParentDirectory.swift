@@ -23,12 +23,18 @@ extension ConfinedRoot {
         do {
             return try FileSystem.openBeneath(descriptor, prefixPath, flags: O_RDONLY | O_DIRECTORY)
         } catch where error.errno == .noSuchFileOrDirectory && parent != nil {
+            var made = false
             do {
                 try FileSystem.makeDirectory(name, in: parent!, mode: 0o755)
+                made = true
             } catch where error.errno == .fileExists {
                 // Made concurrently by someone else: open it below.
             }
-            return try FileSystem.openBeneath(descriptor, prefixPath, flags: O_RDONLY | O_DIRECTORY)
+            let directory = try FileSystem.openBeneath(descriptor, prefixPath, flags: O_RDONLY | O_DIRECTORY)
+            // 0755 whatever the umask (the unit's UMask=0007 would leave 0750): TFTP clients
+            // are served as "others" by tftpd-hpa convention, and listings must see it.
+            if made { try FileSystem.setPermissions(directory.rawValue, 0o755) }
+            return directory
         }
     }
 }

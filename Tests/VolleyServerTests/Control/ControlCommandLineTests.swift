@@ -7,7 +7,7 @@ import Testing
 struct ControlCommandLineTests {
     @Test("put, ls, sha256, get, rm and fetch work; put skips an unchanged file; exit codes tell what failed")
     func filesCommands() async throws {
-        let fixture = try await ControlPlaneFixture("cp-cli", listen: "127.0.0.1:0", token: "cli-token")
+        let fixture = try await ControlPlaneFixture("cp-cli", listen: "127.0.0.1:0", token: "cli-token", extraArguments: ["--control-allow-file-urls"])
         defer { fixture.stop() }
         let content = SeededBytes.make(count: 2_000_000, seed: 12)
         let local = try fixture.scratch.write("vmlinuz", content)

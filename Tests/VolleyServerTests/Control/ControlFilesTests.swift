@@ -80,6 +80,11 @@ struct ControlFilesTests {
             #expect(fixture.scratch.contents("root/etc/passwd") == Array("x".utf8))
             #expect(try await fixture.curl("DELETE", path).status == 204)
         }
+        // file:// is off by default: it would copy any file volley can read into the root.
+        let copied = try await fixture.curl("POST", "/v1/files/stolen", body: Array(#"{"url": "file:///etc/passwd"}"#.utf8),
+                                            headers: ["Content-Type: application/json"])
+        #expect(copied.status == 403 && copied.json?["error"] as? String == "FileURLsOff", "\(copied.text)")
+        #expect(!fixture.scratch.exists("root/stolen"))
         let escaped = try await fixture.curl("PUT", "/v1/files/..%2Fescaped", body: [1])
         #expect(escaped.status == 403, "\(escaped.text)")
         #expect(escaped.json?["error"] as? String == "AccessViolation")

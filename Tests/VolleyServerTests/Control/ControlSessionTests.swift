@@ -49,7 +49,7 @@ struct ControlSessionTests {
 
     @Test("POST /v1/files/{path} pulls from an http:// URL (checked against sha256) and from file://")
     func fetchFromURL() async throws {
-        let fixture = try await ControlPlaneFixture("cp-fetch")
+        let fixture = try await ControlPlaneFixture("cp-fetch", extraArguments: ["--control-allow-file-urls"])
         defer { fixture.stop() }
         let content = SeededBytes.make(count: 1_500_000, seed: 11)
         _ = try fixture.scratch.write("origin/images/kernel.img", content)

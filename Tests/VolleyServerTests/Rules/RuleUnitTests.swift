@@ -94,6 +94,7 @@ struct RuleUnitTests {
             ("rules:\n  - rewrite: { regex: \"(\" , replacement: x }\n", "is not a valid regular expression"),
             ("rules:\n  - rewrite: { regex: \"a\" }\n", "regex and replacement go together"),
             ("rules:\n  - match: { mac: \"zz\" }\n", "match.mac \"zz\" is not a MAC address"),
+            ("rules:\n  - name: \"two\\nlines\"\n", "rules[0]: name \"two\\nlines\" must be up to 64 letters"),
         ]
         for (yaml, expected) in cases {
             var settings = VolleySettings()
