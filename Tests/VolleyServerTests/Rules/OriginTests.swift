@@ -8,7 +8,7 @@ import Testing
 struct OriginTests {
     /// An HTTP origin that logs each request to stderr (python's http.server); it answers
     /// If-Modified-Since with 304 when the file did not change.
-    private static func serve(_ scratch: TestDirectory, ttl: Int = 60) async throws -> (ServiceProcess, Int, LocalHTTPServer) {
+    private static func serve(_ scratch: TestDirectory, ttl: Int = 60, cacheBytes: Int = 1 << 30) async throws -> (ServiceProcess, Int, LocalHTTPServer) {
         let origin = try await LocalHTTPServer(directory: scratch.path("origin"))
         try scratch.makeDirectory("root")
         try scratch.write("volley.yaml", Array("""
@@ -18,6 +18,7 @@ struct OriginTests {
             origin: http://127.0.0.1:\(origin.port)/
             cache_dir: \(scratch.path("cache"))
             origin_ttl_s: \(ttl)
+            cache_max_bytes: \(cacheBytes)
             request_rate_per_client: 0
             max_transfers_per_client: 0
 
@@ -86,6 +87,29 @@ struct OriginTests {
         try await Task.sleep(for: .milliseconds(1300))
         #expect(try await fetch() == second, "the changed file was not fetched again")
         #expect(scratch.contents("cache/k.img") == second)
+    }
+
+    @Test("Beyond cache_max_bytes the least recently used file is evicted; an evicted file is fetched again")
+    func leastRecentlyUsedEviction() async throws {
+        let scratch = try TestDirectory("origin-lru")
+        defer { scratch.remove() }
+        let files = (0..<3).map { SeededBytes.make(count: 60_000, seed: UInt64(90 + $0)) }
+        for (index, content) in files.enumerated() { try scratch.write("origin/f\(index).img", content) }
+        let (service, port, origin) = try await Self.serve(scratch, cacheBytes: 130_000)
+        defer { service.killIfRunning(); origin.stop() }
+        func fetch(_ index: Int) async throws {
+            let bytes = try await offload { try RawTFTPClient().fetch("f\(index).img", from: loopback(port: port), timeout: 10).bytes }
+            #expect(bytes == files[index], "f\(index).img")
+        }
+        try await fetch(0)
+        try await fetch(1)
+        try await fetch(0)  // f0 is now the more recently used
+        try await fetch(2)  // 180 000 bytes > 130 000: f1 goes
+        #expect(scratch.exists("cache/f0.img") && scratch.exists("cache/f2.img"))
+        #expect(!scratch.exists("cache/f1.img"), "the least recently used file was not evicted")
+        try await fetch(1)
+        #expect(origin.requests(for: "/f1.img") == 2, "an evicted file must be fetched again")
+        #expect(origin.requests(for: "/f0.img") == 1)
     }
 
     @Test("An origin that dies mid-fetch: the clients get an error, nothing half-fetched is cached or served")
