@@ -15,15 +15,6 @@ enum RemoteSource {
         case tooLarge(Int)
     }
 
-    /// An origin that refuses the connection fails the fetch at once (no retries until the
-    /// deadline); one that stops sending fails it after a minute of silence.
-    private static let client: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(10)
-        configuration.timeout.read = .seconds(60)
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
 
     /// The content at `url` as chunks, once the origin has answered.
     static func open(_ url: String, limit: Int) async throws(Failure) -> any AsyncSequence<[UInt8], any Error> & Sendable {
@@ -43,7 +34,7 @@ enum RemoteSource {
     private static func openHTTP(_ url: String, limit: Int) async throws(Failure) -> any AsyncSequence<[UInt8], any Error> & Sendable {
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+            response = try await HTTPClient.failFast.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
         } catch {
             throw .origin("cannot fetch \(url): \(error)")
         }

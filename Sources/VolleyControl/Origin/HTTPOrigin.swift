@@ -78,7 +78,7 @@ public final class HTTPOrigin: TFTPOrigin {
     private func fetch(_ request: HTTPClientRequest, url: String, name: String, store: RootDirectoryStore) async -> OriginOutcome {
         let response: HTTPClientResponse
         do {
-            response = try await Self.client.execute(request, timeout: .seconds(30))
+            response = try await HTTPClient.failFast.execute(request, timeout: .seconds(30))
         } catch {
             logger.warning("origin: cannot fetch \(url): \(error)")
             return .failed("cannot fetch \(url): \(error)")
@@ -153,14 +153,6 @@ public final class HTTPOrigin: TFTPOrigin {
         }
     }
 
-    /// Fails at once on a refused connection; a silent origin fails after a minute.
-    private static let client: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(10)
-        configuration.timeout.read = .seconds(60)
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
 }
 
 /// Why an origin cannot be used, in one line.
