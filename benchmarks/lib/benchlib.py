@@ -1,8 +1,9 @@
 """Shared pieces of benchmarks/compare and benchmarks/quick.
 
-One job each: install the peer servers, build the release binaries, make the served files,
-put a server in its own cgroup, start and stop servers, probe what a server negotiates, run
-volley-loadgen once and turn its answer into one result record.
+One job each: install the peer servers, build the release binaries and the floor, make the
+served files, put a server in its own cgroup, start and stop servers, probe what a server
+negotiates (and whether that is the setting asked for), run volley-loadgen once and turn its
+answer into one result record.
 """
 
 import json
@@ -19,10 +20,13 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 PEERS_DIR = os.path.join(REPO, ".build", "bench-peers")
 ATFTPD_UNPACKED = os.path.join(PEERS_DIR, "atftpd", "usr", "sbin", "atftpd")
+FLOOR_SOURCE = os.path.join(REPO, "benchmarks", "floor", "floor.c")
+FLOOR_BIN = os.path.join(REPO, ".build", "bench-floor", "floor")
+FLOOR_CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror"]
 RAW_DIR = os.path.join(REPO, "benchmarks", "results", "raw")
 DEFAULT_ROOT = "/tmp/volley-bench-root"
 DEFAULT_PORT = 16969
-CGROUP_NAME = "volley-bench"
+CGROUP_NAME = "volley-bench"  # run_one adds the port: two sessions on two ports do not collide
 SUDO = [] if os.geteuid() == 0 else ["sudo"]
 MIB = 1 << 20
 
@@ -34,7 +38,9 @@ SERVERS = {
     "tftpd-hpa": ("tftpd-hpa", "fork per transfer"),
     "dnsmasq": ("dnsmasq", "one process"),
     "atftpd": ("atftpd", "thread per transfer"),
+    "floor": ("floor", "C cost reference: epoll, a connected socket per transfer, GSO windows"),
 }
+PEERS = ("tftpd-hpa", "dnsmasq", "atftpd")
 
 
 def log(message):
@@ -171,6 +177,19 @@ def build_release():
     return release_bin_path()
 
 
+def build_floor():
+    """Compiles benchmarks/floor/floor.c into .build/bench-floor/floor when the binary is missing
+    or older than the source (cc, about a second); returns its path. The new binary is renamed
+    into place, so a concurrent session never runs a half-written one."""
+    if os.path.exists(FLOOR_BIN) and os.path.getmtime(FLOOR_BIN) >= os.path.getmtime(FLOOR_SOURCE):
+        return FLOOR_BIN
+    os.makedirs(os.path.dirname(FLOOR_BIN), exist_ok=True)
+    scratch = f"{FLOOR_BIN}.{os.getpid()}"
+    run([os.environ.get("CC", "cc")] + FLOOR_CFLAGS + ["-o", scratch, FLOOR_SOURCE])
+    os.replace(scratch, FLOOR_BIN)
+    return FLOOR_BIN
+
+
 def release_bin_path():
     out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"],
                          cwd=REPO, check=True, capture_output=True, text=True).stdout
@@ -298,6 +317,9 @@ def server_argv(name, binaries, root, port):
                 "--enable-tftp", f"--tftp-root={root}", "--listen-address=127.0.0.1",
                 "--bind-interfaces", "--tftp-max=10000", "--edns-packet-max=65535", "--user=root", "--group=root",
                 "--pid-file=", "--log-facility=-", "--quiet-tftp"]
+    if name == "floor":
+        # The cost reference (benchmarks/floor): no options beyond where to listen and what to serve.
+        return [binaries["floor"], "--root", root, "--host", "127.0.0.1", "--port", str(port)]
     if name == "atftpd":
         # --no-fork keeps it our child; a thread per transfer, at most --maxthread;
         # --retry-timeout 1: the same 1 s first retransmission as the others (its default is 5 s);
@@ -432,6 +454,24 @@ def probe_options(port, filename, blksize, windowsize, timeout=2.0):
         return {"oack": None, "answer": "DATA" if opcode == 3 else f"opcode {opcode}"}
 
 
+def negotiation_problem(rec):
+    """None when the probe of this run got the setting asked for (blksize, and windowsize when
+    > 1, both in an OACK), else what the server did instead, e.g. 'ignores windowsize'; such a
+    run is not a valid comparison at its setting. Records without a probe count as valid."""
+    negotiated = rec.get("negotiated")
+    if negotiated is None:
+        return None
+    oack = negotiated.get("oack")
+    if oack is None:
+        return f"no OACK ({negotiated.get('answer', '?')})"
+    problems = []
+    if oack.get("blksize") != rec["blksize"]:
+        problems.append(f"blksize {oack.get('blksize', 'not answered')}")
+    if rec["windowsize"] > 1 and oack.get("windowsize") != rec["windowsize"]:
+        problems.append("ignores windowsize" if "windowsize" not in oack else f"windowsize {oack['windowsize']}")
+    return ", ".join(problems) or None
+
+
 # ---------------------------------------------------------------- one run
 
 def run_one(name, binaries, root, size_mib, clients, blksize, windowsize, deadline_s,
@@ -444,6 +484,7 @@ def run_one(name, binaries, root, size_mib, clients, blksize, windowsize, deadli
     server, mode = SERVERS[name]
     fname = file_name(size_mib)
     local = os.path.join(root, fname)
+    cgroup_name = f"{CGROUP_NAME}-{port}"  # the session's port, also for dnsmasq (always on 69)
     port = server_port(name, port)
     os.makedirs(os.path.join(RAW_DIR, "logs"), exist_ok=True)
     record = {
@@ -453,7 +494,7 @@ def run_one(name, binaries, root, size_mib, clients, blksize, windowsize, deadli
     }
     if udp_port_bound(port):
         return dict(record, status="port-busy", errors={"port-busy": 1}, note=f"UDP port {port} already bound")
-    cgroup = Cgroup() if use_cgroup else None
+    cgroup = Cgroup(cgroup_name) if use_cgroup else None
     if cgroup:
         cgroup.create()
     argv = server_argv(name, binaries, root, port)
