@@ -137,6 +137,9 @@ def find_peers():
     found = {}
     for name, paths in candidates.items():
         for path in paths:
+            # atftpd's package also installs /usr/sbin/in.tftpd (a link to atftpd): not tftpd-hpa
+            if name == "tftpd-hpa" and path and os.path.basename(os.path.realpath(path)) == "atftpd":
+                continue
             if path and os.access(path, os.X_OK):
                 found[name] = path
                 break
@@ -147,7 +150,8 @@ def install_peers(names):
     """Installs the peer servers among `names` that are missing; returns find_peers()."""
     found = find_peers()
     if "tftpd-hpa" in names and "tftpd-hpa" not in found:
-        _apt_install(["tftpd-hpa"])
+        _apt_install(["tftpd-hpa"])  # removes an apt-installed atftpd (they conflict): looked for again below
+        found = find_peers()
     if "dnsmasq" in names and "dnsmasq" not in found:
         _apt_install(["dnsmasq-base"])  # just the binary, no service
     if "atftpd" in names and "atftpd" not in found:
