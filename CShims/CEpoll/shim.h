@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -110,6 +111,15 @@ static inline int volley_openat2(int dirfd, const char *path, uint64_t flags, ui
     how.mode = mode;
     how.resolve = resolve;
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+// MARK: - File mappings
+
+/// A read-only shared mapping of `length` bytes of `fd`, or NULL (errno set); MAP_FAILED
+/// does not import into Swift as a constant.
+static inline void *volley_map_file_read_only(int fd, size_t length) {
+    void *address = mmap(NULL, length, PROT_READ, MAP_SHARED, fd, 0);
+    return address == MAP_FAILED ? NULL : address;
 }
 
 static inline int volley_fcntl_getfl(int fd) { return fcntl(fd, F_GETFL); }

@@ -10,7 +10,16 @@ final class OpenFile: Sendable {
     /// The status at open: size, identity, modification and change times.
     let status: FileStatus
 
+    /// The file's pages mapped for sending without a read (see ``FileMapping``); nil for
+    /// small files, where a read per window costs little, and where the file system cannot
+    /// map files (then every window is read).
+    let mapping: FileMapping?
+    /// Files at least this large are mapped.
+    static let mappingThreshold: UInt64 = 64 * 1024
+
     init(_ descriptor: consuming OwnedDescriptor, status: FileStatus) {
+        mapping = status.size >= Self.mappingThreshold && status.size <= UInt64(Int.max)
+            ? try? FileMapping(descriptor: descriptor.rawValue, length: Int(status.size)) : nil
         owned = descriptor
         self.status = status
     }
@@ -28,9 +37,10 @@ final class OpenFile: Sendable {
     ///
     /// A file that lost its last name (replaced by a rename, deleted) changes its ctime
     /// but not its content, which nobody can reach any more: it is served to the end.
-    /// Checked after each read: a write that touched the bytes just read updated the
-    /// times before it copied them, so an unchanged status proves the read saw the old
-    /// content (up to the kernel's timestamp granularity within one clock tick).
+    /// A write updates the times before it copies its bytes, so an unchanged status after a
+    /// read proves that every earlier read saw the old content (up to the kernel's timestamp
+    /// granularity within one clock tick): transfers check it after their final read, and
+    /// once a second before that to stop early.
     func hasChanged() throws(SystemError) -> Bool {
         let now = try FileSystem.status(of: descriptor)
         if now.size != status.size || now.modificationNanoseconds != status.modificationNanoseconds { return true }

@@ -16,6 +16,11 @@ final class DatagramOutbox {
     /// Whether windows go out as GSO trains: the setting, unless the kernel refused one.
     private(set) var segmentationOffload: Bool
     private var kernelRefusedSegmentationOffload = false
+    /// Mappings that queued datagrams point into: kept alive until the flush, whatever
+    /// happens to their transfers meanwhile.
+    private var mappingsInFlight: [FileMapping] = []
+    /// The socket the batch's queued messages go out on (see ``keepUntilFlushed(_:)``).
+    private var pendingSocket: DatagramSocket?
 
     init(segmentationOffload: Bool, logger: Logger) {
         self.segmentationOffload = segmentationOffload
@@ -37,8 +42,10 @@ final class DatagramOutbox {
     /// contiguous, so a run is one buffer); otherwise one message per block.
     func queueWindow(
         _ slots: UnsafeMutableRawPointer, count: Int, blockSize: Int,
-        on socket: Int32, to peer: SocketAddress, from source: PacketInfo?
+        on socket: DatagramSocket, to peer: SocketAddress, from source: PacketInfo?
     ) {
+        let previous = keepUntilFlushed(socket)
+        defer { withExtendedLifetime(previous) {} }  // its queued messages go out in the first enqueue below
         let stride = WindowBuffer.stride(blockSize: blockSize)
         let perSend = segmentationOffload
             ? min(DatagramSendBatch.maximumSegmentsPerSend, DatagramSendBatch.maximumSendBytes / stride) : 1
@@ -51,7 +58,7 @@ final class DatagramOutbox {
             }
             let bytes = (run - 1) * stride + TFTPPacketEncoder.dataHeaderSize + window.lengths[i + run - 1]
             if let early = batch.enqueue(
-                descriptor: socket, to: peer, from: source,
+                descriptor: socket.rawDescriptor, to: peer, from: source,
                 bytes: slots + i * stride, count: bytes, segmentSize: run > 1 ? stride : nil) {
                 note(early)
             }
@@ -59,18 +66,76 @@ final class DatagramOutbox {
         }
     }
 
+    /// Queues a window of full blocks sent straight from the file's mapping: datagram i
+    /// gathers its 4-byte header from `headers` (consecutive, see ``reserveHeaders(count:)``)
+    /// and its payload from the mapping at `offset + i * blockSize`, so the kernel copies the
+    /// file's bytes once and nothing reads them first. Runs become GSO messages as in
+    /// ``queueWindow(_:count:blockSize:on:to:from:)``. The mapping is kept until the flush.
+    func queueMappedWindow(
+        headers: UnsafeMutableRawPointer, mapping: FileMapping, offset: Int, count: Int, blockSize: Int,
+        on socket: DatagramSocket, to peer: SocketAddress, from source: PacketInfo?
+    ) {
+        assert(offset >= 0 && offset + count * blockSize <= mapping.length, "a window outside the mapping")
+        let previous = keepUntilFlushed(socket)
+        defer { withExtendedLifetime(previous) {} }  // its queued messages go out in the first enqueue below
+        mappingsInFlight.append(mapping)
+        let header = TFTPPacketEncoder.dataHeaderSize
+        let stride = WindowBuffer.stride(blockSize: blockSize)
+        let perSend = segmentationOffload
+            ? min(DatagramSendBatch.maximumSegmentsPerSend, DatagramSendBatch.maximumSendBytes / stride) : 1
+        let payloads = mapping.base + offset
+        var i = 0
+        while i < count {
+            let first = i
+            let run = min(perSend, count - i)
+            if let early = batch.enqueue(
+                descriptor: socket.rawDescriptor, to: peer, from: source,
+                headers: headers + first * header, headerSize: header,
+                payloads: payloads + first * blockSize, payloadSize: blockSize, count: run,
+                segmentSize: run > 1 ? stride : nil, fromFileMapping: true) {
+                note(early)
+            }
+            i += run
+        }
+    }
+
+    /// `count` consecutive DATA headers in the arena, for ``queueMappedWindow``.
+    func reserveHeaders(count: Int) -> UnsafeMutableRawPointer {
+        reserveWindow(blockSize: 0, count: count)
+    }
+
     /// Sends one small datagram (an OACK or an ERROR) now, after everything queued.
     func sendNow(_ packet: [UInt8], on socket: Int32, to peer: SocketAddress, from source: PacketInfo? = nil) {
         packet.withUnsafeBytes { bytes in
             note(batch.sendOne(descriptor: socket, bytes: bytes, to: peer, from: source))
         }
-        window.reset()
+        forgetSent()
     }
 
     /// Sends everything queued and frees the arena.
     func flush() {
         if batch.pendingCount > 0 { note(batch.flush()) }
+        forgetSent()
+    }
+
+    /// Keeps the socket of the messages being queued open until they are sent. Only the
+    /// latest socket's messages can be waiting (queuing for another descriptor sends the
+    /// batch first), so one reference is enough. Without it, a transfer that ends in the
+    /// same turn (its client's ERROR, a new request from its port) would close its socket
+    /// under its queued DATA: EBADF at the flush, or a reused number and someone else's socket.
+    /// Returns the socket it replaces, for the caller to keep until the batch has sent that
+    /// socket's messages.
+    private func keepUntilFlushed(_ socket: DatagramSocket) -> DatagramSocket? {
+        let previous = pendingSocket
+        pendingSocket = socket
+        return previous
+    }
+
+    /// Frees the arena, the mappings and the socket once nothing queued points into them.
+    private func forgetSent() {
+        pendingSocket = nil
         window.reset()
+        if !mappingsInFlight.isEmpty { mappingsInFlight.removeAll(keepingCapacity: true) }
     }
 
     private func note(_ result: DatagramSendBatch.Result) {

@@ -11,27 +11,25 @@ extension ReadTransfer {
         perform(machine.start(now: environment.reactor.now), in: environment)
     }
 
-    /// Reads what arrived on the transfer's own socket: ACKs, errors, and strangers.
+    /// Reads one datagram from the transfer's own socket: an ACK, an error or a stranger's.
+    ///
+    /// One per readiness event: the reactor's epoll is level-triggered, so anything still
+    /// waiting is reported again on the next turn, and the usual case (one ACK) costs no
+    /// second, empty attempt inside `recvmmsg`.
     func drainSocket(into batch: DatagramReceiveBatch, in environment: TransferEnvironment) {
-        while !finished {
-            let count: Int
-            do {
-                count = try batch.receive(from: socket.rawDescriptor)
-            } catch {
-                environment.logger.debug("receive on transfer to \(peer) failed: \(error)")
-                return
-            }
-            if count == 0 { return }
-            for i in 0..<count where !finished {
-                guard let sender = batch.source(i) else { continue }
-                guard TransferIdentity.isExpected(sender, expected: peer) else {
-                    answerStranger(sender, in: environment)
-                    continue
-                }
-                receive(batch.payload(i), in: environment)
-            }
-            if count < batch.capacity { return }
+        guard !finished else { return }
+        do {
+            guard try batch.receive(from: socket.rawDescriptor, maximum: 1) == 1 else { return }
+        } catch {
+            environment.logger.debug("receive on transfer to \(peer) failed: \(error)")
+            return
         }
+        guard let sender = batch.source(0) else { return }
+        guard TransferIdentity.isExpected(sender, expected: peer) else {
+            answerStranger(sender, in: environment)
+            return
+        }
+        receive(batch.payload(0), in: environment)
     }
 
     /// Whether `bytes` is a read request other than the one that started this transfer: the
@@ -62,6 +60,10 @@ extension ReadTransfer {
     func answerRepeatedRequest(in environment: TransferEnvironment) {
         guard machine.isAwaitingOptionAcknowledgementReply, let optionAcknowledgement else { return }
         environment.outbox.sendNow(optionAcknowledgement, on: socket.rawDescriptor, to: peer, from: source)
+        // The timer's patience counts from this OACK too: otherwise a timer due about now
+        // sends a second one right behind it, and atftp, which has answered the first with
+        // ACK 0, aborts on the second ("unexpected OACK").
+        optionAcknowledgementSentAt = environment.reactor.now
     }
 
     /// The retransmission timer fired.
@@ -135,14 +137,23 @@ extension ReadTransfer {
     private func armTimer(in environment: TransferEnvironment) {
         let timeout = machine.currentTimeoutMilliseconds
         if let timer, environment.reactor.rearmTimer(timer, afterMilliseconds: timeout) { return }
-        timer = environment.reactor.addTimer(afterMilliseconds: timeout) { [weak self, unowned environment] in
-            self?.timerFired(in: environment)
+        // Strong: the pending timer keeps the transfer, and finish() cancels it. A weak
+        // reference would give every transfer a side table and slow each retain and release.
+        timer = environment.reactor.addTimer(afterMilliseconds: timeout) { [unowned environment] in
+            self.timerFired(in: environment)
         }
     }
 
-    /// Builds the window in the shared arena (one `preadv` for octet, block by block for
-    /// netascii) and queues it; the outbox sends it before the loop waits again.
+    /// Builds the window and queues it; the outbox sends it before the loop waits again.
+    /// An octet window of full blocks of a mapped file is sent from the mapping; any other
+    /// window (the final one, netascii, small files) is built in the shared arena, with one
+    /// `preadv` for octet and block by block for netascii.
     private func sendBlocks(first: UInt64, count: Int, in environment: TransferEnvironment) throws {
+        if netascii == nil, let mapping = file.mapping, !containsFinalBlock(first: first, count: count),
+           machine.byteRange(ofBlock: first + UInt64(count - 1)).offset + UInt64(negotiated.blockSize) <= UInt64(mapping.length) {
+            try sendMappedBlocks(first: first, count: count, from: mapping, in: environment)
+            return
+        }
         let blockSize = negotiated.blockSize
         let stride = WindowBuffer.stride(blockSize: blockSize)
         let window = environment.outbox.window
@@ -173,16 +184,50 @@ extension ReadTransfer {
                 throw TransferFailure(clientMessage: "File changed during transfer", logDetail: "file shrank while being sent")
             }
         }
-        if try file.hasChanged() {
-            throw TransferFailure(clientMessage: "File changed during transfer", logDetail: "file was modified while being sent")
-        }
+        try checkFileUnchanged(finalWindow: window.lengths[sending - 1] < blockSize, now: environment.reactor.now)
         var payloadBytes = 0
         for i in 0..<sending {
             TFTPPacketEncoder.writeDataHeader(block: ReadTransferStateMachine.wireBlockNumber(first + UInt64(i)), to: slots + i * stride)
             payloadBytes += window.lengths[i]
         }
-        environment.outbox.queueWindow(slots, count: sending, blockSize: blockSize, on: socket.rawDescriptor, to: peer, from: source)
+        environment.outbox.queueWindow(slots, count: sending, blockSize: blockSize, on: socket, to: peer, from: source)
         bytesSent += UInt64(payloadBytes)
+    }
+
+    /// Whether the window's last block is the file's final (short or empty) one.
+    private func containsFinalBlock(first: UInt64, count: Int) -> Bool {
+        machine.byteRange(ofBlock: first + UInt64(count - 1)).length < negotiated.blockSize
+    }
+
+    /// Queues a window of full blocks straight from the file's mapping: no read, one copy.
+    /// The final window never goes this way: it is read, then the file's status is checked,
+    /// which proves every block before it was the file as opened (``checkFileUnchanged``).
+    private func sendMappedBlocks(first: UInt64, count: Int, from mapping: FileMapping, in environment: TransferEnvironment) throws {
+        try checkFileUnchanged(finalWindow: false, now: environment.reactor.now)
+        let blockSize = negotiated.blockSize
+        let headers = environment.outbox.reserveHeaders(count: count)
+        for i in 0..<count {
+            let block = ReadTransferStateMachine.wireBlockNumber(first + UInt64(i))
+            TFTPPacketEncoder.writeDataHeader(block: block, to: headers + i * TFTPPacketEncoder.dataHeaderSize)
+        }
+        let offset = Int(machine.byteRange(ofBlock: first).offset)
+        environment.outbox.queueMappedWindow(
+            headers: headers, mapping: mapping, offset: offset, count: count, blockSize: blockSize,
+            on: socket, to: peer, from: source)
+        bytesSent += UInt64(count * blockSize)
+    }
+
+    /// Aborts when the file was rewritten in place since it was opened. The status is read
+    /// (`fstat`) at most once a second, to stop sending a changed file early, and always
+    /// after reading the final block: an unchanged status then proves that no write happened
+    /// since the open, so every block sent was the old content. Checking every block would
+    /// add a system call per block in lockstep for no gain in what a client can complete.
+    private func checkFileUnchanged(finalWindow: Bool, now: UInt64) throws {
+        guard finalWindow || now &- fileCheckedAt >= Self.fileCheckIntervalMilliseconds else { return }
+        fileCheckedAt = now
+        if try file.hasChanged() {
+            throw TransferFailure(clientMessage: "File changed during transfer", logDetail: "file was modified while being sent")
+        }
     }
 
     /// RFC 1350: a packet from an unknown TID gets ERROR 5; the transfer goes on.

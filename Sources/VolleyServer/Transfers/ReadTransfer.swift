@@ -38,6 +38,10 @@ final class ReadTransfer {
     /// When the OACK last went out on the timer (loop milliseconds), nil before the first.
     var optionAcknowledgementSentAt: UInt64?
     var finished = false
+    /// When the file's status was last compared with its status at open (loop milliseconds).
+    var fileCheckedAt: UInt64
+    /// How often, at most, a transfer re-reads its file's status before the final block.
+    static let fileCheckIntervalMilliseconds: UInt64 = 1000
     /// The transfer's index in the table, set on insert.
     var slot = -1
 
@@ -57,6 +61,7 @@ final class ReadTransfer {
         self.optionAcknowledgement = negotiated.acknowledgedOptions.isEmpty
             ? nil : TFTPPacketEncoder.optionAcknowledgement(negotiated.acknowledgedOptions)
         self.startedAt = startedAt
+        self.fileCheckedAt = startedAt
         self.machine = ReadTransferStateMachine(
             transferSize: wireSize, blockSize: negotiated.blockSize, windowSize: negotiated.windowSize,
             sendsOptionAcknowledgement: optionAcknowledgement != nil, retransmission: retransmission

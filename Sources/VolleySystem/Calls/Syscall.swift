@@ -27,9 +27,13 @@ func syscall<T: FixedWidthInteger>(
 }
 
 /// Like ``syscall(_:_:)`` but turns `EAGAIN`/`EWOULDBLOCK` into ``IOResult/wouldBlock``.
+///
+/// `allowingBadAddress`: the call reads a ``FileMapping``, where `EFAULT` means the file
+/// shrank under the mapping (an error to report), not a bad pointer.
 @inline(__always)
 func nonBlockingSyscall<T: FixedWidthInteger>(
     _ name: @autoclosure () -> String,
+    allowingBadAddress: Bool = false,
     _ body: () -> T
 ) throws(SystemError) -> IOResult<T> {
     while true {
@@ -38,7 +42,7 @@ func nonBlockingSyscall<T: FixedWidthInteger>(
         let code = Errno(rawValue: Glibc.errno)
         if code == .interrupted { continue }
         if code == .resourceTemporarilyUnavailable || code == .wouldBlock { return .wouldBlock }
-        trapOnProgrammingError(code, name())
+        if !(allowingBadAddress && code == .badAddress) { trapOnProgrammingError(code, name()) }
         throw SystemError(name(), errno: code)
     }
 }

@@ -60,6 +60,13 @@ public final class DatagramReceiveBatch {
             messages[i].msg_len = 0
         }
         received = 0
+        if count == 1 {
+            // One datagram (a transfer's own socket): recvmsg skips recvmmsg's per-call overhead.
+            switch try nonBlockingSyscall("recvmsg", { recvmsg(descriptor, &messages[0].msg_hdr, VOLLEY_MSG_DONTWAIT) }) {
+            case .wouldBlock: return 0
+            case .done(let length): messages[0].msg_len = UInt32(length); received = 1; return 1
+            }
+        }
         switch try nonBlockingSyscall("recvmmsg", { volley_recvmmsg(descriptor, messages, UInt32(count), VOLLEY_MSG_DONTWAIT, nil) }) {
         case .wouldBlock: return 0
         case .done(let n): received = Int(n); return received

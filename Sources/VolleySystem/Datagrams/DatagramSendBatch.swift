@@ -24,6 +24,12 @@ public final class DatagramSendBatch {
     private let addresses: UnsafeMutableRawPointer
     private let controls: UnsafeMutableRawPointer
     private let segmented: UnsafeMutablePointer<Bool>
+    private let mapped: UnsafeMutablePointer<Bool>
+    /// Vectors of gathered messages (``enqueue(descriptor:to:from:gathering:segmentSize:fromFileMapping:fill:)``).
+    private let gatherVectors: UnsafeMutablePointer<iovec>
+    private var gatherUsed = 0
+    /// Room for the gathered vectors queued between two flushes.
+    public static let gatherCapacity = 2048
     private var queued = 0
     private var queuedDescriptor: Int32 = -1
 
@@ -35,6 +41,8 @@ public final class DatagramSendBatch {
         addresses = .allocate(byteCount: capacity * Self.addressSize, alignment: 16)
         controls = .allocate(byteCount: capacity * Self.controlSize, alignment: 16)
         segmented = .allocate(capacity: capacity)
+        mapped = .allocate(capacity: capacity)
+        gatherVectors = .allocate(capacity: Self.gatherCapacity)
     }
 
     deinit {
@@ -43,6 +51,8 @@ public final class DatagramSendBatch {
         addresses.deallocate()
         controls.deallocate()
         segmented.deallocate()
+        mapped.deallocate()
+        gatherVectors.deallocate()
     }
 
     /// The outcome of a flush.
@@ -68,24 +78,68 @@ public final class DatagramSendBatch {
         descriptor: Int32, to peer: SocketAddress, from source: PacketInfo? = nil,
         bytes: UnsafeRawPointer, count: Int, segmentSize: Int? = nil
     ) -> Result? {
-        var flushed: Result?
-        if queued == capacity || (queued > 0 && descriptor != queuedDescriptor) { flushed = flush() }
+        let flushed = makeRoom(for: descriptor, vectors: 0)
+        vectors[queued] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes), iov_len: count)
+        append(descriptor: descriptor, to: peer, from: source, vectors: vectors + queued, vectorCount: 1,
+               segmentSize: segmentSize, fromFileMapping: false)
+        return flushed
+    }
+
+    /// Queues one message of `count` datagrams, each gathered from two places: datagram k
+    /// is the `headerSize` bytes at `headers + k * headerSize` followed by the
+    /// `payloadSize` bytes at `payloads + k * payloadSize`. With `segmentSize`
+    /// (`headerSize + payloadSize`) the kernel cuts the message into the datagrams (GSO);
+    /// without it, `count` must be 1. A message whose payloads lie in a ``FileMapping`` says
+    /// so (`fromFileMapping`): if the file shrank, its send fails with `EFAULT`, which is then
+    /// reported like any per-message error. Returns the flush result if queuing had to flush
+    /// first, else nil.
+    @discardableResult
+    public func enqueue(
+        descriptor: Int32, to peer: SocketAddress, from source: PacketInfo? = nil,
+        headers: UnsafeRawPointer, headerSize: Int, payloads: UnsafeRawPointer, payloadSize: Int, count: Int,
+        segmentSize: Int? = nil, fromFileMapping: Bool
+    ) -> Result? {
+        let partCount = 2 * count
+        precondition(count > 0 && partCount <= Self.gatherCapacity && (count == 1 || segmentSize != nil),
+                     "a gathered message of \(count) datagrams")
+        let flushed = makeRoom(for: descriptor, vectors: partCount)
+        let parts = gatherVectors + gatherUsed
+        for k in 0..<count {
+            parts[2 * k] = iovec(iov_base: UnsafeMutableRawPointer(mutating: headers + k * headerSize), iov_len: headerSize)
+            parts[2 * k + 1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: payloads + k * payloadSize), iov_len: payloadSize)
+        }
+        gatherUsed += partCount
+        append(descriptor: descriptor, to: peer, from: source, vectors: parts, vectorCount: partCount,
+               segmentSize: segmentSize, fromFileMapping: fromFileMapping)
+        return flushed
+    }
+
+    /// Flushes when the next message does not fit or goes through another descriptor.
+    private func makeRoom(for descriptor: Int32, vectors needed: Int) -> Result? {
+        guard queued == capacity || (queued > 0 && descriptor != queuedDescriptor)
+                || gatherUsed + needed > Self.gatherCapacity else { return nil }
+        return flush()
+    }
+
+    private func append(
+        descriptor: Int32, to peer: SocketAddress, from source: PacketInfo?,
+        vectors messageVectors: UnsafeMutablePointer<iovec>, vectorCount: Int, segmentSize: Int?, fromFileMapping: Bool
+    ) {
         queuedDescriptor = descriptor
         let i = queued
-        vectors[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes), iov_len: count)
         var header = msghdr()
         header.msg_name = addresses + i * Self.addressSize
         header.msg_namelen = peer.write(to: header.msg_name)
-        header.msg_iov = vectors + i
-        header.msg_iovlen = 1
+        header.msg_iov = messageVectors
+        header.msg_iovlen = vectorCount
         let control = controls + i * Self.controlSize
         let controlLength = Self.writeControl(into: control, source: source, peerFamily: peer.family, segmentSize: segmentSize)
         header.msg_control = controlLength > 0 ? control : nil
         header.msg_controllen = controlLength
         messages[i] = volley_mmsghdr(msg_hdr: header, msg_len: 0)
         segmented[i] = segmentSize != nil
+        mapped[i] = fromFileMapping
         queued += 1
-        return flushed
     }
 
     /// Sends every queued message with as few sendmmsg calls as the kernel allows.
@@ -97,7 +151,7 @@ public final class DatagramSendBatch {
         while start < queued {
             let outcome: IOResult<Int32>
             do {
-                outcome = try nonBlockingSyscall("sendmmsg") { volley_sendmmsg(queuedDescriptor, messages + start, UInt32(queued - start), 0) }
+                outcome = try send(from: start)
             } catch {
                 // The first message of the rest was refused: skip it, keep going.
                 if result.firstError == nil { result.firstError = error }
@@ -117,7 +171,26 @@ public final class DatagramSendBatch {
             }
         }
         queued = 0
+        gatherUsed = 0
         return result
+    }
+
+    /// One system call for the queued messages from `start` on: `sendmsg` for a lone
+    /// message (a lockstep block, the common case on a transfer's own socket), which skips
+    /// `sendmmsg`'s per-call array handling, else `sendmmsg`.
+    private func send(from start: Int) throws(SystemError) -> IOResult<Int32> {
+        // The kernel reports an error only for the first message it tried.
+        let fromFileMapping = mapped[start]
+        guard queued - start == 1 else {
+            return try nonBlockingSyscall("sendmmsg", allowingBadAddress: fromFileMapping) {
+                volley_sendmmsg(queuedDescriptor, messages + start, UInt32(queued - start), 0)
+            }
+        }
+        let header = (messages + start).pointer(to: \.msg_hdr)!
+        switch try nonBlockingSyscall("sendmsg", allowingBadAddress: fromFileMapping, { Glibc.sendmsg(queuedDescriptor, header, 0) }) {
+        case .wouldBlock: return .wouldBlock
+        case .done: return .done(1)
+        }
     }
 
     /// Sends `count` datagrams to `peer` at once: datagram i is `lengths[i]` bytes at `base + i * stride`.

@@ -63,6 +63,38 @@ struct ChangedFileTests {
         #expect(endedWithError > 0, "no round caught the rewrite (\(deliveredWhole) delivered whole)")
     }
 
+    @Test("a file truncated while windows go out from its mapping ends the transfer with ERROR 0; the server goes on", arguments: ServerMode.allCases)
+    func truncationUnderTheMappingIsAnErrorNotACrash(mode: ServerMode) async throws {
+        let scratch = try TestDirectory("tr")
+        defer { scratch.remove() }
+        let content = SeededBytes.make(count: 2 << 20, seed: 14)
+        let path = try scratch.write("root/initrd.img", content)
+        try await withServer(root: scratch.path("root"), configure: mode.apply) { server in
+            let outcome: Result<[UInt8], any Error> = try await offload {
+                do {
+                    let result = try RawTFTPClient().fetch(
+                        "initrd.img", options: [("blksize", "1468"), ("windowsize", "8")], from: server.address, timeout: 5
+                    ) { block in
+                        if block == 40 { #expect(truncate(path, 0) == 0) }
+                    }
+                    return .success(result.bytes)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            guard case .failure(let failure) = outcome else {
+                Issue.record("a truncated file was delivered whole")
+                return
+            }
+            #expect("\(failure)".contains("File changed during transfer"), "\(failure)")
+            _ = try await server.waitUntilIdle(timeout: 5)
+            // Still serving, from a fresh mapping of the new content.
+            try scratch.write("root/initrd.img", content)
+            let again = try await offload { try RawTFTPClient().fetch("initrd.img", options: [("blksize", "1468"), ("windowsize", "8")], from: server.address) }
+            #expect(again.bytes == content)
+        }
+    }
+
     @Test("mode 0600 and 0000 files are refused with ERROR 2 by default and served with require_world_readable off")
     func onlyWorldReadableFilesAreServedByDefault() async throws {
         let scratch = try TestDirectory("wr")
