@@ -96,8 +96,11 @@ final class ServerEngine {
         if !transfer.sharesListenerSocket {
             // The registration keeps the transfer (strongly: a weak reference costs a side
             // table and slower reference counting on every event); finish() deregisters it.
-            try reactor.register(transfer.socket.rawDescriptor) { [unowned self] _ in
-                transfer.drainSocket(into: self.receiveBatch, in: self.environment)
+            // It does not touch the engine, whose weak heartbeat reference gave it a side table.
+            let batch = receiveBatch
+            let environment = environment
+            try reactor.register(transfer.socket.rawDescriptor) { _ in
+                transfer.drainSocket(into: batch, in: environment)
             }
         }
         table.insert(transfer)
