@@ -243,7 +243,7 @@ struct DatagramBatchTests {
         defer { closeDescriptor(sender); closeDescriptor(receiver) }
         let batch = DatagramSendBatch()
         let big = [UInt8](repeating: 0, count: 70_000)
-        big.withUnsafeBytes { batch.enqueue(descriptor: sender, to: receiverAddress, bytes: $0.baseAddress!, count: $0.count) }
+        _ = big.withUnsafeBytes { batch.enqueue(descriptor: sender, to: receiverAddress, bytes: $0.baseAddress!, count: $0.count) }
         let result = [UInt8]([7]).withUnsafeBytes { batch.sendOne(descriptor: sender, bytes: $0, to: receiverAddress) }
         #expect(result.sent == 1)
         #expect(result.firstError?.errno.rawValue == EMSGSIZE)

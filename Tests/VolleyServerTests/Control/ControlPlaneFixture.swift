@@ -91,7 +91,7 @@ final class ControlPlaneFixture: Sendable {
         if let bodyFile { arguments += ["--data-binary", "@\(bodyFile)"] }
         arguments += extra + [url]
         let result = try await runProcess("curl", arguments: arguments, timeout: 120)
-        if let body { unlink(scratch.path("curl-\(label).body")) }
+        if body != nil { unlink(scratch.path("curl-\(label).body")) }
         guard let status = Int(result.stdout) else { throw TestFailure("curl failed: \(result)") }
         let bytes = FileManager.default.contents(atPath: output).map { [UInt8]($0) } ?? []
         let headerText = (try? String(contentsOfFile: headerFile, encoding: .utf8)) ?? ""
