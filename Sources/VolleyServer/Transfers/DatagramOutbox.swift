@@ -47,8 +47,7 @@ final class DatagramOutbox {
         let previous = keepUntilFlushed(socket)
         defer { withExtendedLifetime(previous) {} }  // its queued messages go out in the first enqueue below
         let stride = WindowBuffer.stride(blockSize: blockSize)
-        let perSend = segmentationOffload
-            ? min(DatagramSendBatch.maximumSegmentsPerSend, DatagramSendBatch.maximumSendBytes / stride) : 1
+        let perSend = blocksPerSend(stride: stride)
         var i = 0
         while i < count {
             var run = 1
@@ -81,8 +80,7 @@ final class DatagramOutbox {
         mappingsInFlight.append(mapping)
         let header = TFTPPacketEncoder.dataHeaderSize
         let stride = WindowBuffer.stride(blockSize: blockSize)
-        let perSend = segmentationOffload
-            ? min(DatagramSendBatch.maximumSegmentsPerSend, DatagramSendBatch.maximumSendBytes / stride) : 1
+        let perSend = blocksPerSend(stride: stride)
         let payloads = mapping.base + offset
         var i = 0
         while i < count {
@@ -97,6 +95,11 @@ final class DatagramOutbox {
             }
             i += run
         }
+    }
+
+    /// How many blocks of `stride` bytes one message may carry: a GSO train's worth, or 1.
+    private func blocksPerSend(stride: Int) -> Int {
+        segmentationOffload ? min(DatagramSendBatch.maximumSegmentsPerSend, DatagramSendBatch.maximumSendBytes / stride) : 1
     }
 
     /// `count` consecutive DATA headers in the arena, for ``queueMappedWindow``.

@@ -149,9 +149,8 @@ extension ReadTransfer {
     /// window (the final one, netascii, small files) is built in the shared arena, with one
     /// `preadv` for octet and block by block for netascii.
     private func sendBlocks(first: UInt64, count: Int, in environment: TransferEnvironment) throws {
-        if netascii == nil, let mapping = file.mapping, !containsFinalBlock(first: first, count: count),
-           machine.byteRange(ofBlock: first + UInt64(count - 1)).offset + UInt64(negotiated.blockSize) <= UInt64(mapping.length) {
-            try sendMappedBlocks(first: first, count: count, from: mapping, in: environment)
+        if netascii == nil, let mapping = file.mapping, let offset = mappedOffset(first: first, count: count, in: mapping) {
+            try sendMappedBlocks(first: first, count: count, from: mapping, at: offset, in: environment)
             return
         }
         let blockSize = negotiated.blockSize
@@ -194,15 +193,21 @@ extension ReadTransfer {
         bytesSent += UInt64(payloadBytes)
     }
 
-    /// Whether the window's last block is the file's final (short or empty) one.
-    private func containsFinalBlock(first: UInt64, count: Int) -> Bool {
-        machine.byteRange(ofBlock: first + UInt64(count - 1)).length < negotiated.blockSize
+    /// The mapping offset of the window's first block when every block of the window is a
+    /// full one inside the mapping; nil when the window holds the file's final (short or
+    /// empty) block, which is read instead.
+    private func mappedOffset(first: UInt64, count: Int, in mapping: FileMapping) -> Int? {
+        let last = machine.byteRange(ofBlock: first + UInt64(count - 1))
+        guard last.length == negotiated.blockSize, last.offset + UInt64(last.length) <= UInt64(mapping.length) else { return nil }
+        return Int(machine.byteRange(ofBlock: first).offset)
     }
 
     /// Queues a window of full blocks straight from the file's mapping: no read, one copy.
     /// The final window never goes this way: it is read, then the file's status is checked,
     /// which proves every block before it was the file as opened (``checkFileUnchanged``).
-    private func sendMappedBlocks(first: UInt64, count: Int, from mapping: FileMapping, in environment: TransferEnvironment) throws {
+    private func sendMappedBlocks(
+        first: UInt64, count: Int, from mapping: FileMapping, at offset: Int, in environment: TransferEnvironment
+    ) throws {
         try checkFileUnchanged(finalWindow: false, now: environment.reactor.now)
         let blockSize = negotiated.blockSize
         let headers = environment.outbox.reserveHeaders(count: count)
@@ -210,7 +215,6 @@ extension ReadTransfer {
             let block = ReadTransferStateMachine.wireBlockNumber(first + UInt64(i))
             TFTPPacketEncoder.writeDataHeader(block: block, to: headers + i * TFTPPacketEncoder.dataHeaderSize)
         }
-        let offset = Int(machine.byteRange(ofBlock: first).offset)
         environment.outbox.queueMappedWindow(
             headers: headers, mapping: mapping, offset: offset, count: count, blockSize: blockSize,
             on: socket, to: peer, from: source)

@@ -23,17 +23,22 @@ struct DatagramOutboxTests {
         return n >= 0 ? Array(buffer.prefix(n)) : nil
     }
 
+    /// Queues one DATA block `block` of `payload` on `socket`, as a transfer's window of one.
+    private static func queueBlock(_ block: UInt16, payload: [UInt8], on socket: DatagramSocket, to peer: SocketAddress, in outbox: DatagramOutbox) {
+        let slots = outbox.reserveWindow(blockSize: 512, count: 1)
+        TFTPPacketEncoder.writeDataHeader(block: block, to: slots)
+        payload.withUnsafeBytes { if let base = $0.baseAddress { (slots + 4).copyMemory(from: base, byteCount: $0.count) } }
+        outbox.window.setLength(payload.count, at: 0)
+        outbox.queueWindow(slots, count: 1, blockSize: 512, on: socket, to: peer, from: nil)
+    }
+
     @Test("a transfer socket released before the flush stays open until its window is sent")
     func queuedWindowKeepsItsSocket() throws {
         let (receiverFD, receiverAddress) = try Self.receiver()
         defer { close(receiverFD) }
         let outbox = DatagramOutbox(segmentationOffload: true, logger: Logger(label: "test"))
         var socket: DatagramSocket? = try DatagramSocket.bound(to: SocketAddress(ip: "127.0.0.1", port: 0)!)
-        let slots = outbox.reserveWindow(blockSize: 512, count: 1)
-        TFTPPacketEncoder.writeDataHeader(block: 7, to: slots)
-        (slots + 4).initializeMemory(as: UInt8.self, repeating: 0xAB, count: 100)
-        outbox.window.setLength(100, at: 0)
-        outbox.queueWindow(slots, count: 1, blockSize: 512, on: socket!, to: receiverAddress, from: nil)
+        Self.queueBlock(7, payload: [UInt8](repeating: 0xAB, count: 100), on: socket!, to: receiverAddress, in: outbox)
         socket = nil  // the transfer ended in the same turn and left the table
         outbox.flush()
         let datagram = try #require(Self.receive(receiverFD))
@@ -48,10 +53,7 @@ struct DatagramOutboxTests {
         var first: DatagramSocket? = try DatagramSocket.bound(to: SocketAddress(ip: "127.0.0.1", port: 0)!)
         let second = try DatagramSocket.bound(to: SocketAddress(ip: "127.0.0.1", port: 0)!)
         for (block, socket) in [(UInt16(1), first!), (UInt16(2), second)] {
-            let slots = outbox.reserveWindow(blockSize: 512, count: 1)
-            TFTPPacketEncoder.writeDataHeader(block: block, to: slots)
-            outbox.window.setLength(0, at: 0)
-            outbox.queueWindow(slots, count: 1, blockSize: 512, on: socket, to: receiverAddress, from: nil)
+            Self.queueBlock(block, payload: [], on: socket, to: receiverAddress, in: outbox)
             if block == 1 { first = nil }
         }
         outbox.flush()
