@@ -297,8 +297,13 @@ def binary_key(name):
     return "volley" if name.startswith("volley") else name
 
 
-def server_argv(name, binaries, root, port):
-    """The command line each server runs with (foreground, 127.0.0.1 only)."""
+def server_argv(name, binaries, root, port, extra_args=()):
+    """The command line each server runs with (foreground, 127.0.0.1 only), with extra_args
+    (e.g. ["--reactors", "2"]) appended at its end."""
+    return _base_server_argv(name, binaries, root, port) + list(extra_args)
+
+
+def _base_server_argv(name, binaries, root, port):
     if name in ("volley", "volley-single-port", "volley-metrics"):
         # Every load-generator client comes from 127.0.0.1: no per-client limits.
         argv = [binaries["volley"], "serve", "--root", root, "--host", "127.0.0.1",
@@ -340,6 +345,12 @@ def server_port(name, default_port):
 
 def udp_port_bound(port):
     """True when some UDP socket is bound to 127.0.0.1:port or *:port (read from /proc, no bind)."""
+    return udp_sockets_bound(port) > 0
+
+
+def udp_sockets_bound(port):
+    """How many UDP sockets are bound to 127.0.0.1:port or *:port (several with SO_REUSEPORT)."""
+    count = 0
     for table, wildcard, loopback in (("/proc/net/udp", "00000000", "0100007F"),
                                       ("/proc/net/udp6", "0" * 32, None)):
         try:
@@ -348,10 +359,10 @@ def udp_port_bound(port):
                 for line in f:
                     address, hexport = line.split()[1].split(":")
                     if int(hexport, 16) == port and address in (wildcard, loopback):
-                        return True
+                        count += 1
         except FileNotFoundError:
             pass
-    return False
+    return count
 
 
 class Server:
@@ -479,8 +490,9 @@ def negotiation_problem(rec):
 # ---------------------------------------------------------------- one run
 
 def run_one(name, binaries, root, size_mib, clients, blksize, windowsize, deadline_s,
-            use_cgroup=True, port=DEFAULT_PORT, log_stem="run", settle_ms=300):
+            use_cgroup=True, port=DEFAULT_PORT, log_stem="run", settle_ms=300, server_args=()):
     """Starts `name` fresh, runs the load generator once against it, stops it; returns the record.
+    server_args are appended to the server's command line (see server_argv).
 
     status: ok | failed (some clients failed) | timeout (deadline hit) | hung (the load
     generator did not end by itself) | server-crashed | server-start-failed | port-busy |
@@ -501,7 +513,7 @@ def run_one(name, binaries, root, size_mib, clients, blksize, windowsize, deadli
     cgroup = Cgroup(cgroup_name) if use_cgroup else None
     if cgroup:
         cgroup.create()
-    argv = server_argv(name, binaries, root, port)
+    argv = server_argv(name, binaries, root, port, server_args)
     record["server_argv"] = argv
     srv = None
     started = time.monotonic()
@@ -524,6 +536,8 @@ def run_one(name, binaries, root, size_mib, clients, blksize, windowsize, deadli
         with open(os.path.join(RAW_DIR, "logs", log_stem + ".loadgen.err"), "wb") as err:
             done = _run_interruptible(argv, err)
         record["loadgen_exit"] = done.returncode
+        # The server's sockets on its port once every reactor is up (one listener per reactor).
+        record["server_listeners"] = udp_sockets_bound(port)
         if cgroup:
             record["cgroup_memory_peak_bytes"] = cgroup.memory_peak_bytes()
         crashed = srv.crashed()
