@@ -36,6 +36,7 @@ static const uint32_t VOLLEY_EPOLLIN = EPOLLIN;
 static const uint32_t VOLLEY_EPOLLOUT = EPOLLOUT;
 static const uint32_t VOLLEY_EPOLLERR = EPOLLERR;
 static const uint32_t VOLLEY_EPOLLHUP = EPOLLHUP;
+static const uint32_t VOLLEY_EPOLLEXCLUSIVE = EPOLLEXCLUSIVE;
 static const int VOLLEY_EPOLL_CLOEXEC = EPOLL_CLOEXEC;
 static const int VOLLEY_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
 static const int VOLLEY_EPOLL_CTL_MOD = EPOLL_CTL_MOD;
@@ -55,6 +56,7 @@ static const int VOLLEY_MSG_CTRUNC = MSG_CTRUNC;
 static const int VOLLEY_IPPROTO_IP = IPPROTO_IP;
 static const int VOLLEY_IPPROTO_IPV6 = IPPROTO_IPV6;
 static const int VOLLEY_IPPROTO_UDP = IPPROTO_UDP;
+static const int VOLLEY_SO_REUSEPORT = SO_REUSEPORT;
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103 /* linux/udp.h; glibc may not have it */
@@ -145,6 +147,17 @@ static inline int volley_interface_mtu(unsigned int ifindex) {
 
 /// Names the calling thread (shown by top -H and in crash reports).
 static inline void volley_set_thread_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
+
+/// The CPUs this process may run on (its affinity mask, as taskset and cpusets set it);
+/// 0 when the kernel does not say. The raw call: CPU_COUNT needs _GNU_SOURCE.
+static inline int volley_affinity_cpu_count(void) {
+    unsigned long mask[64]; // 4096 CPUs
+    long copied = syscall(SYS_sched_getaffinity, 0, sizeof(mask), mask);
+    if (copied <= 0) return 0;
+    int count = 0;
+    for (long i = 0; i < copied / (long)sizeof(unsigned long); i++) count += __builtin_popcountl(mask[i]);
+    return count;
+}
 
 // MARK: - Small accessors
 

@@ -90,6 +90,27 @@ extension SettingDefinition {
             settings[keyPath: keyPath] = string
         }
     }
+
+    /// `reactors`: `auto` (stored as 0) or a number of reactor threads.
+    static func reactorCount(_ key: String, flag: String?, default defaultText: String, _ meaning: String) -> SettingDefinition {
+        SettingDefinition(key: key, flag: flag, valueName: "n|auto", kind: .text, defaultText: defaultText, meaning: meaning,
+                           current: { .text($0.server.reactors == 0 ? "auto" : String($0.server.reactors)) }) {
+            settings, value throws(SettingsError) in
+            let text: String
+            switch value {
+            case .text(let string): text = string.lowercased()
+            case .integer(let number): text = String(number)
+            case .boolean: throw SettingsError("\(key): expected a number or auto")
+            }
+            if text == "auto" || text.isEmpty {
+                settings.server.reactors = 0
+            } else if let count = Int(text), (1...256).contains(count) {
+                settings.server.reactors = count
+            } else {
+                throw SettingsError("\(key): \(SettingsFile.quoted(text)) is not a number from 1 to 256 or auto")
+            }
+        }
+    }
 }
 
 /// A configuration problem, told in one line.

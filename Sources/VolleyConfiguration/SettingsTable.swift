@@ -71,6 +71,9 @@ public enum SettingsTable {
         "single_port", flag: "single-port", default: "off",
         "Run every transfer over the listening socket, told apart by client address and port (for NAT, firewalls, Kubernetes); receives and sends then batch across clients.",
         \.server.singlePort)
+    public static let reactors = SettingDefinition.reactorCount(
+        "reactors", flag: "reactors", default: "auto",
+        "Reactor threads, each with its own SO_REUSEPORT listener (a transfer stays on the one that took its request): a number, or auto for one per CPU this process may use.")
     public static let segmentationOffload = SettingDefinition.boolean(
         "segmentation_offload", flag: "segmentation-offload", default: "on",
         "Send a window's full-size blocks as one UDP GSO datagram train where the kernel supports it; falls back to sendmmsg by itself.",
@@ -122,7 +125,7 @@ public enum SettingsTable {
         rootDirectory, host, port, maximumBlockSize, mtuClamp, maximumWindowSize, retransmitTimeout,
         minimumRetransmitTimeout, maximumRetransmitTimeout, maximumRetries, maximumTransfers, maximumTransfersPerClient, requestRatePerClient,
         errorRatePerClient, errorRateTotal, requireWorldReadable, logLevel, logFormat,
-        drainTimeout, singlePort, segmentationOffload, user,
+        drainTimeout, singlePort, reactors, segmentationOffload, user,
         controlListen, controlTokenFile, controlMaxUploadBytes, controlAllowFileURLs, controlSessionTTL,
         origin, cacheDirectory, originTTL, cacheMaximumBytes,
     ]

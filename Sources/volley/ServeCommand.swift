@@ -75,6 +75,9 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong(SettingsTable.singlePort.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.singlePort))
     var singlePort: Bool?
 
+    @Option(name: .customLong(SettingsTable.reactors.flag!), help: Self.help(SettingsTable.reactors))
+    var reactors: String?
+
     @Flag(name: .customLong(SettingsTable.segmentationOffload.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.segmentationOffload))
     var segmentationOffload: Bool?
 
@@ -124,6 +127,7 @@ struct ServeCommand: ParsableCommand {
             (SettingsTable.errorRateTotal, errorRateTotal.map(SettingValue.integer)),
             (SettingsTable.requireWorldReadable, requireWorldReadable.map(SettingValue.boolean)),
             (SettingsTable.singlePort, singlePort.map(SettingValue.boolean)),
+            (SettingsTable.reactors, reactors.map(SettingValue.text)),
             (SettingsTable.segmentationOffload, segmentationOffload.map(SettingValue.boolean)),
             (SettingsTable.logLevel, logLevel.map(SettingValue.text)),
             (SettingsTable.logFormat, logFormat.map(SettingValue.text)),

@@ -50,8 +50,10 @@ public final class Reactor {
 
     /// Watches `descriptor` for readability and calls `handler` on the loop thread.
     ///
-    /// The reactor does not own the descriptor: deregister it before closing it.
-    public func register(_ descriptor: Int32, handler: @escaping ReadinessHandler) throws(SystemError) {
+    /// The reactor does not own the descriptor: deregister it before closing it. With
+    /// `exclusive`, a descriptor several reactors watch wakes only one of them per event
+    /// (`EPOLLEXCLUSIVE`): the one that reads it handles what it read.
+    public func register(_ descriptor: Int32, exclusive: Bool = false, handler: @escaping ReadinessHandler) throws(SystemError) {
         let index = Int(descriptor)
         if index >= registrations.count {
             registrations.append(contentsOf: repeatElement(Registration(generation: 0), count: index + 1 - registrations.count))
@@ -60,7 +62,7 @@ public final class Reactor {
         let previous = registrations[index]
         registrations[index] = Registration(generation: registrationGeneration, handler: handler)
         do {
-            try epoll.add(descriptor, events: Epoll.readable, tag: UInt64(registrationGeneration) << 32 | UInt64(UInt32(descriptor)))
+            try epoll.add(descriptor, events: exclusive ? Epoll.readable | Epoll.exclusive : Epoll.readable, tag: UInt64(registrationGeneration) << 32 | UInt64(UInt32(descriptor)))
         } catch {
             // E.g. EEXIST: keep an existing registration intact (and deregistrable).
             registrations[index] = previous

@@ -25,6 +25,9 @@ public final class ReactorThread: Sendable {
     ) throws -> ReactorThread {
         let handle = ReactorThread()
         let started = StartSignal()
+        // Taken (and so released) once it ran: what it captured, such as listening sockets,
+        // must not live as long as the thread.
+        let pendingSetUp = Mutex<(@Sendable (Reactor) throws -> Void)?>(setUp)
         let thread: SystemThread
         do {
             thread = try SystemThread(name: name) {
@@ -37,7 +40,8 @@ public final class ReactorThread: Sendable {
                     }
                     let unmanaged = Unmanaged.passUnretained(reactor)
                     handle.state.withLock { $0.wake = { unmanaged.takeUnretainedValue().wakeUp() } }
-                    try setUp(reactor)
+                    let setUp = pendingSetUp.withLock { $0.take() }
+                    try setUp?(reactor)
                 } catch {
                     handle.state.withLock { $0.wake = nil }
                     started.signal(error)

@@ -3,7 +3,7 @@ import Synchronization
 import VolleyReactor
 import VolleySystem
 
-/// A read-only TFTP server on one epoll reactor thread, with the file-management API of
+/// A read-only TFTP server on epoll reactor threads (one per core by default), with the file-management API of
 /// the Jumpstarter TFTP driver (`start`, `stop`, `listFiles`, `putFile`, …).
 ///
 /// Thread-safe: call it from any thread or task. As a swift-service-lifecycle `Service`,
@@ -81,6 +81,8 @@ public final class TFTPServer: Sendable {
             throw error
         }
         state.withLock { $0.phase = .running(running) }
+        logger.info("\(running.reactorCount) reactor thread\(running.reactorCount == 1 ? "" : "s")\(configuration.reactors == 0 ? " (reactors: auto, one per CPU)" : "")")
+        // Scripts read the port from the end of this line: keep it last.
         for address in running.boundAddresses {
             logger.info("serving \(configuration.rootDirectory) on \(address.ipString) port \(address.port)")
         }
@@ -106,8 +108,12 @@ public final class TFTPServer: Sendable {
         applied.host = old.host
         applied.port = old.port
         applied.inheritedSockets = old.inheritedSockets
+        applied.reactors = old.reactors
         if newConfiguration.host != old.host || newConfiguration.port != old.port {
             logger.warning("host and port changes take effect after a restart; still serving on the old address")
+        }
+        if newConfiguration.reactors != old.reactors {
+            logger.warning("a change of reactors takes effect after a restart")
         }
         state.withLock { $0.configuration = applied }
         let frozen = applied
@@ -187,70 +193,4 @@ public final class TFTPServer: Sendable {
 
     /// Totals since the server was created: transfers, bytes, retransmissions.
     public var statistics: TFTPServerStatistics { statisticsObserver.statistics }
-}
-
-/// A started server: its reactor thread and the engine confined to it.
-private final class RunningServer: Sendable {
-    private let thread: ReactorThread
-    private let engine: EngineBox
-    /// The addresses the listeners are bound to.
-    let boundAddresses: [SocketAddress]
-
-    private init(thread: ReactorThread, engine: EngineBox, boundAddresses: [SocketAddress]) {
-        self.thread = thread
-        self.engine = engine
-        self.boundAddresses = boundAddresses
-    }
-
-    static func start(
-        _ configuration: TFTPServerConfiguration, observers: [any TFTPServerObserver], origin: (any TFTPOrigin)?, logger: Logger,
-        heartbeat: TFTPServerHeartbeat?, statistics: @escaping @Sendable () -> TFTPServerStatistics
-    ) throws(TFTPError) -> RunningServer {
-        let root = try TFTPServer.openRoot(configuration.rootDirectory)
-        let listeners = configuration.inheritedSockets.isEmpty
-            ? try ListenerSockets.bind(configuration) : try ListenerSockets.adopt(configuration.inheritedSockets)
-        let box = EngineBox()
-        let thread: ReactorThread
-        do {
-            thread = try ReactorThread.start(name: "volley-reactor") { reactor in
-                let engine = try ServerEngine(
-                    reactor: reactor, listeners: listeners, root: root,
-                    configuration: configuration, observers: observers, logger: logger)
-                if let heartbeat { engine.startHeartbeat(heartbeat, statistics: statistics) }
-                engine.origin = origin
-                box.engine = engine
-            }
-        } catch {
-            throw .io("cannot start the reactor: \(error)")
-        }
-        let post: @Sendable (@escaping @Sendable (ServerEngine) -> Void) -> Void = { work in
-            thread.execute { _ in if let engine = box.engine { work(engine) } }
-        }
-        thread.execute { _ in box.engine?.postToReactor = post }
-        return RunningServer(thread: thread, engine: box, boundAddresses: listeners.map(\.address))
-    }
-
-    /// Runs `work` with the engine on the reactor thread; dropped once stopped.
-    func execute(_ work: @escaping @Sendable (ServerEngine) -> Void) {
-        let box = engine
-        thread.execute { _ in
-            if let engine = box.engine { work(engine) }
-        }
-    }
-
-    /// Ends every transfer, closes every socket and joins the reactor thread.
-    func stop() {
-        let box = engine
-        thread.execute { _ in
-            box.engine?.shutdown()
-            box.engine = nil
-        }
-        thread.stopAndWait()
-    }
-}
-
-/// Hands the reactor-confined engine from the reactor's set-up to its shutdown.
-/// Only touched on the reactor thread.
-private final class EngineBox: @unchecked Sendable {
-    var engine: ServerEngine?
 }

@@ -53,6 +53,11 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
     /// Send windows with UDP generic segmentation offload (one send carries many blocks)
     /// where the kernel supports it; falls back to plain batched sends otherwise.
     public var segmentationOffload: Bool = true
+    /// Reactor threads: 0 (`auto`) runs one per CPU this process may use. Each has its own
+    /// `SO_REUSEPORT` listener; a transfer stays on the reactor that took its request.
+    /// On ``inheritedSockets`` all reactors share the sockets (except in single-port mode,
+    /// which then runs one). Takes effect at start.
+    public var reactors: Int = 0
     /// Sockets to serve instead of binding `host` and `port` (socket activation): UDP
     /// sockets, IPv4 or IPv6, already bound. The server makes them non-blocking and
     /// close-on-exec, enables packet info, and closes them when it stops.
@@ -99,6 +104,7 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
         }
         if !(0...100).contains(maximumRetransmissions) { return "maximum retransmissions \(maximumRetransmissions) is out of range (0-100)" }
         if maximumTransfers < 1 { return "maximum transfers must be at least 1" }
+        if !(0...256).contains(reactors) { return "reactors \(reactors) is out of range (1-256, or 0 for one per CPU)" }
         if drainTimeoutMilliseconds < 0 { return "drain timeout must not be negative" }
         if maximumTransfersPerClient < 0 || requestsPerSecondPerClient < 0 || errorRepliesPerSecondPerClient < 0 || errorRepliesPerSecond < 0 {
             return "per-client limits and rates must not be negative (0 means unlimited)"

@@ -12,8 +12,10 @@ struct TokenBucket {
     /// Takes one token if there is one; `rate` 0 means unlimited.
     mutating func take(rate: Int, burst: Int, now: UInt64) -> Bool {
         guard rate > 0 else { return true }
-        let elapsed = Double(now &- last) / 1000
-        last = now
+        // Several reactors share a bucket, each with its own clock reading: a reading older
+        // than the last one adds nothing (it must not wrap around into a full bucket).
+        let elapsed = now > last ? Double(now - last) / 1000 : 0
+        last = max(last, now)
         tokens = min(Double(max(burst, 1)), tokens + elapsed * Double(rate))
         guard tokens >= 1 else { return false }
         tokens -= 1

@@ -6,16 +6,33 @@ enum ListenerSockets {
     /// A boot storm sends thousands of RRQs at once: give them room to queue.
     static let receiveBufferBytes = 8 << 20
 
-    /// Binds the configured host and port.
-    static func bind(_ configuration: TFTPServerConfiguration) throws(TFTPError) -> [Listener] {
+    /// Binds the configured host and port: one socket, or `count` sockets of one
+    /// `SO_REUSEPORT` group (one per reactor; the kernel hashes each client's address and
+    /// port to one of them, so a client's packets all reach the same reactor).
+    static func bind(_ configuration: TFTPServerConfiguration, count: Int = 1) throws(TFTPError) -> [Listener] {
         let requested = try HostAddressResolver.resolve(configuration.host, port: UInt16(configuration.port))
         do {
-            let socket = try DatagramSocket.bound(to: requested, packetInfo: true)
-            try? UDPSocket.setReceiveBufferSize(socket.rawDescriptor, bytes: receiveBufferBytes)
-            return [Listener(socket: socket)]
+            guard count > 1 else { return [try listener(on: requested, reusePort: false)] }
+            // First a plain socket: it fails as usual when another server holds the port (even
+            // another volley's SO_REUSEPORT group, which a group of ours would silently join),
+            // and it picks the port when 0 was asked for. The group then binds that address.
+            let address: SocketAddress
+            do {
+                let probe = try DatagramSocket.bound(to: requested)
+                address = probe.localAddress
+            }  // the probe closes here, before the group binds
+            var listeners: [Listener] = []
+            for _ in 0..<count { listeners.append(try listener(on: address, reusePort: true)) }
+            return listeners
         } catch {
             throw .cannotListen(address: requested.description, reason: Self.explain(error, port: requested.port))
         }
+    }
+
+    private static func listener(on address: SocketAddress, reusePort: Bool) throws(SystemError) -> Listener {
+        let socket = try DatagramSocket.bound(to: address, packetInfo: true, reusePort: reusePort)
+        try? UDPSocket.setReceiveBufferSize(socket.rawDescriptor, bytes: receiveBufferBytes)
+        return Listener(socket: socket)
     }
 
     /// The errno text, with the hint that fits the usual causes.

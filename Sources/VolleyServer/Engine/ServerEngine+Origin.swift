@@ -29,8 +29,9 @@ extension ServerEngine {
         }
         parkedRequests[name] = [parked]
         logger.info("\(name.debugDescription) is not under the root: asking the origin")
+        let refreshes = originRefreshes
         Task.detached {
-            let outcome = await origin.refresh(name)
+            let outcome = await refreshes.refresh(name, from: origin)
             post { engine in engine.originAnswered(name, outcome) }
         }
     }

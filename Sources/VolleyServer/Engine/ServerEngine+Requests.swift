@@ -79,8 +79,13 @@ extension ServerEngine {
             // transfer is over; answering the new request with the old one's OACK would be wrong.
             logger.debug("new request from \(client) for \(request.filename.debugDescription) ends its transfer of \(transfer.request.filename.debugDescription)")
             transfer.finish(.abortedByClient(code: 0, message: "superseded by a new request from the same port"), in: environment)
+        } else if let owner = admission.reactor(serving: client), owner != reactorIndex {
+            // Reactors sharing one socket (systemd passed one): a repeated request woke another
+            // reactor than the one serving it. That one's retransmission timer answers it.
+            logger.debug("repeated request from \(client) for \(request.filename.debugDescription): served by reactor \(owner)")
+            return
         }
-        switch admission.decide(request, from: client.ipString, activeTransfers: table.count, now: reactor.now) {
+        switch admission.decide(request, from: client.ipString, now: reactor.now) {
         case .admit:
             break
         case .refuse(let reason, let code, let message, let detail):

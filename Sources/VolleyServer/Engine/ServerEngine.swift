@@ -3,10 +3,14 @@ import TFTPProtocol
 import VolleyReactor
 import VolleySystem
 
-/// The serving engine of one reactor: its listeners, admission, the transfer table and
-/// what the transfers share. Created on, and confined to, the reactor thread.
+/// The serving engine of one reactor: its listeners, the transfer table and what its
+/// transfers share. Created on, and confined to, the reactor thread. A server runs one
+/// engine per reactor; they share only the admission state (and the observers).
 final class ServerEngine {
     let reactor: Reactor
+    /// This engine's reactor among the server's (0 is the primary, which reports the
+    /// server-wide events: listening, reloaded, stopped accepting).
+    let reactorIndex: Int
     private(set) var listeners: [Listener]
     private(set) var root: ConfinedRoot
     private(set) var configuration: TFTPServerConfiguration
@@ -14,7 +18,11 @@ final class ServerEngine {
     let environment: TransferEnvironment
 
     var table = TransferTable()
-    var admission: AdmissionControl
+    /// Limits, rate buckets and transfer counts of the whole server.
+    let admission: SharedAdmission
+    /// Set once the server stopped taking requests: listeners close as soon as no
+    /// transfer (on any reactor) runs over them.
+    private var draining = false
     var files = SharedFileTable()
     var blockSizeCaps = InterfaceBlockSizeCaps()
     /// MAC addresses of clients, for rules that match on them or serve `{mac}` roots.
@@ -25,31 +33,40 @@ final class ServerEngine {
     var origin: (any TFTPOrigin)?
     /// Requests waiting for the origin, by name.
     var parkedRequests: [String: [ParkedRequest]] = [:]
+    /// Origin refreshes in flight, shared by all reactors of the server.
+    var originRefreshes = OriginRefreshes()
     /// Runs work on this engine's reactor thread from another thread (set once running).
     var postToReactor: (@Sendable (@escaping @Sendable (ServerEngine) -> Void) -> Void)?
+    /// Runs work on every engine of the server, each on its own thread (set once running).
+    var postToAllReactors: (@Sendable (@escaping @Sendable (ServerEngine) -> Void) -> Void)?
     let receiveBatch = DatagramReceiveBatch(capacity: 64, bufferSize: 2048)
     /// When each kind of warning was last logged, so that a flood logs once a second.
     private var lastWarnings: [String: UInt64] = [:]
 
+    /// Registers `listeners` with `reactor`; `sharedListeners` are also read by other
+    /// reactors (one socket systemd passed), so each datagram wakes only one of them.
     init(
-        reactor: Reactor, listeners: [Listener], root: ConfinedRoot,
-        configuration: TFTPServerConfiguration, observers: [any TFTPServerObserver], logger: Logger
+        reactor: Reactor, reactorIndex: Int = 0, listeners: [Listener], sharedListeners: Bool = false, root: ConfinedRoot,
+        admission: SharedAdmission, configuration: TFTPServerConfiguration, observers: [any TFTPServerObserver], logger: Logger
     ) throws(SystemError) {
         self.reactor = reactor
+        self.reactorIndex = reactorIndex
         self.listeners = listeners
         self.root = root
         self.configuration = configuration
         self.logger = logger
-        self.admission = AdmissionControl(limits: AdmissionLimits(configuration), now: reactor.now)
+        self.admission = admission
         let outbox = DatagramOutbox(segmentationOffload: configuration.segmentationOffload, logger: logger)
         self.environment = TransferEnvironment(reactor: reactor, outbox: outbox, observers: observers, logger: logger)
         environment.transferEnded = { [unowned self] transfer in self.remove(transfer) }
         reactor.addBeforeWaitHook { outbox.flush() }
         for listener in listeners {
-            try reactor.register(listener.socket.rawDescriptor) { [unowned self, unowned listener] _ in
+            try reactor.register(listener.socket.rawDescriptor, exclusive: sharedListeners) { [unowned self, unowned listener] _ in
                 self.drain(listener)
             }
-            environment.emit(.listening(address: listener.address.ipString, port: Int(listener.address.port)))
+            if reactorIndex == 0 {
+                environment.emit(.listening(address: listener.address.ipString, port: Int(listener.address.port)))
+            }
         }
     }
 
@@ -63,9 +80,10 @@ final class ServerEngine {
     /// Stops taking requests; transfers in flight go on. Listeners close now, except that
     /// in single-port mode a listener stays open (and read) until its last transfer ended.
     func stopAccepting() {
-        guard admission.acceptingRequests else { return }
-        admission.acceptingRequests = false
-        environment.emit(.stoppedAccepting(activeTransfers: table.count))
+        guard !draining else { return }
+        draining = true
+        admission.stopAccepting()
+        if reactorIndex == 0 { environment.emit(.stoppedAccepting(activeTransfers: admission.activeTransfers)) }
         closeListenersIfUnused()
     }
 
@@ -77,7 +95,7 @@ final class ServerEngine {
         environment.outbox.setSegmentationOffload(newConfiguration.segmentationOffload)
         if let newRoot { root = newRoot }
         ruleRoots.removeAll()
-        environment.emit(.reloaded(rootChanged: newRoot != nil))
+        if reactorIndex == 0 { environment.emit(.reloaded(rootChanged: newRoot != nil)) }
     }
 
     /// Runs `heartbeat` every interval on this thread.
@@ -104,15 +122,27 @@ final class ServerEngine {
             }
         }
         table.insert(transfer)
-        admission.transferStarted(for: transfer.description.clientAddress)
+        admission.transferStarted(
+            peer: transfer.peer, client: transfer.description.clientAddress, reactor: reactorIndex,
+            overListener: transfer.sharesListenerSocket)
         transfer.start(in: environment)
     }
 
     private func remove(_ transfer: ReadTransfer) {
         table.remove(transfer)
-        admission.transferEnded(for: transfer.description.clientAddress)
+        let leftOverListeners = admission.transferEnded(
+            peer: transfer.peer, client: transfer.description.clientAddress, reactor: reactorIndex,
+            overListener: transfer.sharesListenerSocket)
         files.release(transfer.file)
-        if !admission.acceptingRequests { closeListenersIfUnused() }
+        guard draining else { return }
+        if transfer.sharesListenerSocket, leftOverListeners == 0, let postToAllReactors {
+            // The last transfer over a listener, server-wide: every reactor may close its own.
+            // (Closing one of a SO_REUSEPORT group early would re-hash clients still being
+            // served to another reactor's socket.)
+            postToAllReactors { $0.closeListenersIfUnused() }
+        } else {
+            closeListenersIfUnused()
+        }
     }
 
     /// Logs `message` as a warning unless a warning of `kind` was logged in the last second.
@@ -123,7 +153,7 @@ final class ServerEngine {
     }
 
     private func closeListenersIfUnused() {
-        if table.sharingListenerCount == 0 { closeListeners() }
+        if draining, admission.transfersOverListeners == 0 { closeListeners() }
     }
 
     private func closeListeners() {

@@ -10,8 +10,6 @@ struct TransferTable {
     private var slotByPeer: [SocketAddress: Int] = [:]
     /// Transfers in flight.
     private(set) var count = 0
-    /// Transfers in flight that run over a listening socket (single-port mode).
-    private(set) var sharingListenerCount = 0
 
     /// Adds a transfer and sets its slot.
     mutating func insert(_ transfer: ReadTransfer) {
@@ -20,7 +18,6 @@ struct TransferTable {
         slots[slot] = transfer
         slotByPeer[transfer.peer] = slot
         count += 1
-        if transfer.sharesListenerSocket { sharingListenerCount += 1 }
     }
 
     /// Removes a transfer; removing one that is not in the table does nothing.
@@ -30,7 +27,6 @@ struct TransferTable {
         freeSlots.append(transfer.slot)
         if slotByPeer[transfer.peer] == transfer.slot { slotByPeer[transfer.peer] = nil }
         count -= 1
-        if transfer.sharesListenerSocket { sharingListenerCount -= 1 }
     }
 
     /// The transfer in flight with the client at `peer`, if any.

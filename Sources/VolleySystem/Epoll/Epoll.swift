@@ -13,6 +13,9 @@ public struct Epoll: ~Copyable {
     public static let readable: UInt32 = VOLLEY_EPOLLIN
     /// Error or hang-up.
     public static let failed: UInt32 = VOLLEY_EPOLLERR | VOLLEY_EPOLLHUP
+    /// Wake only one of the epoll instances watching the same descriptor with this flag
+    /// (several reactors sharing one listening socket), not all of them.
+    public static let exclusive: UInt32 = VOLLEY_EPOLLEXCLUSIVE
 
     /// Creates a close-on-exec epoll instance.
     public init() throws(SystemError) {

@@ -15,9 +15,9 @@ public final class DatagramSocket: Sendable {
         self.descriptor = descriptor
     }
 
-    /// A new socket bound to `address` (see ``UDPSocket/openBound(to:packetInfo:)``).
-    public static func bound(to address: SocketAddress, packetInfo: Bool = false) throws(SystemError) -> DatagramSocket {
-        try DatagramSocket(adopting: try UDPSocket.openBound(to: address, packetInfo: packetInfo))
+    /// A new socket bound to `address` (see ``UDPSocket/openBound(to:packetInfo:reusePort:)``).
+    public static func bound(to address: SocketAddress, packetInfo: Bool = false, reusePort: Bool = false) throws(SystemError) -> DatagramSocket {
+        try DatagramSocket(adopting: try UDPSocket.openBound(to: address, packetInfo: packetInfo, reusePort: reusePort))
     }
 
     /// The descriptor number, valid as long as this object lives.

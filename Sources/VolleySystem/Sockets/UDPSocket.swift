@@ -11,10 +11,13 @@ public enum UDPSocket {
 
     /// A new socket bound to `address`; for `::` both families are served (IPV6_V6ONLY off), and
     /// a v4-mapped address (`::ffff:a.b.c.d`, an IPv4 client of a dual-stack listener) needs
-    /// IPV6_V6ONLY off as well to be bound at all.
-    public static func openBound(to address: SocketAddress, packetInfo: Bool = false) throws(SystemError) -> OwnedDescriptor {
+    /// IPV6_V6ONLY off as well to be bound at all. With `reusePort`, SO_REUSEPORT is set
+    /// first: several such sockets of one user can bind the same address, and the kernel
+    /// spreads datagrams over them by a hash of the source and destination.
+    public static func openBound(to address: SocketAddress, packetInfo: Bool = false, reusePort: Bool = false) throws(SystemError) -> OwnedDescriptor {
         let socket = try open(family: address.family)
         let fd = socket.rawValue
+        if reusePort { try setOption(fd, SOL_SOCKET, VOLLEY_SO_REUSEPORT, 1, name: "SO_REUSEPORT") }
         if address.family == AF_INET6 {
             let dualStack = address.isWildcard || address.isV4Mapped
             try setOption(fd, VOLLEY_IPPROTO_IPV6, IPV6_V6ONLY, dualStack ? 0 : 1, name: "IPV6_V6ONLY")

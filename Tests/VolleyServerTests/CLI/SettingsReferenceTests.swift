@@ -58,6 +58,21 @@ struct SettingsReferenceTests {
         #expect(throws: Never.self) { try SettingsFile.parse(yaml: yaml, into: &settings) }
     }
 
+    @Test func reactorsTakesAutoOrANumber() throws {
+        var settings = VolleySettings()
+        #expect(settings.server.reactors == 0)
+        try SettingsFile.parse(yaml: "reactors: 3\n", into: &settings)
+        #expect(settings.server.reactors == 3)
+        try SettingsFile.parse(yaml: "reactors: auto\n", into: &settings)
+        #expect(settings.server.reactors == 0)
+        try SettingsFile.parse(yaml: "reactors: \"2\"\n", into: &settings)
+        #expect(settings.server.reactors == 2)
+        for bad in ["reactors: 0\n", "reactors: 257\n", "reactors: many\n", "reactors: true\n"] {
+            let error = #expect(throws: SettingsError.self) { try SettingsFile.parse(yaml: bad, into: &settings) }
+            #expect(error?.description.contains("reactors") == true, "\(bad): \(String(describing: error))")
+        }
+    }
+
     @Test func unknownKeysSuggestTheNearestKnownKey() {
         var settings = VolleySettings()
         let error = #expect(throws: SettingsError.self) { try SettingsFile.parse(yaml: "max_blocksize: 1468\n", into: &settings) }

@@ -9,25 +9,26 @@ struct ControlSessionTests {
     func sessionsRemoveTheirFiles() async throws {
         let fixture = try await ControlPlaneFixture("cp-session")
         defer { fixture.stop() }
-        // 8 s to live, renewed every 3 s: 5 s of margin for a heartbeat on a loaded machine.
-        let opened = try await fixture.curl("POST", "/v1/sessions?ttl_seconds=8")
+        // 12 s to live, renewed every 4 s: 8 s of margin for a heartbeat on a loaded machine
+        // (the whole suite runs beside this test, spawning curls and servers).
+        let opened = try await fixture.curl("POST", "/v1/sessions?ttl_seconds=12")
         #expect(opened.status == 201, "\(opened.text)")
         let id = try #require(opened.json?["id"] as? String)
-        #expect(opened.json?["ttl_seconds"] as? Int == 8)
+        #expect(opened.json?["ttl_seconds"] as? Int == 12)
         #expect(try await fixture.curl("PUT", "/v1/files/s/one.img", body: [1, 2], headers: ["X-Volley-Session: \(id)"]).status == 201)
         _ = try fixture.scratch.write("root/keep.img", [9])
         #expect(try await fixture.curl("PUT", "/v1/files/keep.img", body: [3], headers: ["X-Volley-Session: nosuchsession"]).status == 404)
         #expect(fixture.scratch.contents("root/keep.img") == [9], "an upload with an unknown session was stored")
 
-        // Renewed twice, it outlives its first deadline.
-        for _ in 0..<2 {
-            try await Task.sleep(for: .milliseconds(3000))
+        // Renewed four times, it outlives its first deadline.
+        for _ in 0..<4 {
+            try await Task.sleep(for: .milliseconds(4000))
             #expect(try await fixture.curl("POST", "/v1/sessions/\(id)/heartbeat").status == 200)
         }
         #expect(fixture.scratch.exists("root/s/one.img"), "renewals did not keep the session")
-        // Then it expires (8 s after the last renewal; the expiry loop runs once a second).
+        // Then it expires (12 s after the last renewal; the expiry loop runs once a second).
         var gone = false
-        for _ in 0..<150 where !gone {
+        for _ in 0..<200 where !gone {
             try await Task.sleep(for: .milliseconds(100))
             gone = !fixture.scratch.exists("root/s/one.img")
         }

@@ -23,7 +23,7 @@ struct ReloadModeTests {
             Result {
                 try RawTFTPClient().slowFetch("slow.bin", serverPort: port, ackDelay: 0.01) { block in
                     if block == 5 {
-                        try? scratch.write("volley.yaml", Array((base + "single_port: \(!startsSinglePort)\n").utf8))
+                        _ = try? scratch.write("volley.yaml", Array((base + "single_port: \(!startsSinglePort)\n").utf8))
                         service.send(SIGHUP)
                         usleep(300_000)  // the reload is in force before the next ACK goes out
                     }
