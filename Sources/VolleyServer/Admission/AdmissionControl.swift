@@ -38,6 +38,11 @@ struct AdmissionControl {
                            message: "Unsupported transfer mode \"\(request.mode)\"",
                            detail: "unsupported mode \(request.mode.debugDescription)")
         }
+        return capacity(for: client, activeTransfers: activeTransfers)
+    }
+
+    /// Whether one more transfer of `client` fits the transfer limits (no other check).
+    func capacity(for client: SocketAddressKey, activeTransfers: Int) -> AdmissionDecision {
         guard activeTransfers < limits.maximumTransfers else {
             // Dropped, not refused: boot firmware retries a request but gives up on an error.
             return .drop(.atCapacity, detail: "at the limit of \(limits.maximumTransfers) transfers")

@@ -61,17 +61,24 @@ final class SharedAdmission: Sendable {
         state.withLock { $0.reactorByPeer[peer] }
     }
 
-    /// Counts a transfer that started on `reactor`.
-    func transferStarted(peer: SocketAddress, client: SocketAddressKey, reactor: Int, overListener: Bool) {
+    /// Counts a transfer about to start on `reactor`, if it still fits the transfer limits:
+    /// checked again here, in the same lock as the count, because another reactor may have
+    /// started one since this request passed ``decide(_:from:now:)``. Returns `.admit` when
+    /// counted, else the drop.
+    func claimTransfer(peer: SocketAddress, client: SocketAddressKey, reactor: Int, overListener: Bool) -> AdmissionDecision {
         state.withLock { state in
+            let decision = state.control.capacity(for: client, activeTransfers: state.activeTransfers)
+            guard decision == .admit else { return decision }
             state.control.transferStarted(for: client)
             state.activeTransfers += 1
             if overListener { state.transfersOverListeners += 1 }
             state.reactorByPeer[peer] = reactor
+            return .admit
         }
     }
 
-    /// Counts a transfer of `reactor` that ended; returns the transfers left over listeners.
+    /// Counts a transfer of `reactor` that ended (or that was claimed and could not start);
+    /// returns the transfers left over listeners.
     @discardableResult
     func transferEnded(peer: SocketAddress, client: SocketAddressKey, reactor: Int, overListener: Bool) -> Int {
         state.withLock { state in

@@ -32,6 +32,7 @@ final class RunningServer: Sendable {
             ? try ListenerSockets.adopt(configuration.inheritedSockets) : try ListenerSockets.bind(configuration, count: count)
         let admission = SharedAdmission(limits: AdmissionLimits(configuration), now: MonotonicClock.milliseconds())
         let originRefreshes = OriginRefreshes()
+        let liveness = ReactorLiveness(reactors: count, now: MonotonicClock.milliseconds())
         var started: [(thread: ReactorThread, engine: EngineBox)] = []
         for index in 0..<count {
             // Inherited sockets are shared by every reactor; bound ones are one per reactor.
@@ -42,7 +43,13 @@ final class RunningServer: Sendable {
                     let engine = try ServerEngine(
                         reactor: reactor, reactorIndex: index, listeners: own, sharedListeners: inherited && count > 1,
                         root: root, admission: admission, configuration: configuration, observers: observers, logger: logger)
-                    if index == 0, let heartbeat { engine.startHeartbeat(heartbeat, statistics: statistics) }
+                    if let heartbeat {
+                        if index == 0 {
+                            engine.startHeartbeat(heartbeat, liveness: liveness, statistics: statistics)
+                        } else {
+                            engine.startLivenessBeat(liveness, intervalMilliseconds: heartbeat.intervalMilliseconds)
+                        }
+                    }
                     engine.origin = origin
                     engine.originRefreshes = originRefreshes
                     box.engine = engine

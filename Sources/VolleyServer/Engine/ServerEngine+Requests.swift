@@ -92,16 +92,7 @@ extension ServerEngine {
             refuse(client, via: listener, info: info, file: request.filename, reason, code, message, detail: detail)
             return
         case .drop(let reason, let detail):
-            switch reason {
-            case .atCapacity:
-                warnAtMostOncePerSecond("capacity", "at the limit of \(configuration.maximumTransfers) transfers: dropping new requests until some finish")
-            case .clientAtCapacity, .rateLimited:
-                warnAtMostOncePerSecond(reason.rawValue, "dropping requests: \(detail)")
-            default:
-                break
-            }
-            environment.emit(.requestRefused(RefusedRequest(
-                client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail)))
+            drop(request, from: client, reason, detail: detail)
             return
         }
         switch resolve(request, from: client) {
@@ -111,6 +102,20 @@ extension ServerEngine {
             refuse(client, via: listener, info: info, file: request.filename, failure.refusalReason,
                    TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage, detail: failure.logDetail)
         }
+    }
+
+    /// Reports a request that gets no answer (the client retries), with a warning at most once a second.
+    private func drop(_ request: TFTPRequest, from client: SocketAddress, _ reason: RefusalReason, detail: String) {
+        switch reason {
+        case .atCapacity:
+            warnAtMostOncePerSecond("capacity", "at the limit of \(configuration.maximumTransfers) transfers: dropping new requests until some finish")
+        case .clientAtCapacity, .rateLimited:
+            warnAtMostOncePerSecond(reason.rawValue, "dropping requests: \(detail)")
+        default:
+            break
+        }
+        environment.emit(.requestRefused(RefusedRequest(
+            client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail)))
     }
 
     /// Opens the resolved file and starts the transfer. A name missing from the root goes
@@ -185,7 +190,22 @@ extension ServerEngine {
             file: file, peer: client, request: request, mode: mode,
             negotiated: negotiated, wireSize: wireSize, retransmission: retransmissionPolicy(negotiated, rule: rule.options),
             startedAt: reactor.now, rule: rule.rule)
-        try launch(transfer)
+        let client = transfer.description.clientAddress
+        switch admission.claimTransfer(peer: transfer.peer, client: client, reactor: reactorIndex, overListener: singlePort) {
+        case .admit:
+            break
+        case .drop(let reason, let detail), .refuse(let reason, _, _, let detail):
+            // Another reactor took the last place since this request was admitted.
+            files.release(file)
+            drop(request, from: transfer.peer, reason, detail: detail)
+            return
+        }
+        do {
+            try launch(transfer)
+        } catch {
+            admission.transferEnded(peer: transfer.peer, client: client, reactor: reactorIndex, overListener: singlePort)
+            throw error
+        }
     }
 
     /// The timeout adapts to the transfer's measured round trip (RFC 6298), starting from

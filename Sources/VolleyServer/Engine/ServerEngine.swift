@@ -98,18 +98,36 @@ final class ServerEngine {
         if reactorIndex == 0 { environment.emit(.reloaded(rootChanged: newRoot != nil)) }
     }
 
-    /// Runs `heartbeat` every interval on this thread.
-    func startHeartbeat(_ heartbeat: TFTPServerHeartbeat, statistics: @escaping () -> TFTPServerStatistics) {
+    /// Runs `heartbeat` every interval on this thread while every reactor of `liveness` went
+    /// round its loop within three intervals (plus a second): a stuck reactor stops it too.
+    func startHeartbeat(_ heartbeat: TFTPServerHeartbeat, liveness: ReactorLiveness, statistics: @escaping () -> TFTPServerStatistics) {
         reactor.addTimer(afterMilliseconds: heartbeat.intervalMilliseconds) { [weak self] in
             guard let self else { return }
-            heartbeat.action(statistics())
-            self.startHeartbeat(heartbeat, statistics: statistics)
+            liveness.beat(self.reactorIndex, now: self.reactor.now)
+            let patience = UInt64(3 * heartbeat.intervalMilliseconds + 1000)
+            let stuck = liveness.stuckReactors(longerThan: patience, now: self.reactor.now)
+            if stuck.isEmpty {
+                heartbeat.action(statistics())
+            } else {
+                self.warnAtMostOncePerSecond("stuck", "reactor \(stuck.map(String.init).joined(separator: ", ")) has not run its loop for over \(patience) ms: holding back the heartbeat")
+            }
+            self.startHeartbeat(heartbeat, liveness: liveness, statistics: statistics)
+        }
+    }
+
+    /// Notes this reactor's liveness every `intervalMilliseconds` (reactors without the heartbeat).
+    func startLivenessBeat(_ liveness: ReactorLiveness, intervalMilliseconds: Int) {
+        reactor.addTimer(afterMilliseconds: intervalMilliseconds) { [weak self] in
+            guard let self else { return }
+            liveness.beat(self.reactorIndex, now: self.reactor.now)
+            self.startLivenessBeat(liveness, intervalMilliseconds: intervalMilliseconds)
         }
     }
 
     // MARK: - Transfers in the table
 
-    /// Registers a new transfer, reads its socket when it has its own, and starts it.
+    /// Registers a new transfer (counted by ``SharedAdmission/claimTransfer(peer:client:reactor:overListener:)``
+    /// already), reads its socket when it has its own, and starts it.
     func launch(_ transfer: ReadTransfer) throws(SystemError) {
         if !transfer.sharesListenerSocket {
             // The registration keeps the transfer (strongly: a weak reference costs a side
@@ -122,9 +140,6 @@ final class ServerEngine {
             }
         }
         table.insert(transfer)
-        admission.transferStarted(
-            peer: transfer.peer, client: transfer.description.clientAddress, reactor: reactorIndex,
-            overListener: transfer.sharesListenerSocket)
         transfer.start(in: environment)
     }
 

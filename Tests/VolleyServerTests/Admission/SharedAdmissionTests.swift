@@ -21,8 +21,8 @@ struct SharedAdmissionTests {
         let admission = SharedAdmission(limits: Self.limits(maximumTransfers: 2), now: 1000)
         let a = SocketAddress(ip: "127.0.0.1", port: 1001)!
         let b = SocketAddress(ip: "127.0.0.1", port: 1002)!
-        admission.transferStarted(peer: a, client: "127.0.0.1", reactor: 0, overListener: false)
-        admission.transferStarted(peer: b, client: "127.0.0.1", reactor: 1, overListener: true)
+        #expect(admission.claimTransfer(peer: a, client: "127.0.0.1", reactor: 0, overListener: false) == .admit)
+        #expect(admission.claimTransfer(peer: b, client: "127.0.0.1", reactor: 1, overListener: true) == .admit)
         #expect(admission.activeTransfers == 2)
         #expect(admission.transfersOverListeners == 1)
         #expect(admission.reactor(serving: b) == 1)
@@ -30,6 +30,13 @@ struct SharedAdmissionTests {
             Issue.record("a third transfer was admitted")
             return
         }
+        // A request both reactors admitted at once: the claim, under the same lock as the count, decides.
+        let c = SocketAddress(ip: "127.0.0.2", port: 1003)!
+        guard case .drop(.atCapacity, _) = admission.claimTransfer(peer: c, client: "127.0.0.2", reactor: 0, overListener: false) else {
+            Issue.record("a third transfer was claimed")
+            return
+        }
+        #expect(admission.activeTransfers == 2)
         #expect(admission.transferEnded(peer: b, client: "127.0.0.1", reactor: 1, overListener: true) == 0)
         #expect(admission.reactor(serving: b) == nil)
         #expect(admission.decide(Self.request, from: "127.0.0.2", now: 1000) == .admit)

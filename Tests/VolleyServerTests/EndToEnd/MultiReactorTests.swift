@@ -60,7 +60,7 @@ struct MultiReactorTests {
         #expect(before.count == 2, "reactor threads: \(before)")
         let failures = try await fetchAll(.curl, count: 16, port: port, directory: directory)
         #expect(failures.values.allSatisfy { $0 == nil }, "\(failures)")
-        for i in 0..<16 { #expect(directory.contents("out-\(i)") == content, "out-\(i)") }
+        for i in 0..<16 { #expect(byteDifference(directory.contents("out-\(i)"), content) == nil, "out-\(i)") }
         // The kernel hashes each client's address and port to one reactor's socket: with
         // 16 client ports, both reactors get transfers (all on one: odds 2 in 65536).
         let after = ReactorThreads.cpuTicks(pid: service.pid)
@@ -133,7 +133,7 @@ struct MultiReactorTests {
             #expect(logs.all.contains { $0.contains(expected) }, "\(logs.all)")
             let failures = try await fetchAll(.curlBlockSize1468, count: 6, port: server.port, directory: directory)
             #expect(failures.values.allSatisfy { $0 == nil }, "\(failures)")
-            for i in 0..<6 { #expect(directory.contents("out-\(i)") == content, "out-\(i)") }
+            for i in 0..<6 { #expect(byteDifference(directory.contents("out-\(i)"), content) == nil, "out-\(i)") }
             if mode == .singlePort {
                 #expect(logs.all.contains { $0.contains("runs one reactor") }, "\(logs.all)")
             }
@@ -148,14 +148,20 @@ struct MultiReactorTests {
         for i in 0..<8 { try directory.write("root/image-\(i).bin", content) }
         try await withServer(root: directory.path("root"), configure: Self.twoReactors(.singlePort)) { server in
             let port = server.port
-            async let failures = fetchAll(.curl, count: 8, port: port, directory: directory)
-            // Wait until transfers run, then stop taking requests while they are in flight.
+            async let failures = fetchAll(.curl, count: 8, port: port, directory: directory, timeout: 30)
+            // Wait until transfers run (on a loaded machine not all eight curls may have
+            // started), then stop taking requests while they are in flight.
             let deadline = Date().addingTimeInterval(10)
             while server.statistics.activeTransfers < 8, Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            let before = server.statistics
             try server.stopAcceptingRequests()
             let results = try await failures
-            #expect(results.values.allSatisfy { $0 == nil }, "\(results)")
-            for i in 0..<8 { #expect(directory.contents("out-\(i)") == content, "out-\(i)") }
+            // Every transfer that had started (finished or in flight) delivered its bytes; the
+            // curls that had not got no answer, as a server shutting down gives.
+            let succeeded = results.filter { $0.value == nil }.map(\.key)
+            #expect(before.activeTransfers >= 1, "no transfer was in flight when the drain began")
+            #expect(succeeded.count >= before.activeTransfers + before.completedTransfers, "\(before) \(results)")
+            for i in succeeded { #expect(byteDifference(directory.contents("out-\(i)"), content) == nil, "out-\(i)") }
             _ = try await server.waitUntilIdle(timeout: 5)
             // Every reactor closed its listener once the last transfer over them ended.
             var bound = Int32(-1)

@@ -44,8 +44,9 @@ struct DescriptorExhaustionTests {
         }
         #expect(started > 0 && busy > 0, "started \(started), busy \(busy); stderr:\n\(service.stderrText)")
         // All 80 come from 127.0.0.1: beyond the error-reply burst (40) the rest are dropped
-        // silently, and a real client would retry.
-        #expect(started + busy <= 80 && busy <= 41, "started \(started), busy \(busy)")
+        // silently, and a real client would retry. The bucket refills 20 a second while the
+        // reactors work through the burst (up to a quarter second on a loaded machine): 45.
+        #expect(started + busy <= 80 && busy <= 45, "started \(started), busy \(busy)")
         #expect(resumed, "no service after the descriptors came back; stderr:\n\(service.stderrText)")
         #expect(service.isRunning)
         let warnings = service.lines(containing: "out of descriptors")
