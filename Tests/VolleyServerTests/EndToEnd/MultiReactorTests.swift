@@ -45,10 +45,8 @@ struct MultiReactorTests {
 
     @Test("volley --reactors 2: sixteen clients are spread over both reactor threads", arguments: modes)
     func spread(mode: ServerMode) async throws {
-        let directory = try TestDirectory("spread")
+        let (directory, content) = try imageRoot("spread", copies: 16, size: 1_500_000, seed: 31)
         defer { directory.remove() }
-        let content = SeededBytes.make(count: 1_500_000, seed: 31)
-        for i in 0..<16 { try directory.write("root/image-\(i).bin", content) }
         // Its own process: the test runner holds other tests' reactor threads.
         let service = try ServiceProcess(try VolleyBinaries.volley(), [
             "serve", "--root", directory.path("root"), "--host", "127.0.0.1", "--port", "0", "--reactors", "2",
@@ -74,10 +72,8 @@ struct MultiReactorTests {
 
     @Test("max_transfers holds across the reactors", arguments: modes)
     func sharedLimit(mode: ServerMode) async throws {
-        let directory = try TestDirectory("shared-limit")
+        let (directory, _) = try imageRoot("shared-limit", copies: 10, size: 2_000_000, seed: 32)
         defer { directory.remove() }
-        let content = SeededBytes.make(count: 2_000_000, seed: 32)
-        for i in 0..<10 { try directory.write("root/image-\(i).bin", content) }
         try await withServer(root: directory.path("root"), configure: { configuration in
             Self.twoReactors(mode)(&configuration)
             configuration.maximumTransfers = 2
@@ -117,10 +113,8 @@ struct MultiReactorTests {
 
     @Test("sockets passed by systemd: the reactors share them; single-port mode runs one reactor", arguments: modes)
     func inheritedSocket(mode: ServerMode) async throws {
-        let directory = try TestDirectory("reactor-inherited")
+        let (directory, content) = try imageRoot("reactor-inherited", copies: 6, size: 400_003, seed: 33)
         defer { directory.remove() }
-        let content = SeededBytes.make(count: 400_003, seed: 33)
-        for i in 0..<6 { try directory.write("root/image-\(i).bin", content) }
         let passed = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(passed) }
         #expect(SocketAddress(ip: "127.0.0.1", port: 0)!.withSockaddr { bind(passed, $0, $1) } == 0)
@@ -142,10 +136,8 @@ struct MultiReactorTests {
 
     @Test("single-port drain over two reactors: every transfer in flight finishes, then the port is free")
     func singlePortDrain() async throws {
-        let directory = try TestDirectory("reactor-drain")
+        let (directory, content) = try imageRoot("reactor-drain", copies: 8, size: 3_000_017, seed: 34)
         defer { directory.remove() }
-        let content = SeededBytes.make(count: 3_000_017, seed: 34)
-        for i in 0..<8 { try directory.write("root/image-\(i).bin", content) }
         try await withServer(root: directory.path("root"), configure: Self.twoReactors(.singlePort)) { server in
             let port = server.port
             async let failures = fetchAll(.curl, count: 8, port: port, directory: directory, timeout: 30)
@@ -175,6 +167,14 @@ struct MultiReactorTests {
             #expect(bound == 0, "port \(port) still held after the drain")
         }
     }
+}
+
+/// A test directory whose `root/` holds `copies` copies of one seeded file, `image-I.bin`.
+private func imageRoot(_ name: String, copies: Int, size: Int, seed: UInt64) throws -> (TestDirectory, [UInt8]) {
+    let directory = try TestDirectory(name)
+    let content = SeededBytes.make(count: size, seed: seed)
+    for i in 0..<copies { try directory.write("root/image-\(i).bin", content) }
+    return (directory, content)
 }
 
 /// Fetches `image-I.bin` into `out-I` with `count` copies of `client` at once; failures by index.
