@@ -77,6 +77,48 @@ public enum SettingsFile {
             let location = key.mark.map { "line \($0.line), column \($0.column): " } ?? ""
             throw SettingsError("\(location)a key must be a setting name, not a \(kind)")
         }
+        if let number = firstIntegerYamsCannotBuild(in: root) {
+            let location = number.mark.map { "line \($0.line), column \($0.column): " } ?? ""
+            throw SettingsError("\(location)the number \(quoted(number.string)) is out of range")
+        }
+    }
+
+    /// The first scalar, in document order, that YAML 1.1 reads as a base-60 integer (`1:30` is 90) too large
+    /// for an `Int`: Yams computes those with trapping arithmetic, so building the document would stop the process.
+    private static func firstIntegerYamsCannotBuild(in node: Node) -> Node.Scalar? {
+        switch node {
+        case .scalar(let scalar):
+            guard scalar.string.contains(":"), node.tag.rawValue == Tag.Name.int.rawValue,
+                  scalar.style == .any || scalar.style == .plain else { return nil }
+            return baseSixtyFits(scalar.string) ? nil : scalar
+        case .alias:
+            return nil
+        case .sequence(let sequence):
+            return sequence.lazy.compactMap { firstIntegerYamsCannotBuild(in: $0) }.first
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                if let found = firstIntegerYamsCannotBuild(in: key) ?? firstIntegerYamsCannotBuild(in: value) { return found }
+            }
+            return nil
+        }
+    }
+
+    /// Whether Yams's base-60 sum (least significant part first, the base multiplied by 60 after every part,
+    /// the last included) stays within `Int`; a part that is not a number makes Yams give up, not trap.
+    static func baseSixtyFits(_ text: String) -> Bool {
+        var digits = Substring(text.replacingOccurrences(of: "_", with: ""))
+        if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
+        var base = 1
+        var value = 0
+        for part in digits.components(separatedBy: ":").reversed() {
+            guard let digit = Int(part) else { return true }
+            let (product, productOverflow) = digit.multipliedReportingOverflow(by: base)
+            let (sum, sumOverflow) = value.addingReportingOverflow(product)
+            let (nextBase, baseOverflow) = base.multipliedReportingOverflow(by: 60)
+            if productOverflow || sumOverflow || baseOverflow { return false }
+            (value, base) = (sum, nextBase)
+        }
+        return true
     }
 
     /// The first mapping key, in document order, that is not a scalar (the tree is known to be small).

@@ -111,6 +111,23 @@ struct SettingsFileHostileInputTests {
         }
     }
 
+    /// YAML 1.1 reads `1:30` as 90; Yams computes such numbers with trapping arithmetic, so one too large for an
+    /// Int stopped `volley serve --config` (and a SIGHUP reload, the running server), whatever its key.
+    @Test func baseSixtyNumbersBeyondIntAreRefusedNotTrapped() throws {
+        for (yaml, quotedNumber) in [("retrport: 4999999999999999999:9\n", "\"4999999999999999999:9\""),
+                                     ("port: 1:1:1:1:1:1:1:1:1:1:1\n", "\"1:1:1:1:1:1:1:1:1:1:1\""),
+                                     ("log_level: info\nx: [1, {y: -153722867280912931:0:0}]\n", "\"-153722867280912931:0:0\"")] {
+            var settings = VolleySettings()
+            let error = #expect(throws: SettingsError.self) { try SettingsFile.parse(yaml: yaml, into: &settings) }
+            #expect(error?.description.hasSuffix("the number \(quotedNumber) is out of range") == true, "\(String(describing: error))")
+        }
+        var settings = VolleySettings()
+        try SettingsFile.parse(yaml: "port: 1:30\n", into: &settings)
+        #expect(settings.server.port == 90)
+        try SettingsFile.parse(yaml: "port: 1:1:1:1:1:1:1:1:1:1\n", into: &settings)
+        #expect(settings.server.port > 0, "ten parts still fit an Int")
+    }
+
     @Test func anUnreadablePathIsShownOnOneLine() {
         var settings = VolleySettings()
         let error = #expect(throws: SettingsError.self) { try SettingsFile.load("/nonexistent\nFAKE line.yaml", into: &settings) }
@@ -122,7 +139,7 @@ struct SettingsFileHostileInputTests {
         let directory = Self.repositoryPath("fuzz/corpus/ConfigurationFuzzer")
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         for reproducer in ["complex-key", "nested-non-scalar-key", "quoted-key-newline", "log-level-newline",
-                           "crlf-control-character", "form-feed-control-character"] {
+                           "crlf-control-character", "form-feed-control-character", "base60-overflow", "base60-eleven-parts"] {
             #expect(names.contains(reproducer), "the reproducer \(reproducer) is missing from \(directory)")
         }
         for name in names {

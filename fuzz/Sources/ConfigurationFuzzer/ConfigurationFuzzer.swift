@@ -50,6 +50,9 @@ public func configurationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
         case .nonScalarKey(let kind):
             fuzzCheck(error.description.hasSuffix("a key must be a setting name, not a \(kind)"),
                       "a key that is a \(kind) reported as \(error.description.debugDescription)")
+        case .numberOutOfRange:
+            fuzzCheck(error.description.contains("the number ") && error.description.hasSuffix(" is out of range"),
+                      "a base-60 integer beyond Int reported as \(error.description.debugDescription)")
         case .wrongKind(let key):
             fuzzCheck(error.description.hasPrefix("\(key): expected "), "wrong value for \(key) reported as \(error.description.debugDescription)")
         case .rules:
@@ -111,8 +114,42 @@ private enum Prediction {
     case tooManyValues
     /// A mapping key somewhere that is a "sequence" or a "mapping".
     case nonScalarKey(String)
+    /// A YAML 1.1 base-60 integer (`1:30`) that Yams's trapping arithmetic cannot build.
+    case numberOutOfRange
     /// A top-level `rules:` list (RulesFile): not predicted beyond "never traps, one-line errors".
     case rules
+}
+
+/// Whether some plain scalar of the tree resolves to a YAML 1.1 base-60 integer (`1:30` is 90) that Yams cannot
+/// build: it sums the parts from the last, multiplying the base by 60 after each (the last too), with trapping
+/// arithmetic. Written apart from SettingsFile's own check, as the oracle for it.
+private func yamsWouldTrapOnBaseSixty(_ node: Node) -> Bool {
+    switch node {
+    case .scalar(let scalar):
+        guard scalar.style == .plain || scalar.style == .any, scalar.string.contains(":"),
+              node.tag.rawValue == Tag.Name.int.rawValue else { return false }
+        var text = scalar.string.replacingOccurrences(of: "_", with: "")
+        if text.hasPrefix("-") || text.hasPrefix("+") { text.removeFirst() }
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).compactMap { Int($0) }
+        guard parts.count == text.split(separator: ":", omittingEmptySubsequences: false).count else { return false }
+        var sum = 0
+        var base = 1
+        for part in parts.reversed() {
+            let product = part.multipliedReportingOverflow(by: base)
+            let total = sum.addingReportingOverflow(product.partialValue)
+            let next = base.multipliedReportingOverflow(by: 60)
+            if product.overflow || total.overflow || next.overflow { return true }
+            sum = total.partialValue
+            base = next.partialValue
+        }
+        return false
+    case .alias:
+        return false
+    case .sequence(let sequence):
+        return sequence.contains(where: yamsWouldTrapOnBaseSixty)
+    case .mapping(let mapping):
+        return mapping.contains { yamsWouldTrapOnBaseSixty($0.key) || yamsWouldTrapOnBaseSixty($0.value) }
+    }
 }
 
 /// The kind of the first key found, in document order, that is not a scalar.
@@ -163,6 +200,7 @@ private func predict(_ text: String) -> Prediction {
     guard let root else { return .accepted([:]) }
     if valueCount(root, limit: SettingsFile.maximumValueCount) > SettingsFile.maximumValueCount { return .tooManyValues }
     if let kind = nonScalarKeyKind(root) { return .nonScalarKey(kind) }
+    if yamsWouldTrapOnBaseSixty(root) { return .numberOutOfRange }
     guard let mapping = root.any as? [String: Any] else { return .notAMapping }
     if mapping["rules"] != nil { return .rules }
     var given: [String: SettingValue] = [:]
