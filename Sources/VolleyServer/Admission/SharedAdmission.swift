@@ -31,9 +31,6 @@ final class SharedAdmission: Sendable {
         set { state.withLock { $0.control.limits = newValue } }
     }
 
-    /// False once the server stopped taking requests (draining for shutdown).
-    var acceptingRequests: Bool { state.withLock { $0.control.acceptingRequests } }
-
     /// New requests are dropped from now on.
     func stopAccepting() {
         state.withLock { $0.control.acceptingRequests = false }

@@ -9,14 +9,14 @@ import VolleySystem
 /// sockets systemd passed, which all reactors then watch with `EPOLLEXCLUSIVE`. A transfer
 /// lives on the reactor that took its request. The admission state is shared.
 final class RunningServer: Sendable {
-    private let reactors: [(thread: ReactorThread, engine: EngineBox)]
+    private let reactors: [ReactorHandle]
     /// The addresses the listeners are bound to, each once.
     let boundAddresses: [SocketAddress]
 
     /// How many reactor threads serve.
     var reactorCount: Int { reactors.count }
 
-    private init(reactors: [(thread: ReactorThread, engine: EngineBox)], boundAddresses: [SocketAddress]) {
+    private init(reactors: [ReactorHandle], boundAddresses: [SocketAddress]) {
         self.reactors = reactors
         self.boundAddresses = boundAddresses
     }
@@ -33,7 +33,7 @@ final class RunningServer: Sendable {
         let admission = SharedAdmission(limits: AdmissionLimits(configuration), now: MonotonicClock.milliseconds())
         let originRefreshes = OriginRefreshes()
         let liveness = ReactorLiveness(reactors: count, now: MonotonicClock.milliseconds())
-        var started: [(thread: ReactorThread, engine: EngineBox)] = []
+        var started: [ReactorHandle] = []
         for index in 0..<count {
             // Inherited sockets are shared by every reactor; bound ones are one per reactor.
             let own = inherited ? listeners : [listeners[index]]
@@ -54,26 +54,20 @@ final class RunningServer: Sendable {
                     engine.originRefreshes = originRefreshes
                     box.engine = engine
                 }
-                started.append((thread, box))
+                started.append(ReactorHandle(thread: thread, box: box))
             } catch {
-                for reactor in started { stop(reactor) }
+                for reactor in started { reactor.stop() }
                 throw .io("cannot start reactor \(index): \(error)")
             }
         }
-        let threads = started.map(\.thread)
-        let boxes = started.map(\.engine)
+        let all = started
         let postToAll: @Sendable (@escaping @Sendable (ServerEngine) -> Void) -> Void = { work in
-            for (thread, box) in zip(threads, boxes) {
-                thread.execute { _ in if let engine = box.engine { work(engine) } }
-            }
+            for reactor in all { reactor.execute(work) }
         }
-        for (thread, box) in started {
-            let post: @Sendable (@escaping @Sendable (ServerEngine) -> Void) -> Void = { work in
-                thread.execute { _ in if let engine = box.engine { work(engine) } }
-            }
-            thread.execute { _ in
-                box.engine?.postToReactor = post
-                box.engine?.postToAllReactors = postToAll
+        for reactor in started {
+            reactor.execute { engine in
+                engine.postToReactor = reactor.execute
+                engine.postToAllReactors = postToAll
             }
         }
         var addresses: [SocketAddress] = []
@@ -100,25 +94,34 @@ final class RunningServer: Sendable {
 
     /// Runs `work` with each engine on its reactor thread; dropped once stopped.
     func execute(_ work: @escaping @Sendable (ServerEngine) -> Void) {
-        for (thread, box) in reactors {
-            thread.execute { _ in
-                if let engine = box.engine { work(engine) }
-            }
-        }
+        for reactor in reactors { reactor.execute(work) }
     }
 
     /// Ends every transfer, closes every socket and joins the reactor threads.
     func stop() {
-        for reactor in reactors { Self.stop(reactor) }
+        for reactor in reactors { reactor.stop() }
+    }
+}
+
+/// One reactor thread of a server and the engine confined to it.
+private struct ReactorHandle: Sendable {
+    let thread: ReactorThread
+    let box: EngineBox
+
+    /// Runs `work` with the engine on its reactor thread; dropped once stopped.
+    @Sendable func execute(_ work: @escaping @Sendable (ServerEngine) -> Void) {
+        let box = box
+        thread.execute { _ in
+            if let engine = box.engine { work(engine) }
+        }
     }
 
-    private static func stop(_ reactor: (thread: ReactorThread, engine: EngineBox)) {
-        let box = reactor.engine
-        reactor.thread.execute { _ in
-            box.engine?.shutdown()
-            box.engine = nil
-        }
-        reactor.thread.stopAndWait()
+    /// Ends the engine's transfers, closes its sockets and joins the thread.
+    func stop() {
+        execute { engine in engine.shutdown() }
+        let box = box
+        thread.execute { _ in box.engine = nil }
+        thread.stopAndWait()
     }
 }
 

@@ -101,26 +101,29 @@ final class ServerEngine {
     /// Runs `heartbeat` every interval on this thread while every reactor of `liveness` went
     /// round its loop within three intervals (plus a second): a stuck reactor stops it too.
     func startHeartbeat(_ heartbeat: TFTPServerHeartbeat, liveness: ReactorLiveness, statistics: @escaping () -> TFTPServerStatistics) {
-        reactor.addTimer(afterMilliseconds: heartbeat.intervalMilliseconds) { [weak self] in
-            guard let self else { return }
-            liveness.beat(self.reactorIndex, now: self.reactor.now)
-            let patience = UInt64(3 * heartbeat.intervalMilliseconds + 1000)
-            let stuck = liveness.stuckReactors(longerThan: patience, now: self.reactor.now)
+        let patience = UInt64(3 * heartbeat.intervalMilliseconds + 1000)
+        repeatEvery(heartbeat.intervalMilliseconds) { engine in
+            liveness.beat(engine.reactorIndex, now: engine.reactor.now)
+            let stuck = liveness.stuckReactors(longerThan: patience, now: engine.reactor.now)
             if stuck.isEmpty {
                 heartbeat.action(statistics())
             } else {
-                self.warnAtMostOncePerSecond("stuck", "reactor \(stuck.map(String.init).joined(separator: ", ")) has not run its loop for over \(patience) ms: holding back the heartbeat")
+                engine.warnAtMostOncePerSecond("stuck", "reactor \(stuck.map(String.init).joined(separator: ", ")) has not run its loop for over \(patience) ms: holding back the heartbeat")
             }
-            self.startHeartbeat(heartbeat, liveness: liveness, statistics: statistics)
         }
     }
 
     /// Notes this reactor's liveness every `intervalMilliseconds` (reactors without the heartbeat).
     func startLivenessBeat(_ liveness: ReactorLiveness, intervalMilliseconds: Int) {
-        reactor.addTimer(afterMilliseconds: intervalMilliseconds) { [weak self] in
+        repeatEvery(intervalMilliseconds) { engine in liveness.beat(engine.reactorIndex, now: engine.reactor.now) }
+    }
+
+    /// Runs `action` every `milliseconds` on this thread while the engine lives.
+    private func repeatEvery(_ milliseconds: Int, _ action: @escaping (ServerEngine) -> Void) {
+        reactor.addTimer(afterMilliseconds: milliseconds) { [weak self] in
             guard let self else { return }
-            liveness.beat(self.reactorIndex, now: self.reactor.now)
-            self.startLivenessBeat(liveness, intervalMilliseconds: intervalMilliseconds)
+            action(self)
+            self.repeatEvery(milliseconds, action)
         }
     }
 
