@@ -236,6 +236,40 @@ extension FileStore {
             }
         }
 
+        /// A symlink that leaves its own directory but stays in the root is followed when the
+        /// directories below it are made, and one that leaves the root is still refused.
+        @Test func putMakesDirectoriesBelowASymlinkThatLeavesItsParentInsideTheRoot() throws {
+            try Scratch.with { (scratch) throws in
+                try scratch.mkdir("root/releases/v3")
+                try scratch.mkdir("root/images")
+                try scratch.symlink("root/images/latest", to: "../releases/v3")
+                try scratch.symlink("root/images/out", to: "../../outside")
+                let store = RootDirectoryStore(rootDirectory: scratch.root)
+                #expect(try store.putFile("images/latest/new/deeper/kernel", bytes: bytes("k")) == .written)
+                #expect(scratch.contents("root/releases/v3/new/deeper/kernel") == bytes("k"))
+                #expect(throws: TFTPError.accessViolation("images/out/new/kernel")) {
+                    try store.putFile("images/out/new/kernel", bytes: bytes("x"))
+                }
+                #expect(!FileManager.default.fileExists(atPath: scratch.outside + "/new"))
+            }
+        }
+
+        /// A name near the longest a client can send: 1,500 directories are made, then the file is read
+        /// back, replaced and deleted.
+        @Test func putAndDeleteAPathOfFifteenHundredDirectories() throws {
+            try Scratch.with { (scratch) throws in
+                let name = Array(repeating: "d", count: 1500).joined(separator: "/") + "/f"
+                let store = RootDirectoryStore(rootDirectory: scratch.root)
+                #expect(try store.putFile(name, bytes: bytes("deep")) == .written)
+                #expect(scratch.contents("root/" + name) == bytes("deep"))
+                #expect(try store.putFile(name, bytes: bytes("deeper")) == .written)
+                #expect(scratch.contents("root/" + name) == bytes("deeper"))
+                try store.deleteFile(name)
+                #expect(!FileManager.default.fileExists(atPath: scratch.root + "/" + name))
+                #expect(scratch.uploadTemporaries() == [])
+            }
+        }
+
         @Test func replacingIsAtomicForReadersThatAlreadyOpenedTheFile() throws {
             try Scratch.with { (scratch) throws in
                 let old = [UInt8](repeating: 0xAA, count: 100_000)
