@@ -198,6 +198,37 @@ public func snapshotTree(_ top: String) -> [[UInt8]: EntryState] {
     return result
 }
 
+/// Calls `visit` with the name and status of every entry below `top` (not following symlinks). Unlike
+/// ``snapshotTree(_:)`` it builds no paths, so it stays linear in the entries for trees thousands of directories deep
+/// (a put of a 2,000-component name leaves one behind).
+public func forEachEntry(below top: String, _ visit: (_ name: [UInt8], _ status: stat) -> Void) {
+    func walk(_ directory: Int32) {
+        for name in directoryNames(at: directory) {
+            var status = stat()
+            guard withCString(name, { fstatat(directory, $0, &status, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
+            visit(name, status)
+            if status.st_mode & S_IFMT == S_IFDIR {
+                let descriptor = withCString(name) { openat(directory, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                guard descriptor >= 0 else { fixtureFailure("openat \(describe(name)) below \(top)") }
+                walk(descriptor)
+                close(descriptor)
+            }
+        }
+    }
+    let descriptor = open(top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    guard descriptor >= 0 else { fixtureFailure("open \(top)") }
+    walk(descriptor)
+    close(descriptor)
+}
+
+/// The state of every entry below `top`, without paths: equal for two trees exactly when no entry was added,
+/// removed or changed (an entry's identity is in its state; moving one changes its own and its parents' times).
+public func entryStates(below top: String) -> Set<EntryState> {
+    var states = Set<EntryState>()
+    forEachEntry(below: top) { _, status in states.insert(EntryState(status)) }
+    return states
+}
+
 /// The entries directly in `directory`, keyed by name; `skippingTimesOf` names entries whose times may change (a
 /// directory whose content is expected to change, such as a store's root).
 public func snapshotDirectory(_ directory: String, skippingTimesOf skipped: Set<[UInt8]> = []) -> [[UInt8]: EntryState] {
@@ -215,7 +246,7 @@ public func snapshotDirectory(_ directory: String, skippingTimesOf skipped: Set<
 }
 
 extension EntryState {
-    init(_ status: stat) {
+    public init(_ status: stat) {
         identity = FileIdentity(status)
         type = status.st_mode & S_IFMT
         size = Int64(status.st_size)

@@ -15,7 +15,7 @@ import FileFixtures
 import FuzzSupport
 import Glibc
 
-private let slash = UInt8(ascii: "/")
+private let temporaryPrefix = Array(".volley-upload-".utf8)
 
 private struct Fixture: Sendable {
     let base: String
@@ -80,13 +80,13 @@ private struct Fixture: Sendable {
 
 private let fixture = Fixture()
 nonisolated(unsafe) private var outside: [[UInt8]: EntryState] = [:]
-nonisolated(unsafe) private var pristine: [[UInt8]: EntryState] = [:]
+nonisolated(unsafe) private var pristine: Set<EntryState> = []
 nonisolated(unsafe) private var resets = 0
 
 @_cdecl("LLVMFuzzerInitialize")
 public func storeFuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> CInt {
     outside = fixture.outsideState()
-    pristine = snapshotTree(fixture.rootPath)
+    pristine = entryStates(below: fixture.rootPath)
     return 0
 }
 
@@ -152,15 +152,18 @@ public func storeFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     }
 
     // No temporaries left; the next input starts from the built tree.
-    let now = snapshotTree(fixture.rootPath)
-    // (A directory may carry the prefix: putFile refuses it only for the file's own name.)
-    for (path, state) in now where state.type == S_IFREG {
-        let leaf = path.split(separator: slash).last.map(Array.init) ?? path
-        fuzzCheck(!leaf.starts(with: Array(".volley-upload-".utf8)), "upload temporary \(describe(path)) left behind after \(name.debugDescription)")
+    // (The walks build no paths: a put of a name thousands of components deep leaves that many directories.)
+    var now = Set<EntryState>()
+    forEachEntry(below: fixture.rootPath) { leaf, status in
+        now.insert(EntryState(status))
+        // (A directory may carry the prefix: putFile refuses it only for the file's own name.)
+        if status.st_mode & S_IFMT == S_IFREG {
+            fuzzCheck(!leaf.starts(with: temporaryPrefix), "upload temporary \(describe(leaf)) left behind after \(name.debugDescription)")
+        }
     }
     if now != pristine {
         fixture.reset()
-        pristine = snapshotTree(fixture.rootPath)
+        pristine = entryStates(below: fixture.rootPath)
         resets += 1
     }
     // libFuzzer opens files of its own between inputs, never during one.
@@ -210,7 +213,11 @@ private func checkReadsBack(_ name: String, _ content: [UInt8]) {
         var status = stat()
         fuzzCheck(fstat(opened.descriptor, &status) == 0, "fstat failed")
         let identity = FileIdentity(status)
-        fuzzCheck(snapshotTree(fixture.rootPath).values.contains { $0.identity == identity && $0.type == S_IFREG },
+        var inside = false
+        forEachEntry(below: fixture.rootPath) { _, status in
+            inside = inside || (FileIdentity(status) == identity && status.st_mode & S_IFMT == S_IFREG)
+        }
+        fuzzCheck(inside,
                   "written \(name.debugDescription) (\(identity)) is not a regular file inside the root")
         var bytes = [UInt8](repeating: 0, count: content.count + 1)
         let count = bytes.withUnsafeMutableBytes { pread(opened.descriptor, $0.baseAddress, $0.count, 0) }
