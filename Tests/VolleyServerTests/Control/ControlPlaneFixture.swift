@@ -30,7 +30,7 @@ final class ControlPlaneFixture: Sendable {
         }
         service = try ServiceProcess(try VolleyBinaries.volley(), arguments + extraArguments, timeout: 240)
         tftpPort = try await service.waitForServingPort()
-        guard let line = try await service.waitForLine(containing: "control plane listening on ", timeout: 20) else {
+        guard let line = try await service.waitForLine(containing: "control plane listening on ", timeout: 60) else {
             service.killIfRunning()
             throw TestFailure("the control plane did not come up; stderr:\n\(service.stderrText)")
         }

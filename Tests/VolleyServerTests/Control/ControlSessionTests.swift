@@ -130,7 +130,7 @@ final class LocalHTTPServer: Sendable {
     /// Runs a python `script` that prints its port on the first line.
     init(script: String, arguments: [String] = []) async throws {
         process = try RunningProcess("python3", arguments: ["-c", script] + arguments, timeout: 180)
-        let deadline = monotonicSeconds() + 10
+        let deadline = monotonicSeconds() + 60  // process start-up on a loaded machine
         var found: Int?
         while found == nil && monotonicSeconds() < deadline {
             found = Int(process.stdoutSoFar.trimmingCharacters(in: .whitespacesAndNewlines))

@@ -139,7 +139,7 @@ struct BootRuleTests {
         let service = try ServiceProcess(try VolleyBinaries.volley(), ["serve", "--config", scratch.path("volley.yaml")], timeout: 90)
         defer { service.killIfRunning() }
         let port = try await service.waitForServingPort()
-        _ = try await service.waitForLine(containing: "control plane listening", timeout: 20)
+        _ = try await service.waitForLine(containing: "control plane listening", timeout: 60)
         func reload() async throws -> ProcessResult {
             try await runProcess("curl", arguments: ["-s", "-w", "\n%{http_code}", "-X", "POST", "--unix-socket", socket, "http://localhost/v1/reload"], timeout: 30)
         }

@@ -23,10 +23,10 @@ struct ControlUnderSystemdTests {
              try VolleyBinaries.volley(), "serve", "--root", scratch.path("root"), "--control-listen", "unix:\(socket)"],
             timeout: 90)
         defer { service.killIfRunning() }
-        try #require(try await waitUntilBound(port: port, timeout: 20), "not bound; \(service.stderrText)")
+        try #require(try await waitUntilBound(port: port, timeout: 60), "not bound; \(service.stderrText)")
         // The first datagram starts volley.
         #expect(try await curlFetch(port: port, name: "probe.bin", output: scratch.path("probe")) == nil)
-        try #require(try await service.waitForLine(containing: "control plane listening", timeout: 20) != nil, "\(service.stderrText)")
+        try #require(try await service.waitForLine(containing: "control plane listening", timeout: 60) != nil, "\(service.stderrText)")
 
         func volley(_ arguments: [String], session: String? = nil) async throws -> ProcessResult {
             var environment = ProcessInfo.processInfo.environment

@@ -23,7 +23,7 @@ struct SystemdServiceTests {
              try VolleyBinaries.volley(), "serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "1"],
             timeout: 60)
         defer { service.killIfRunning() }
-        let listening = try await waitUntilBound(port: port, timeout: 20)
+        let listening = try await waitUntilBound(port: port, timeout: 60)
         try #require(listening, "systemd-socket-activate did not bind 127.0.0.1:\(port); output:\n\(service.stderrText)")
 
         // systemd-socket-activate starts volley on the first datagram: curl's RRQ.
@@ -58,7 +58,7 @@ struct SystemdServiceTests {
             ["--datagram", "-l", "\(port)", "--fdname=tftp", try VolleyBinaries.volley(), "serve", "--root", scratch.path("root")],
             timeout: 60)
         defer { service.killIfRunning() }
-        let listening = try await waitUntilBound(port: port, timeout: 20)
+        let listening = try await waitUntilBound(port: port, timeout: 60)
         try #require(listening, "systemd-socket-activate did not bind port \(port); output:\n\(service.stderrText)")
         for (host, output) in [("127.0.0.1", "out4"), ("[::1]", "out6")] {
             let failure = try await curlFetch(host: host, port: port, name: "pxelinux.0", output: scratch.path(output))
@@ -86,7 +86,7 @@ struct SystemdServiceTests {
             environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"], timeout: 60)
         defer { service.killIfRunning() }
 
-        let ready = try await notify.waitFor(timeout: 20) { $0.has("READY=1") }
+        let ready = try await notify.waitFor(timeout: 60) { $0.has("READY=1") }
         try #require(ready != nil, "no READY=1; notifications:\n\(notify.transcript)\nstderr:\n\(service.stderrText)")
         #expect(ready!.message.value(of: "STATUS")?.contains("0 transfers active") == true, "READY message: \(ready!.message.text)")
         let port = try await service.waitForServingPort()
@@ -130,7 +130,7 @@ struct SystemdServiceTests {
             ["serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0"],
             environment: ["NOTIFY_SOCKET": notify.path], timeout: 60)
         defer { service.killIfRunning() }
-        let ready = try await notify.waitFor(timeout: 20) { $0.has("READY=1") }
+        let ready = try await notify.waitFor(timeout: 60) { $0.has("READY=1") }
         try #require(ready != nil, "no READY=1; stderr:\n\(service.stderrText)")
         try await Task.sleep(for: .milliseconds(1500))
         #expect(!notify.messages.contains { $0.has("WATCHDOG=1") }, "notifications:\n\(notify.transcript)")
@@ -158,7 +158,7 @@ struct SystemdServiceTests {
             try VolleyBinaries.volley(), ["serve", "--config", config],
             environment: ["NOTIFY_SOCKET": notify.path], timeout: 90)
         defer { service.killIfRunning() }
-        let ready = try await notify.waitFor(timeout: 20) { $0.has("READY=1") }
+        let ready = try await notify.waitFor(timeout: 60) { $0.has("READY=1") }
         try #require(ready != nil, "no READY=1; stderr:\n\(service.stderrText)")
         let port = try await service.waitForServingPort()
 

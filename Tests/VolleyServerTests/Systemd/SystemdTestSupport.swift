@@ -90,7 +90,7 @@ final class ServiceProcess: Sendable {
     }
 
     /// The port from the "serving ROOT on ADDR port N" line.
-    func waitForServingPort(timeout: Double = 20) async throws -> Int {
+    func waitForServingPort(timeout: Double = 60) async throws -> Int {
         guard let line = try await waitForLine(containing: " port ", timeout: timeout),
               line.contains("serving "), let port = Int(line.split(separator: " ").last ?? "")
         else { throw TestFailure("volley did not log its port; stderr:\n\(stderrText)") }
