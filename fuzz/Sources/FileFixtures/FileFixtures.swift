@@ -177,24 +177,11 @@ private func entryName(_ entry: UnsafeMutablePointer<dirent>) -> [UInt8] {
 /// entries deeper than PATH_MAX are seen too.
 public func snapshotTree(_ top: String) -> [[UInt8]: EntryState] {
     var result: [[UInt8]: EntryState] = [:]
-    func walk(_ directory: Int32, _ relative: [UInt8]) {
-        for name in directoryNames(at: directory) {
-            let child = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name
-            var status = stat()
-            guard withCString(name, { fstatat(directory, $0, &status, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
-            result[child] = EntryState(status)
-            if status.st_mode & S_IFMT == S_IFDIR {
-                let descriptor = withCString(name) { openat(directory, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-                guard descriptor >= 0 else { fixtureFailure("openat \(describe(child)) below \(top)") }
-                walk(descriptor, child)
-                close(descriptor)
-            }
-        }
+    walkTree(top, from: [UInt8]()) { relative, name, status in
+        let child = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name
+        result[child] = EntryState(status)
+        return child
     }
-    let descriptor = open(top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-    guard descriptor >= 0 else { fixtureFailure("open \(top)") }
-    walk(descriptor, [])
-    close(descriptor)
     return result
 }
 
@@ -202,22 +189,29 @@ public func snapshotTree(_ top: String) -> [[UInt8]: EntryState] {
 /// ``snapshotTree(_:)`` it builds no paths, so it stays linear in the entries for trees thousands of directories deep
 /// (a put of a 2,000-component name leaves one behind).
 public func forEachEntry(below top: String, _ visit: (_ name: [UInt8], _ status: stat) -> Void) {
-    func walk(_ directory: Int32) {
+    walkTree(top, from: ()) { _, name, status in visit(name, status) }
+}
+
+/// Walks every entry below `top` by descriptor, not following symlinks. `visit` gets the context of the entry's
+/// directory (`context` at the top), its name and status, and returns the context its own entries get if it is a
+/// directory.
+private func walkTree<Context>(_ top: String, from context: Context, _ visit: (Context, [UInt8], stat) -> Context) {
+    func walk(_ directory: Int32, _ context: Context) {
         for name in directoryNames(at: directory) {
             var status = stat()
             guard withCString(name, { fstatat(directory, $0, &status, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
-            visit(name, status)
+            let inner = visit(context, name, status)
             if status.st_mode & S_IFMT == S_IFDIR {
                 let descriptor = withCString(name) { openat(directory, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
                 guard descriptor >= 0 else { fixtureFailure("openat \(describe(name)) below \(top)") }
-                walk(descriptor)
+                walk(descriptor, inner)
                 close(descriptor)
             }
         }
     }
     let descriptor = open(top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
     guard descriptor >= 0 else { fixtureFailure("open \(top)") }
-    walk(descriptor)
+    walk(descriptor, context)
     close(descriptor)
 }
 
