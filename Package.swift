@@ -41,7 +41,7 @@ let package = Package(
             name: "CEpoll",
             path: "CShims/CEpoll",
             pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev", "pkg-config"])]
+            providers: [.apt(["libsystemd-dev", "liburing-dev", "pkg-config"])]
         ),
         // Layer 1: every system call of the project: owning descriptors, typed errno, epoll,
         // sockets and batched datagram I/O, confined file access, threads, systemd.

@@ -1,5 +1,5 @@
-// The one C header of Volley: epoll, eventfd/timerfd, batched datagram I/O,
-// packet-info control messages, UDP GSO, preadv, openat2 and sd-daemon.
+// The one C header of Volley: epoll, eventfd/timerfd, batched datagram I/O (mmsg and
+// io_uring), packet-info control messages, UDP GSO, preadv, openat2 and sd-daemon.
 //
 // _GNU_SOURCE is deliberately NOT defined (it breaks every module that also
 // imports Glibc, see shared/swift-notes.md). The few GNU-only declarations we
@@ -29,6 +29,13 @@
 #include <sys/uio.h>
 #include <linux/openat2.h>
 #include <systemd/sd-daemon.h>
+// The kernel's io_uring definitions, not liburing's copy of them: swift-system's CSystem
+// module includes <linux/io_uring.h>, and two different definitions of one struct break
+// every module that sees both. liburing's copy has the same include guard, so it is skipped.
+#include <linux/io_uring.h>
+// Last: liburing.h defines _GNU_SOURCE when it is not defined, which must not reach the
+// glibc headers above (features.h has been read by now, so it changes nothing there).
+#include <liburing.h>
 
 // MARK: - Constants that import as enums (or not at all) in Swift
 
@@ -157,6 +164,54 @@ static inline int volley_affinity_cpu_count(void) {
     int count = 0;
     for (long i = 0; i < copied / (long)sizeof(unsigned long); i++) count += __builtin_popcountl(mask[i]);
     return count;
+}
+
+// MARK: - io_uring (liburing)
+//
+// One ring per reactor batches the sends and receives of many sockets into one
+// io_uring_enter. Every operation carries MSG_DONTWAIT: a full socket buffer or an empty
+// queue completes at once with -EAGAIN instead of parking the request in the kernel, so
+// every request submitted has completed when the submission returns, and no buffer is
+// ever read or written by the kernel after that.
+
+/// Sets up `ring` with `entries` submission slots: single issuer with deferred task work
+/// where the kernel has them (6.1), plain otherwise. Returns 0 or -errno (EPERM when
+/// kernel.io_uring_disabled or a seccomp filter forbids it, ENOSYS without io_uring).
+static inline int volley_ring_init(struct io_uring *ring, unsigned entries) {
+    int result = io_uring_queue_init(entries, ring, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    if (result == -EINVAL) result = io_uring_queue_init(entries, ring, 0);
+    return result;
+}
+static inline void volley_ring_exit(struct io_uring *ring) { io_uring_queue_exit(ring); }
+
+/// Queues a non-blocking sendmsg (`receive` 0) or recvmsg (`receive` 1) on `fd`; -EBUSY when
+/// the submission queue is full.
+static inline int volley_ring_queue_message(struct io_uring *ring, int receive, int fd, struct msghdr *message, uint64_t tag) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    if (!sqe) return -EBUSY;
+    if (receive) io_uring_prep_recvmsg(sqe, fd, message, MSG_DONTWAIT);
+    else io_uring_prep_sendmsg(sqe, fd, message, MSG_DONTWAIT);
+    io_uring_sqe_set_data64(sqe, tag);
+    return 0;
+}
+
+/// Submits everything queued and waits for `count` completions in one io_uring_enter.
+/// Returns what io_uring_submit_and_wait returns (submitted count, or -errno).
+static inline int volley_ring_submit_and_wait(struct io_uring *ring, unsigned count) {
+    return io_uring_submit_and_wait(ring, count);
+}
+
+/// Takes one completion if one is waiting (`wait` 0) or waits for one (`wait` 1): 1 with
+/// its tag and result, 0 when none is waiting, or -errno from the wait.
+static inline int volley_ring_next_completion(struct io_uring *ring, int wait, uint64_t *tag, int32_t *result) {
+    struct io_uring_cqe *cqe = NULL;
+    int status = wait ? io_uring_wait_cqe(ring, &cqe) : io_uring_peek_cqe(ring, &cqe);
+    if (status == -EAGAIN && !wait) return 0;
+    if (status < 0) return status;
+    *tag = io_uring_cqe_get_data64(cqe);
+    *result = cqe->res;
+    io_uring_cqe_seen(ring, cqe);
+    return 1;
 }
 
 // MARK: - Small accessors

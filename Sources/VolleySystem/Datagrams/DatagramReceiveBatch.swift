@@ -2,7 +2,8 @@ internal import CEpoll
 import Glibc
 
 /// Reusable recvmmsg(2) state: message headers, buffers, peer addresses and
-/// packet-info control space, wired once and reused for every receive.
+/// packet-info control space, wired once and reused for every receive: many datagrams
+/// from one socket, or (through a ``DatagramRing``) one from each of many sockets.
 ///
 /// Not thread-safe; one per reactor. Results are valid until the next receive.
 public final class DatagramReceiveBatch {
@@ -19,6 +20,9 @@ public final class DatagramReceiveBatch {
     private let buffers: UnsafeMutableRawPointer
     private let addresses: UnsafeMutableRawPointer
     private let controls: UnsafeMutableRawPointer
+    /// Which slots the last receive filled (a ring receive may leave gaps).
+    private let filled: UnsafeMutablePointer<Bool>
+    /// The slots the last receive used.
     private var received = 0
 
     /// Allocates room for `capacity` datagrams of up to `bufferSize` bytes.
@@ -30,6 +34,8 @@ public final class DatagramReceiveBatch {
         buffers = .allocate(byteCount: capacity * bufferSize, alignment: 16)
         addresses = .allocate(byteCount: capacity * Self.addressSize, alignment: 16)
         controls = .allocate(byteCount: capacity * Self.controlSize, alignment: 16)
+        filled = .allocate(capacity: capacity)
+        filled.initialize(repeating: false, count: capacity)
         for i in 0..<capacity {
             vectors[i] = iovec(iov_base: buffers + i * bufferSize, iov_len: bufferSize)
             var header = msghdr()
@@ -47,38 +53,81 @@ public final class DatagramReceiveBatch {
         buffers.deallocate()
         addresses.deallocate()
         controls.deallocate()
+        filled.deallocate()
     }
 
     /// Receives up to ``capacity`` waiting datagrams from `descriptor` without blocking.
     /// Returns how many arrived (0 when none were waiting).
     public func receive(from descriptor: Int32, maximum: Int? = nil) throws(SystemError) -> Int {
         let count = min(maximum ?? capacity, capacity)
+        prepare(count)
+        if count == 1 {
+            // One datagram (a transfer's own socket): recvmsg skips recvmmsg's per-call overhead.
+            switch try nonBlockingSyscall("recvmsg", { recvmsg(descriptor, &messages[0].msg_hdr, VOLLEY_MSG_DONTWAIT) }) {
+            case .wouldBlock: return 0
+            case .done(let length): messages[0].msg_len = UInt32(length); return markFilled(1)
+            }
+        }
+        switch try nonBlockingSyscall("recvmmsg", { volley_recvmmsg(descriptor, messages, UInt32(count), VOLLEY_MSG_DONTWAIT, nil) }) {
+        case .wouldBlock: return 0
+        case .done(let n): return markFilled(Int(n))
+        }
+    }
+
+    /// Receives at most one waiting datagram from each of `descriptors` (at most
+    /// ``capacity``) in one ring submission: slot i is `descriptors[i]`'s, empty
+    /// (``payload(_:)`` and ``source(_:)`` say so) when nothing was waiting there or the
+    /// receive failed. Returns the first failure, if any, after filling what it could.
+    @discardableResult
+    public func receiveOne(fromEach descriptors: UnsafeBufferPointer<Int32>, through ring: DatagramRing) -> SystemError? {
+        let count = descriptors.count
+        precondition(count <= capacity, "more sockets than slots")
+        prepare(count)
+        for i in 0..<count {
+            ring.queue(receive: true, descriptor: descriptors[i], message: (messages + i).pointer(to: \.msg_hdr)!, index: i)
+        }
+        received = count
+        var failure: SystemError?
+        ring.submit { [messages, filled] index, completion in
+            switch completion {
+            case .done(let length):
+                messages[index].msg_len = UInt32(length)
+                filled[index] = true
+            case .wouldBlock:
+                break
+            case .failed(let code):
+                if failure == nil { failure = SystemError("recvmsg (io_uring)", errno: code) }
+            }
+        }
+        return failure
+    }
+
+    /// Resets the first `count` slots for a receive.
+    private func prepare(_ count: Int) {
         for i in 0..<count {
             messages[i].msg_hdr.msg_namelen = socklen_t(Self.addressSize)
             messages[i].msg_hdr.msg_controllen = Self.controlSize
             messages[i].msg_hdr.msg_flags = 0
             messages[i].msg_len = 0
+            filled[i] = false
         }
         received = 0
-        if count == 1 {
-            // One datagram (a transfer's own socket): recvmsg skips recvmmsg's per-call overhead.
-            switch try nonBlockingSyscall("recvmsg", { recvmsg(descriptor, &messages[0].msg_hdr, VOLLEY_MSG_DONTWAIT) }) {
-            case .wouldBlock: return 0
-            case .done(let length): messages[0].msg_len = UInt32(length); received = 1; return 1
-            }
-        }
-        switch try nonBlockingSyscall("recvmmsg", { volley_recvmmsg(descriptor, messages, UInt32(count), VOLLEY_MSG_DONTWAIT, nil) }) {
-        case .wouldBlock: return 0
-        case .done(let n): received = Int(n); return received
-        }
     }
 
-    /// The number of datagrams the last receive returned.
+    /// Marks the first `count` slots as filled (a receive from one socket fills in order).
+    private func markFilled(_ count: Int) -> Int {
+        for i in 0..<count { filled[i] = true }
+        received = count
+        return count
+    }
+
+    /// The slots the last receive used: ``receive(from:maximum:)`` fills them all, a
+    /// ring receive may leave some empty.
     public var count: Int { received }
 
-    /// Whether `index` names a datagram of the last receive: slots beyond it hold stale bytes.
+    /// Whether `index` names a datagram of the last receive: other slots hold stale bytes.
     private func isReceived(_ index: Int) -> Bool {
-        index >= 0 && index < received
+        index >= 0 && index < received && filled[index]
     }
 
     /// The bytes of datagram `index` (truncated to ``bufferSize``); empty for an index

@@ -1,12 +1,15 @@
 internal import CEpoll
 import Glibc
 
-/// Reusable sendmmsg(2) state: datagrams are queued, then sent with one system call.
+/// Reusable sendmmsg(2) state: datagrams are queued, then sent with as few system calls as
+/// the kernel allows.
 ///
-/// Each queued message names its peer, optionally the local address it must leave from
-/// (IP_PKTINFO/IPV6_PKTINFO, for wildcard-bound sockets) and optionally a UDP GSO segment
-/// size, so one message can carry many equal-sized datagrams (`UDP_SEGMENT`). All queued
-/// messages go out through one descriptor; queuing for another one flushes first.
+/// Each queued message names its socket, its peer, optionally the local address it must
+/// leave from (IP_PKTINFO/IPV6_PKTINFO, for wildcard-bound sockets) and optionally a UDP GSO
+/// segment size, so one message can carry many equal-sized datagrams (`UDP_SEGMENT`).
+/// A flush sends the messages of one socket with one `sendmmsg` (or `sendmsg`); messages of
+/// many sockets (a socket per transfer) go out in one ``DatagramRing`` submission when the
+/// batch has a ring, else with one call per run of a socket's messages.
 /// Not thread-safe; one per reactor. Queued bytes must stay valid until ``flush()``.
 public final class DatagramSendBatch {
     /// The most messages one flush sends.
@@ -25,23 +28,31 @@ public final class DatagramSendBatch {
     private let controls: UnsafeMutableRawPointer
     private let segmented: UnsafeMutablePointer<Bool>
     private let mapped: UnsafeMutablePointer<Bool>
+    private let descriptors: UnsafeMutablePointer<Int32>
     /// Vectors of gathered messages (``enqueue(descriptor:to:from:gathering:segmentSize:fromFileMapping:fill:)``).
     private let gatherVectors: UnsafeMutablePointer<iovec>
     private var gatherUsed = 0
     /// Room for the gathered vectors queued between two flushes.
     public static let gatherCapacity = 2048
     private var queued = 0
-    private var queuedDescriptor: Int32 = -1
+    /// Whether the queued messages go through more than one socket.
+    private var spansSockets = false
+    /// Sends the messages of many sockets in one system call, when the kernel allows io_uring.
+    private let ring: DatagramRing?
 
-    /// Allocates headers for `capacity` messages.
-    public init(capacity: Int = 256) {
+    /// Allocates headers for `capacity` messages; with `ring`, a flush of many sockets'
+    /// messages is one submission (the ring must hold `capacity` operations).
+    public init(capacity: Int = 256, ring: DatagramRing? = nil) {
+        precondition(ring.map { $0.capacity >= capacity } ?? true, "a ring smaller than the batch")
         self.capacity = capacity
+        self.ring = ring
         messages = .allocate(capacity: capacity)
         vectors = .allocate(capacity: capacity)
         addresses = .allocate(byteCount: capacity * Self.addressSize, alignment: 16)
         controls = .allocate(byteCount: capacity * Self.controlSize, alignment: 16)
         segmented = .allocate(capacity: capacity)
         mapped = .allocate(capacity: capacity)
+        descriptors = .allocate(capacity: capacity)
         gatherVectors = .allocate(capacity: Self.gatherCapacity)
     }
 
@@ -52,6 +63,7 @@ public final class DatagramSendBatch {
         controls.deallocate()
         segmented.deallocate()
         mapped.deallocate()
+        descriptors.deallocate()
         gatherVectors.deallocate()
     }
 
@@ -71,8 +83,8 @@ public final class DatagramSendBatch {
     /// How many messages are waiting for ``flush()``.
     public var pendingCount: Int { queued }
 
-    /// Queues one message. Returns the flush result if queuing had to flush first
-    /// (full, or a different descriptor), else nil.
+    /// Queues one message. Returns the flush result if queuing had to flush first (full),
+    /// else nil.
     @discardableResult
     public func enqueue(
         descriptor: Int32, to peer: SocketAddress, from source: PacketInfo? = nil,
@@ -114,10 +126,9 @@ public final class DatagramSendBatch {
         return flushed
     }
 
-    /// Flushes when the next message does not fit or goes through another descriptor.
+    /// Flushes when the next message does not fit.
     private func makeRoom(for descriptor: Int32, vectors needed: Int) -> Result? {
-        guard queued == capacity || (queued > 0 && descriptor != queuedDescriptor)
-                || gatherUsed + needed > Self.gatherCapacity else { return nil }
+        guard queued == capacity || gatherUsed + needed > Self.gatherCapacity else { return nil }
         return flush()
     }
 
@@ -125,8 +136,9 @@ public final class DatagramSendBatch {
         descriptor: Int32, to peer: SocketAddress, from source: PacketInfo?,
         vectors messageVectors: UnsafeMutablePointer<iovec>, vectorCount: Int, segmentSize: Int?, fromFileMapping: Bool
     ) {
-        queuedDescriptor = descriptor
         let i = queued
+        if i > 0, descriptors[i - 1] != descriptor { spansSockets = true }
+        descriptors[i] = descriptor
         var header = msghdr()
         header.msg_name = addresses + i * Self.addressSize
         header.msg_namelen = peer.write(to: header.msg_name)
@@ -142,54 +154,94 @@ public final class DatagramSendBatch {
         queued += 1
     }
 
-    /// Sends every queued message with as few sendmmsg calls as the kernel allows.
+    /// Sends every queued message: one ring submission when they go through many sockets
+    /// and the batch has a ring, else as few `sendmmsg` calls per socket as the kernel allows.
     /// Errors for one message (EMSGSIZE, EHOSTUNREACH, …) skip that message only.
     @discardableResult
     public func flush() -> Result {
         var result = Result(sent: 0, wouldBlock: 0, firstError: nil, segmentationUnsupported: false)
-        var start = 0
-        while start < queued {
+        if spansSockets, let ring {
+            flush(through: ring, into: &result)
+        } else {
+            var start = 0
+            while start < queued {
+                var end = start + 1
+                while end < queued, descriptors[end] == descriptors[start] { end += 1 }
+                flushRun(start..<end, into: &result)
+                start = end
+            }
+        }
+        queued = 0
+        gatherUsed = 0
+        spansSockets = false
+        return result
+    }
+
+    /// Sends the messages of `run`, which all go through one socket.
+    private func flushRun(_ run: Range<Int>, into result: inout Result) {
+        var start = run.lowerBound
+        while start < run.upperBound {
             let outcome: IOResult<Int32>
             do {
-                outcome = try send(from: start)
+                outcome = try send(start..<run.upperBound)
             } catch {
                 // The first message of the rest was refused: skip it, keep going.
-                if result.firstError == nil { result.firstError = error }
-                if error.errno == .ioError || error.errno == .invalidArgument, segmented[start] {
-                    result.segmentationUnsupported = true
-                }
+                note(error, of: start, in: &result)
                 start += 1
                 continue
             }
             switch outcome {
             case .wouldBlock:
-                result.wouldBlock = queued - start
-                start = queued
+                result.wouldBlock += run.upperBound - start
+                start = run.upperBound
             case .done(let n):
                 result.sent += Int(n)
                 start += Int(n)
             }
         }
-        queued = 0
-        gatherUsed = 0
-        return result
     }
 
-    /// One system call for the queued messages from `start` on: `sendmsg` for a lone
+    /// Counts a refused message: the first error is kept, and a refused GSO message says
+    /// the kernel or device cannot segment.
+    private func note(_ error: SystemError, of index: Int, in result: inout Result) {
+        if result.firstError == nil { result.firstError = error }
+        if error.errno == .ioError || error.errno == .invalidArgument, segmented[index] {
+            result.segmentationUnsupported = true
+        }
+    }
+
+    /// One system call for the messages of `run` (one socket's): `sendmsg` for a lone
     /// message (a lockstep block, the common case on a transfer's own socket), which skips
     /// `sendmmsg`'s per-call array handling, else `sendmmsg`.
-    private func send(from start: Int) throws(SystemError) -> IOResult<Int32> {
+    private func send(_ run: Range<Int>) throws(SystemError) -> IOResult<Int32> {
         // The kernel reports an error only for the first message it tried.
+        let start = run.lowerBound
+        let descriptor = descriptors[start]
         let fromFileMapping = mapped[start]
-        guard queued - start == 1 else {
+        guard run.count == 1 else {
             return try nonBlockingSyscall("sendmmsg", allowingBadAddress: fromFileMapping) {
-                volley_sendmmsg(queuedDescriptor, messages + start, UInt32(queued - start), 0)
+                volley_sendmmsg(descriptor, messages + start, UInt32(run.count), 0)
             }
         }
         let header = (messages + start).pointer(to: \.msg_hdr)!
-        switch try nonBlockingSyscall("sendmsg", allowingBadAddress: fromFileMapping, { Glibc.sendmsg(queuedDescriptor, header, 0) }) {
+        switch try nonBlockingSyscall("sendmsg", allowingBadAddress: fromFileMapping, { Glibc.sendmsg(descriptor, header, 0) }) {
         case .wouldBlock: return .wouldBlock
         case .done: return .done(1)
+        }
+    }
+
+    /// Sends every queued message, whatever its socket, in one ring submission.
+    private func flush(through ring: DatagramRing, into result: inout Result) {
+        for i in 0..<queued {
+            ring.queue(receive: false, descriptor: descriptors[i], message: (messages + i).pointer(to: \.msg_hdr)!, index: i)
+        }
+        let mapped = mapped
+        ring.submit(allowingBadAddress: { mapped[$0] }) { index, completion in
+            switch completion {
+            case .done: result.sent += 1
+            case .wouldBlock: result.wouldBlock += 1
+            case .failed(let code): note(SystemError("sendmsg (io_uring)", errno: code), of: index, in: &result)
+            }
         }
     }
 
