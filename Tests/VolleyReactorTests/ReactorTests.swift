@@ -207,6 +207,23 @@ struct ReactorTests {
         #expect(reactor.run { calls.count == 2 })
     }
 
+    @Test("one turn: the events, then the after-events hooks, then the due timers, then the before-wait hooks")
+    func hooksRunInTheirPlaceInTheTurn() throws {
+        let reactor = try Reactor()
+        let (receiver, address) = try Net.bound(Net.v4())
+        let (sender, _) = try Net.bound(Net.v4())
+        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        var order: [String] = []
+        try reactor.register(receiver) { _ in order.append("event"); drain(receiver) }
+        reactor.addAfterEventsHook { order.append("after events") }
+        reactor.addBeforeWaitHook { order.append("before wait") }
+        reactor.addTimer(afterMilliseconds: 0) { order.append("timer") }
+        Net.send(sender, [1], to: address)
+        #expect(Net.waitReadable(receiver, milliseconds: 2000))
+        reactor.runOnce(maximumWaitMilliseconds: 1000)
+        #expect(order == ["event", "after events", "timer", "before wait"])
+    }
+
     @Test func handlerMayDeregisterItself() throws {
         let reactor = try Reactor()
         let (receiver, address) = try Net.bound(Net.v4())

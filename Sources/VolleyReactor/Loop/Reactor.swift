@@ -20,6 +20,7 @@ public final class Reactor {
     private let events: EpollEvents
     private var timers = TimerQueue()
     private var beforeWaitHooks: [() -> Void] = []
+    private var afterEventsHooks: [() -> Void] = []
     private var dueTimers: [() -> Void] = []
     private var stopRequested = false
     private var registrationGeneration: UInt32 = 0
@@ -110,6 +111,13 @@ public final class Reactor {
         beforeWaitHooks.append(hook)
     }
 
+    /// Runs `hook` on every turn of the loop, after the events were dispatched and before
+    /// the due timers fire: the place to finish I/O that handlers only noted (say, sockets
+    /// found readable, received together), so that a timer sees what arrived before it.
+    public func addAfterEventsHook(_ hook: @escaping () -> Void) {
+        afterEventsHooks.append(hook)
+    }
+
     // MARK: - Running
 
     /// Runs the loop on the calling thread until ``stop()``.
@@ -140,6 +148,7 @@ public final class Reactor {
             handler(events.events(at: i))
         }
         if count == events.capacity { events.grow() }
+        for hook in afterEventsHooks { hook() }
         fireDueTimers()
         for hook in beforeWaitHooks { hook() }
     }
