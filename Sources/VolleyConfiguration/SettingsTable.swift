@@ -78,6 +78,10 @@ public enum SettingsTable {
         "segmentation_offload", flag: "segmentation-offload", default: "on",
         "Send a window's full-size blocks as one UDP GSO datagram train where the kernel supports it; falls back to sendmmsg by itself.",
         \.server.segmentationOffload)
+    public static let ioUring = SettingDefinition.boolean(
+        "io_uring", flag: "io-uring", default: "on",
+        "With a socket per transfer, receive and send the datagrams of all the transfers that are ready at once in one io_uring submission; where the kernel forbids io_uring (kernel.io_uring_disabled, a container's seccomp filter) Volley uses a system call per socket by itself and says so at start.",
+        \.server.ioUring)
 
     public static let user = SettingDefinition.text(
         "user", flag: "user", valueName: "name", default: "none (stay as started)",
@@ -125,7 +129,7 @@ public enum SettingsTable {
         rootDirectory, host, port, maximumBlockSize, mtuClamp, maximumWindowSize, retransmitTimeout,
         minimumRetransmitTimeout, maximumRetransmitTimeout, maximumRetries, maximumTransfers, maximumTransfersPerClient, requestRatePerClient,
         errorRatePerClient, errorRateTotal, requireWorldReadable, logLevel, logFormat,
-        drainTimeout, singlePort, reactors, segmentationOffload, user,
+        drainTimeout, singlePort, reactors, segmentationOffload, ioUring, user,
         controlListen, controlTokenFile, controlMaxUploadBytes, controlAllowFileURLs, controlSessionTTL,
         origin, cacheDirectory, originTTL, cacheMaximumBytes,
     ]

@@ -80,6 +80,8 @@ struct ServeCommand: ParsableCommand {
 
     @Flag(name: .customLong(SettingsTable.segmentationOffload.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.segmentationOffload))
     var segmentationOffload: Bool?
+    @Flag(name: .customLong(SettingsTable.ioUring.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.ioUring))
+    var ioUring: Bool?
 
     @Option(name: .customLong(SettingsTable.logLevel.flag!), help: Self.help(SettingsTable.logLevel))
     var logLevel: String?
@@ -129,6 +131,7 @@ struct ServeCommand: ParsableCommand {
             (SettingsTable.singlePort, singlePort.map(SettingValue.boolean)),
             (SettingsTable.reactors, reactors.map(SettingValue.text)),
             (SettingsTable.segmentationOffload, segmentationOffload.map(SettingValue.boolean)),
+            (SettingsTable.ioUring, ioUring.map(SettingValue.boolean)),
             (SettingsTable.logLevel, logLevel.map(SettingValue.text)),
             (SettingsTable.logFormat, logFormat.map(SettingValue.text)),
             (SettingsTable.drainTimeout, drainTimeout.map(SettingValue.integer)),

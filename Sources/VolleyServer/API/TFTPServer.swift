@@ -109,11 +109,12 @@ public final class TFTPServer: Sendable {
         applied.port = old.port
         applied.inheritedSockets = old.inheritedSockets
         applied.reactors = old.reactors
+        applied.ioUring = old.ioUring
         if newConfiguration.host != old.host || newConfiguration.port != old.port {
             logger.warning("host and port changes take effect after a restart; still serving on the old address")
         }
-        if newConfiguration.reactors != old.reactors {
-            logger.warning("a change of reactors takes effect after a restart")
+        if newConfiguration.reactors != old.reactors || newConfiguration.ioUring != old.ioUring {
+            logger.warning("a change of reactors or io_uring takes effect after a restart")
         }
         state.withLock { $0.configuration = applied }
         let frozen = applied

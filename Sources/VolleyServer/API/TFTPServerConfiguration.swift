@@ -53,6 +53,10 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
     /// Send windows with UDP generic segmentation offload (one send carries many blocks)
     /// where the kernel supports it; falls back to plain batched sends otherwise.
     public var segmentationOffload: Bool = true
+    /// Receive and send the datagrams of all transfer sockets that are ready at once in one
+    /// io_uring submission (a socket per transfer, the default mode) where the kernel allows
+    /// io_uring; otherwise, or when off, a system call per socket. Takes effect at start.
+    public var ioUring: Bool = true
     /// Reactor threads: 0 (`auto`) runs one per CPU this process may use. Each has its own
     /// `SO_REUSEPORT` listener; a transfer stays on the reactor that took its request.
     /// On ``inheritedSockets`` all reactors share the sockets (except in single-port mode,

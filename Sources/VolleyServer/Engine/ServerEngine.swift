@@ -40,6 +40,8 @@ final class ServerEngine {
     /// Runs work on every engine of the server, each on its own thread (set once running).
     var postToAllReactors: (@Sendable (@escaping @Sendable (ServerEngine) -> Void) -> Void)?
     let receiveBatch = DatagramReceiveBatch(capacity: 64, bufferSize: 2048)
+    /// With io_uring, transfer sockets found readable are received from together here.
+    private let readyTransfers: ReadyTransfers?
     /// When each kind of warning was last logged, so that a flood logs once a second.
     private var lastWarnings: [String: UInt64] = [:]
 
@@ -56,9 +58,17 @@ final class ServerEngine {
         self.configuration = configuration
         self.logger = logger
         self.admission = admission
-        let outbox = DatagramOutbox(segmentationOffload: configuration.segmentationOffload, logger: logger)
-        self.environment = TransferEnvironment(reactor: reactor, outbox: outbox, observers: observers, logger: logger)
+        let ring = Self.makeRing(configuration, logger: reactorIndex == 0 ? logger : nil)
+        let outbox = DatagramOutbox(segmentationOffload: configuration.segmentationOffload, ring: ring, logger: logger)
+        let environment = TransferEnvironment(reactor: reactor, outbox: outbox, observers: observers, logger: logger)
+        self.environment = environment
+        let ready = ring.map { ReadyTransfers(ring: $0, batch: DatagramReceiveBatch(capacity: 64, bufferSize: 2048)) }
+        self.readyTransfers = ready
         environment.transferEnded = { [unowned self] transfer in self.remove(transfer) }
+        if let ready {
+            // Before the timers: an ACK that arrived must count before its retransmission is due.
+            reactor.addAfterEventsHook { ready.receiveAll(in: environment) }
+        }
         reactor.addBeforeWaitHook { outbox.flush() }
         for listener in listeners {
             try reactor.register(listener.socket.rawDescriptor, exclusive: sharedListeners) { [unowned self, unowned listener] _ in
@@ -67,6 +77,26 @@ final class ServerEngine {
             if reactorIndex == 0 {
                 environment.emit(.listening(address: listener.address.ipString, port: Int(listener.address.port)))
             }
+        }
+    }
+
+    /// The ring that batches the transfer sockets' datagrams, or nil: in single-port mode
+    /// (one socket: `recvmmsg`/`sendmmsg` batch already), when `io_uring` is off, or when the
+    /// kernel refuses io_uring. `logger` (the first reactor's) says which was chosen.
+    private static func makeRing(_ configuration: TFTPServerConfiguration, logger: Logger?) -> DatagramRing? {
+        guard !configuration.singlePort else { return nil }
+        guard configuration.ioUring else {
+            logger?.info("transfer sockets: epoll, a system call per socket (io_uring is off)")
+            return nil
+        }
+        do {
+            let ring = try DatagramRing(capacity: 256)
+            logger?.info("transfer sockets: io_uring, one submission for the receives and one for the sends of all ready transfers")
+            return ring
+        } catch {
+            let hint = error.errno == .notPermitted ? " (kernel.io_uring_disabled, or a seccomp filter)" : ""
+            logger?.notice("transfer sockets: epoll, a system call per socket: the kernel refused io_uring: \(error.reason)\(hint)")
+            return nil
         }
     }
 
@@ -136,10 +166,14 @@ final class ServerEngine {
             // The registration keeps the transfer (strongly: a weak reference costs a side
             // table and slower reference counting on every event); finish() deregisters it.
             // It does not touch the engine, whose weak heartbeat reference gave it a side table.
-            let batch = receiveBatch
-            let environment = environment
-            try reactor.register(transfer.socket.rawDescriptor) { _ in
-                transfer.drainSocket(into: batch, in: environment)
+            if let readyTransfers {
+                try reactor.register(transfer.socket.rawDescriptor) { _ in readyTransfers.append(transfer) }
+            } else {
+                let batch = receiveBatch
+                let environment = environment
+                try reactor.register(transfer.socket.rawDescriptor) { _ in
+                    transfer.drainSocket(into: batch, in: environment)
+                }
             }
         }
         table.insert(transfer)

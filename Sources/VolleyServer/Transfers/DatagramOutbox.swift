@@ -7,9 +7,10 @@ import VolleySystem
 /// the loop, from the reactor's before-wait hook, or earlier when it fills.
 ///
 /// In single-port mode every transfer shares the listener's socket, so one flush carries
-/// the windows of many clients; with a socket per transfer a flush is one call per socket.
+/// the windows of many clients; with a socket per transfer a flush is one io_uring
+/// submission for all of them where the kernel allows it, else one call per socket.
 final class DatagramOutbox {
-    private let batch = DatagramSendBatch(capacity: 256)
+    private let batch: DatagramSendBatch
     /// The arena the queued windows live in until the flush.
     let window = WindowBuffer()
     private let logger: Logger
@@ -19,11 +20,13 @@ final class DatagramOutbox {
     /// Mappings that queued datagrams point into: kept alive until the flush, whatever
     /// happens to their transfers meanwhile.
     private var mappingsInFlight: [FileMapping] = []
-    /// The socket the batch's queued messages go out on (see ``keepUntilFlushed(_:)``).
-    private var pendingSocket: DatagramSocket?
+    /// The sockets the batch's queued messages go out on (see ``keepUntilFlushed(_:)``).
+    private var socketsInFlight: [DatagramSocket] = []
 
-    init(segmentationOffload: Bool, logger: Logger) {
+    /// With `ring`, the messages of many sockets go out in one submission.
+    init(segmentationOffload: Bool, ring: DatagramRing? = nil, logger: Logger) {
         self.segmentationOffload = segmentationOffload
+        self.batch = DatagramSendBatch(capacity: 256, ring: ring)
         self.logger = logger
     }
 
@@ -44,8 +47,7 @@ final class DatagramOutbox {
         _ slots: UnsafeMutableRawPointer, count: Int, blockSize: Int,
         on socket: DatagramSocket, to peer: SocketAddress, from source: PacketInfo?
     ) {
-        let previous = keepUntilFlushed(socket)
-        defer { withExtendedLifetime(previous) {} }  // its queued messages go out in the first enqueue below
+        keepUntilFlushed(socket)
         let stride = WindowBuffer.stride(blockSize: blockSize)
         let perSend = blocksPerSend(stride: stride)
         var i = 0
@@ -75,8 +77,7 @@ final class DatagramOutbox {
         on socket: DatagramSocket, to peer: SocketAddress, from source: PacketInfo?
     ) {
         assert(offset >= 0 && offset + count * blockSize <= mapping.length, "a window outside the mapping")
-        let previous = keepUntilFlushed(socket)
-        defer { withExtendedLifetime(previous) {} }  // its queued messages go out in the first enqueue below
+        keepUntilFlushed(socket)
         mappingsInFlight.append(mapping)
         let header = TFTPPacketEncoder.dataHeaderSize
         let stride = WindowBuffer.stride(blockSize: blockSize)
@@ -121,22 +122,17 @@ final class DatagramOutbox {
         forgetSent()
     }
 
-    /// Keeps the socket of the messages being queued open until they are sent. Only the
-    /// latest socket's messages can be waiting (queuing for another descriptor sends the
-    /// batch first), so one reference is enough. Without it, a transfer that ends in the
-    /// same turn (its client's ERROR, a new request from its port) would close its socket
-    /// under its queued DATA: EBADF at the flush, or a reused number and someone else's socket.
-    /// Returns the socket it replaces, for the caller to keep until the batch has sent that
-    /// socket's messages.
-    private func keepUntilFlushed(_ socket: DatagramSocket) -> DatagramSocket? {
-        let previous = pendingSocket
-        pendingSocket = socket
-        return previous
+    /// Keeps the socket of the messages being queued open until they are sent. Without it,
+    /// a transfer that ends in the same turn (its client's ERROR, a new request from its
+    /// port) would close its socket under its queued DATA: EBADF at the flush, or a reused
+    /// number and someone else's socket.
+    private func keepUntilFlushed(_ socket: DatagramSocket) {
+        if socketsInFlight.last !== socket { socketsInFlight.append(socket) }
     }
 
-    /// Frees the arena, the mappings and the socket once nothing queued points into them.
+    /// Frees the arena, the mappings and the sockets once nothing queued points into them.
     private func forgetSent() {
-        pendingSocket = nil
+        if !socketsInFlight.isEmpty { socketsInFlight.removeAll(keepingCapacity: true) }
         window.reset()
         if !mappingsInFlight.isEmpty { mappingsInFlight.removeAll(keepingCapacity: true) }
     }

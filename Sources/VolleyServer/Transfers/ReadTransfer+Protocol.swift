@@ -24,12 +24,18 @@ extension ReadTransfer {
             environment.logger.debug("receive on transfer to \(peer) failed: \(error)")
             return
         }
-        guard let sender = batch.source(0) else { return }
+        handleDatagram(0, of: batch, in: environment)
+    }
+
+    /// Handles datagram `index` of `batch`, received on this transfer's own socket: the
+    /// client's goes to the state machine, a stranger's gets ERROR 5. Nothing once finished.
+    func handleDatagram(_ index: Int, of batch: DatagramReceiveBatch, in environment: TransferEnvironment) {
+        guard !finished, let sender = batch.source(index) else { return }
         guard TransferIdentity.isExpected(sender, expected: peer) else {
             answerStranger(sender, in: environment)
             return
         }
-        receive(batch.payload(0), in: environment)
+        receive(batch.payload(index), in: environment)
     }
 
     /// Whether `bytes` is a read request other than the one that started this transfer: the

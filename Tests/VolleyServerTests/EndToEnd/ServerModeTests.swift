@@ -3,11 +3,12 @@ import Testing
 import VolleyServer
 
 /// Every real client against the other transport modes: single-port (all transfers on the
-/// listening socket) and windows without UDP GSO. The default mode is covered by
+/// listening socket), windows without UDP GSO, and transfer sockets read and written one
+/// system call each (epoll) instead of through io_uring. The default mode is covered by
 /// ``RealClientTests``.
-@Suite("End to end: real clients in single-port mode and without GSO")
+@Suite("End to end: real clients in single-port mode, without GSO and without io_uring")
 struct ServerModeTests {
-    static let cases: [(ServerMode, RealClient)] = [ServerMode.singlePort, .withoutSegmentationOffload].flatMap { mode in
+    static let cases: [(ServerMode, RealClient)] = [ServerMode.singlePort, .withoutSegmentationOffload, .withoutIOUring].flatMap { mode in
         RealClient.allCases.map { (mode, $0) }
     }
 

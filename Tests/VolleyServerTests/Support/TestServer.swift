@@ -76,6 +76,8 @@ enum ServerMode: String, CaseIterable, Sendable, CustomStringConvertible {
     case singlePort
     /// A socket per transfer, windows sent as one `sendmmsg` of separate datagrams.
     case withoutSegmentationOffload
+    /// A socket per transfer, with epoll and a system call per socket instead of io_uring.
+    case withoutIOUring
 
     var description: String { rawValue }
 
@@ -83,5 +85,6 @@ enum ServerMode: String, CaseIterable, Sendable, CustomStringConvertible {
     func apply(to configuration: inout TFTPServerConfiguration) {
         configuration.singlePort = self == .singlePort
         configuration.segmentationOffload = self != .withoutSegmentationOffload
+        configuration.ioUring = self != .withoutIOUring
     }
 }
