@@ -34,6 +34,7 @@ MIB = 1 << 20
 SERVERS = {
     "volley": ("volley", "default"),
     "volley-single-port": ("volley", "single-port"),
+    "volley-epoll": ("volley", "default, epoll only (--no-io-uring)"),
     "volley-metrics": ("volley", "default, control plane and metrics on"),
     "tftpd-hpa": ("tftpd-hpa", "fork per transfer"),
     "dnsmasq": ("dnsmasq", "one process"),
@@ -311,7 +312,7 @@ def server_argv(name, binaries, root, port, extra_args=()):
 
 
 def _base_server_argv(name, binaries, root, port):
-    if name in ("volley", "volley-single-port", "volley-metrics"):
+    if name in ("volley", "volley-single-port", "volley-metrics", "volley-epoll"):
         # Every load-generator client comes from 127.0.0.1: no per-client limits.
         argv = [binaries["volley"], "serve", "--root", root, "--host", "127.0.0.1",
                 "--port", str(port), "--log-level", "warning",
@@ -319,6 +320,9 @@ def _base_server_argv(name, binaries, root, port):
         if name == "volley-metrics":
             # Every transfer event also updates the Prometheus series.
             argv += ["--control-listen", f"unix:/tmp/volley-bench-control-{port}.sock"]
+        if name == "volley-epoll":
+            # A system call per transfer socket, as where the kernel forbids io_uring.
+            argv += ["--no-io-uring"]
         return argv + (["--single-port"] if name == "volley-single-port" else [])
     if name == "tftpd-hpa":
         # -L: listen in the foreground (forks a child per transfer, no limit on their number);
