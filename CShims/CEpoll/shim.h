@@ -201,6 +201,9 @@ static inline int volley_ring_submit_and_wait(struct io_uring *ring, unsigned co
     return io_uring_submit_and_wait(ring, count);
 }
 
+/// Queued operations the kernel has not taken (after a submission that could not take all).
+static inline unsigned volley_ring_not_taken(const struct io_uring *ring) { return io_uring_sq_ready(ring); }
+
 /// Takes one completion if one is waiting (`wait` 0) or waits for one (`wait` 1): 1 with
 /// its tag and result, 0 when none is waiting, or -errno from the wait.
 static inline int volley_ring_next_completion(struct io_uring *ring, int wait, uint64_t *tag, int32_t *result) {

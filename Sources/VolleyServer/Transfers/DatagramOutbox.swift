@@ -22,11 +22,14 @@ final class DatagramOutbox {
     private var mappingsInFlight: [FileMapping] = []
     /// The sockets the batch's queued messages go out on (see ``keepUntilFlushed(_:)``).
     private var socketsInFlight: [DatagramSocket] = []
+    /// The ring the batch (and the transfers' receives) go through, until it breaks.
+    private var ring: DatagramRing?
 
     /// With `ring`, the messages of many sockets go out in one submission.
     init(segmentationOffload: Bool, ring: DatagramRing? = nil, logger: Logger) {
         self.segmentationOffload = segmentationOffload
         self.batch = DatagramSendBatch(capacity: 256, ring: ring)
+        self.ring = ring
         self.logger = logger
     }
 
@@ -120,6 +123,10 @@ final class DatagramOutbox {
     func flush() {
         if batch.pendingCount > 0 { note(batch.flush()) }
         forgetSent()
+        if let ring, ring.isBroken {
+            self.ring = nil
+            logger.warning("io_uring could not take a submission (the kernel is short of memory): transfer sockets use a system call each from now on")
+        }
     }
 
     /// Keeps the socket of the messages being queued open until they are sent. Without it,

@@ -41,9 +41,9 @@ final class ReadyTransfers {
                 receiving.append(transfer)
                 descriptors.append(transfer.socket.rawDescriptor)
             }
-            if receiving.count == 1 {
+            if receiving.count == 1 || ring.isBroken {
                 // One socket: a plain recvmsg costs no more than a submission.
-                receiving[0].drainSocket(into: batch, in: environment)
+                for transfer in receiving { transfer.drainSocket(into: batch, in: environment) }
             } else if !receiving.isEmpty {
                 let failure = descriptors.withUnsafeBufferPointer { batch.receiveOne(fromEach: $0, through: ring) }
                 if let failure { environment.logger.debug("receive on a transfer socket failed: \(failure)") }

@@ -18,6 +18,11 @@ public final class DatagramRing {
     /// taken for one of this one (none is expected: each submission reaps all of its own).
     private var generation: UInt64 = 0
     private var queued = 0
+    /// Set when a submission could not hand every operation to the kernel (it ran out of
+    /// memory for requests): the ones left in the queue would run at the next submission,
+    /// on buffers long reused, so the ring is never entered again and its users go back to
+    /// a system call per socket.
+    public private(set) var isBroken = false
 
     /// Sets up a ring of `capacity` entries.
     ///
@@ -64,10 +69,13 @@ public final class DatagramRing {
 
     /// Submits what was queued and waits until every operation completed, then calls
     /// `completed` with each one's queue index and outcome (in completion order).
+    /// Operations the kernel could not take (see ``isBroken``) complete as ``Completion/wouldBlock``:
+    /// not sent, not received.
     ///
     /// `EBADF` and `EFAULT` trap, as in every other call of this layer, unless
     /// `allowingBadAddress(index)` says the operation's payload lies in a file mapping.
     func submit(allowingBadAddress: (Int) -> Bool = { _ in false }, _ completed: (Int, Completion) -> Void) {
+        precondition(!isBroken, "a broken ring was used")
         let count = queued
         guard count > 0 else { return }
         queued = 0
@@ -76,10 +84,17 @@ public final class DatagramRing {
         // One io_uring_enter submits all and, since none can block, finds all completed. A
         // signal may interrupt the wait part: the waits below then collect the rest.
         _ = volley_ring_submit_and_wait(ring, UInt32(count))
+        let notTaken = Int(volley_ring_not_taken(ring))
+        if notTaken > 0 {
+            // The kernel takes operations in order: the last ones stayed behind.
+            isBroken = true
+            for index in (count - notTaken)..<count { completed(index, .wouldBlock) }
+        }
+        let taken = count - notTaken
         var reaped = 0
         var tag: UInt64 = 0
         var result: Int32 = 0
-        while reaped < count {
+        while reaped < taken {
             var status = volley_ring_next_completion(ring, 0, &tag, &result)
             if status == 0 { status = volley_ring_next_completion(ring, 1, &tag, &result) }
             guard status == 1 else { continue }  // EINTR (or EAGAIN): wait again

@@ -160,7 +160,7 @@ public final class DatagramSendBatch {
     @discardableResult
     public func flush() -> Result {
         var result = Result(sent: 0, wouldBlock: 0, firstError: nil, segmentationUnsupported: false)
-        if spansSockets, let ring {
+        if spansSockets, let ring, !ring.isBroken {
             flush(through: ring, into: &result)
         } else {
             var start = 0
