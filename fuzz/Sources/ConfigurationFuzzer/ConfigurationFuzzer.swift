@@ -6,6 +6,7 @@
 // kind; a success changes only settings whose key is in the document (retransmit_timeout_ms may also raise
 // max_retransmit_timeout_ms), stores exactly the values given, accepts no unknown key, and parsing the same text
 // again changes nothing; validationError(), parsedLogLevel() and parsedLogFormat() never trap and report one line.
+// `reactors` stores auto (for auto in any case, or empty) or a number from 1 to 256, and refuses anything else.
 //
 // Fixed (README.md, "Fixed: non-scalar keys and multi-line errors"): a mapping key that is not a scalar used to trap
 // inside Yams.load, and errors quoted the user's text or the document's line raw. Both are findings now: the document
@@ -57,6 +58,9 @@ public func configurationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
             fuzzCheck(error.description.hasPrefix("\(key): expected "), "wrong value for \(key) reported as \(error.description.debugDescription)")
         case .rules:
             break
+        case .reactorCountOutOfRange:
+            fuzzCheck(error.description.hasPrefix("reactors: ") && error.description.hasSuffix(" is not a number from 1 to 256 or auto"),
+                      "a reactors value out of range reported as \(error.description.debugDescription)")
         }
         return 0
     }
@@ -118,6 +122,8 @@ private enum Prediction {
     case numberOutOfRange
     /// A top-level `rules:` list (RulesFile): not predicted beyond "never traps, one-line errors".
     case rules
+    /// A `reactors:` value that is neither `auto` (or empty) nor a number from 1 to 256.
+    case reactorCountOutOfRange
 }
 
 /// Whether some plain scalar of the tree resolves to a YAML 1.1 base-60 integer (`1:30` is 90) that Yams cannot
@@ -214,8 +220,22 @@ private func predict(_ text: String) -> Prediction {
         case (.text, is NSNull): given[key] = .text("")
         default: return .wrongKind(key)
         }
+        if key == SettingsTable.reactors.key, case .text(let text)? = given[key] {
+            // The one text setting with a rule of its own: auto (also empty, any case) or 1...256, kept as the
+            // number it is (`"007"` is 7).
+            guard let normalised = reactorCount(text) else { return .reactorCountOutOfRange }
+            given[key] = .text(normalised)
+        }
     }
     return .accepted(given)
+}
+
+/// What `reactors:` with `text` stores, as the setting reports it back; nil for a value it refuses.
+private func reactorCount(_ text: String) -> String? {
+    let lowered = text.lowercased()
+    if lowered.isEmpty || lowered == "auto" { return "auto" }
+    guard let count = Int(lowered), (1...256).contains(count) else { return nil }
+    return String(count)
 }
 
 /// User text as an error quotes it: in double quotes, `"` and `\` escaped, LF/CR/TAB/NUL as `\n` `\r` `\t` `\0`,
