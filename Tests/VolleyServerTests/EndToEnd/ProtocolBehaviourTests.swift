@@ -204,7 +204,11 @@ struct ProtocolBehaviourTests {
         let directory = try Self.makeRoot(["f.bin": content])
         defer { directory.remove() }
         try await withServer(root: directory.path("root"), configure: {
+            // 3 s however short the measured round trip: a duplicate ACK may bring one resend per
+            // timeout period (RFC 6298 timer), and a loaded machine can hold the second copy of
+            // an ACK back past the 20 ms floor.
             $0.retransmitTimeoutMilliseconds = 3000
+            $0.minimumRetransmitTimeoutMilliseconds = 3000
             $0.maximumRetransmitTimeoutMilliseconds = 3000
         }) { server in
             let address = server.address
