@@ -104,14 +104,17 @@ public enum SettingsFile {
     }
 
     /// Whether Yams's base-60 sum (least significant part first, the base multiplied by 60 after every part,
-    /// the last included) stays within `Int`; a part that is not a number makes Yams give up, not trap.
+    /// the last included) stays within `Int`. Yams reads every part before it sums: a part that is not a number,
+    /// anywhere, makes it give up, not trap.
     static func baseSixtyFits(_ text: String) -> Bool {
         var digits = Substring(text.replacingOccurrences(of: "_", with: ""))
         if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
+        let parts = digits.components(separatedBy: ":")
+        let numbers = parts.compactMap { Int($0) }
+        guard numbers.count == parts.count else { return true }
         var base = 1
         var value = 0
-        for part in digits.components(separatedBy: ":").reversed() {
-            guard let digit = Int(part) else { return true }
+        for digit in numbers.reversed() {
             let (product, productOverflow) = digit.multipliedReportingOverflow(by: base)
             let (sum, sumOverflow) = value.addingReportingOverflow(product)
             let (nextBase, baseOverflow) = base.multipliedReportingOverflow(by: 60)

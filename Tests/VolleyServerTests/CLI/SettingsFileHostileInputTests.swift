@@ -128,6 +128,17 @@ struct SettingsFileHostileInputTests {
         #expect(settings.server.port > 0, "ten parts still fit an Int")
     }
 
+    /// Yams reads every part of a base-60 number before it sums them: a part that is not a number gives up on the
+    /// number, whatever the parts to its right would have overflowed to (found by ConfigurationFuzzer). Such a
+    /// value is not out of range, so the document's real problem is reported: here its unknown key.
+    @Test func aBaseSixtyNumberWithAPartThatIsNotANumberIsNotOutOfRange() throws {
+        var settings = VolleySettings()
+        let error = #expect(throws: SettingsError.self) {
+            try SettingsFile.parse(yaml: "mxri: !!int a:-8446744073709551615:0\n", into: &settings)
+        }
+        #expect(error?.description.hasPrefix("unknown key \"mxri\"") == true, "\(String(describing: error))")
+    }
+
     @Test func anUnreadablePathIsShownOnOneLine() {
         var settings = VolleySettings()
         let error = #expect(throws: SettingsError.self) { try SettingsFile.load("/nonexistent\nFAKE line.yaml", into: &settings) }
