@@ -39,7 +39,9 @@ final class ServerEngine {
     var postToReactor: (@Sendable (@escaping @Sendable (ServerEngine) -> Void) -> Void)?
     /// Runs work on every engine of the server, each on its own thread (set once running).
     var postToAllReactors: (@Sendable (@escaping @Sendable (ServerEngine) -> Void) -> Void)?
-    let receiveBatch = DatagramReceiveBatch(capacity: 64, bufferSize: 2048)
+    /// Listeners drain into it during the turn's events; with io_uring, the ready transfers
+    /// receive into it after them (the two never overlap).
+    let receiveBatch: DatagramReceiveBatch
     /// With io_uring, transfer sockets found readable are received from together here.
     private let readyTransfers: ReadyTransfers?
     /// When each kind of warning was last logged, so that a flood logs once a second.
@@ -62,7 +64,9 @@ final class ServerEngine {
         let outbox = DatagramOutbox(segmentationOffload: configuration.segmentationOffload, ring: ring, logger: logger)
         let environment = TransferEnvironment(reactor: reactor, outbox: outbox, observers: observers, logger: logger)
         self.environment = environment
-        let ready = ring.map { ReadyTransfers(ring: $0, batch: DatagramReceiveBatch(capacity: 64, bufferSize: 2048)) }
+        let receiveBatch = DatagramReceiveBatch(capacity: 64, bufferSize: 2048)
+        self.receiveBatch = receiveBatch
+        let ready = ring.map { ReadyTransfers(ring: $0, batch: receiveBatch) }
         self.readyTransfers = ready
         environment.transferEnded = { [unowned self] transfer in self.remove(transfer) }
         if let ready {
