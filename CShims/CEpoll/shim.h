@@ -1,5 +1,6 @@
 // The one C header of Volley: epoll, eventfd/timerfd, batched datagram I/O (mmsg and
-// io_uring), packet-info control messages, UDP GSO, preadv, openat2 and sd-daemon.
+// io_uring), packet-info control messages, UDP GSO, preadv, openat2, sd-daemon and
+// libcrypto's SHA-256.
 //
 // _GNU_SOURCE is deliberately NOT defined (it breaks every module that also
 // imports Glibc, see shared/swift-notes.md). The few GNU-only declarations we
@@ -29,6 +30,8 @@
 #include <sys/uio.h>
 #include <linux/openat2.h>
 #include <systemd/sd-daemon.h>
+// SHA-256 for the file store (EVP digests of the system's libcrypto).
+#include <openssl/evp.h>
 // The kernel's io_uring definitions, not liburing's copy of them: swift-system's CSystem
 // module includes <linux/io_uring.h>, and two different definitions of one struct break
 // every module that sees both. liburing's copy has the same include guard, so it is skipped.

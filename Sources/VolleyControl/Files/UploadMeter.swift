@@ -1,4 +1,4 @@
-import Crypto
+import VolleySystem
 
 /// Passes an upload's chunks through, counting and hashing them, and stops the stream once
 /// it exceeds the size limit (the store then discards its temporary file).
@@ -10,12 +10,9 @@ struct UploadMeter<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
         // Touched only by the one task that iterates the upload, then read after it.
         fileprivate(set) var bytes = 0
         fileprivate(set) var exceededLimit = false
-        fileprivate var hasher = SHA256()
-        /// The SHA-256 of what went through, as lowercase hex.
-        var sha256: String { hasher.finalize().map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined() }
+        fileprivate let hasher = SHA256Hasher()
+        /// The SHA-256 of what went through, as lowercase hex. Read it once, after the upload.
+        var sha256: String { hasher.finalizeHex() }
     }
 
     /// Thrown into the store when the upload is larger than allowed.
@@ -37,7 +34,7 @@ struct UploadMeter<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
                 tally.exceededLimit = true
                 throw TooLarge()
             }
-            tally.hasher.update(data: chunk)
+            tally.hasher.update(chunk)
             return chunk
         }
     }

@@ -1,4 +1,3 @@
-import Crypto
 import Glibc
 import VolleySystem
 
@@ -91,7 +90,7 @@ extension RootDirectoryStore {
             return StoredFile(.unchanged, upload)
         }
         let temporary = try upload.makeTemporary()
-        var hasher = SHA256()
+        let hasher = SHA256Hasher()
         var iterator = chunks.makeAsyncIterator()
         while true {
             let chunk: [UInt8]?
@@ -106,9 +105,9 @@ extension RootDirectoryStore {
             } catch {
                 throw .io(error, name: name)
             }
-            hasher.update(data: chunk)
+            hasher.update(chunk)
         }
-        if let expected, !SHA256Hex.matches(SHA256Hex.string(hasher.finalize()), expected) {
+        if let expected, !SHA256Hex.matches(hasher.finalizeHex(), expected) {
             throw .checksumMismatch(name)
         }
         try upload.commit(temporary)

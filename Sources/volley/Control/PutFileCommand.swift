@@ -1,8 +1,8 @@
 import ArgumentParser
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import NIOCore
+import VolleySystem
 
 /// `volley files put`: upload a local file, skipped when the server already has the same bytes.
 struct PutFileCommand: ControlCommand {
@@ -60,9 +60,9 @@ struct PutFileCommand: ControlCommand {
     static func sha256(ofFile path: String) -> String? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
-        var hasher = SHA256()
-        while let data = try? handle.read(upToCount: 1 << 20), !data.isEmpty { hasher.update(data: data) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let hasher = SHA256Hasher()
+        while let data = try? handle.read(upToCount: 1 << 20), !data.isEmpty { data.withUnsafeBytes { hasher.update($0) } }
+        return hasher.finalizeHex()
     }
 }
 
