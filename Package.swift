@@ -1,13 +1,6 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// fuzz/run compiles and links every Swift product of the graph with -sanitize=fuzzer, build
-// tools included: the OpenAPI generator's executable would then get libFuzzer's main as well
-// as its own. The fuzzers never use VolleyControl, so a fuzzing build leaves its plugin out.
-let isFuzzingBuild = Context.environment["VOLLEY_FUZZING_BUILD"] != nil
-let openAPIGenerator: [Target.PluginUsage] =
-    isFuzzingBuild ? [] : [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
-
 let package = Package(
     name: "Volley",
     platforms: [.macOS(.v15)],
@@ -21,14 +14,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         // The control plane (`volley serve --control-listen`, `volley files`, `volley status`).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        .package(url: "https://github.com/apple/swift-openapi-generator", from: "1.14.3"),
         .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -36,12 +27,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        // Layer 0: the only place that talks to C (epoll, mmsg, preadv, openat2, sd-daemon).
+        // Layer 0: the only place that talks to C (epoll, mmsg, preadv, openat2, sd-daemon, SHA-256).
         .systemLibrary(
             name: "CEpoll",
             path: "CShims/CEpoll",
             pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev", "liburing-dev", "pkg-config"])]
+            providers: [.apt(["libsystemd-dev", "liburing-dev", "libssl-dev", "pkg-config"])]
         ),
         // Layer 1: every system call of the project: owning descriptors, typed errno, epoll,
         // sockets and batched datagram I/O, confined file access, threads, systemd.
@@ -59,8 +50,7 @@ let package = Package(
             dependencies: [
                 "VolleySystem", "VolleyReactor", "TFTPProtocol",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -70,7 +60,8 @@ let package = Package(
             dependencies: ["VolleyServer", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
         // Layer 5: the HTTP control plane of a running server: the API in `openapi.yaml`
-        // (served through the generated protocol), metrics, sessions. Never on the reactor thread.
+        // (served through the protocol generated from it ahead of time into Generated/ by
+        // scripts/generate-openapi), metrics, sessions. Never on the reactor thread.
         .target(
             name: "VolleyControl",
             dependencies: [
@@ -81,11 +72,10 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                        .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            plugins: openAPIGenerator
+            exclude: ["openapi.yaml", "openapi-generator-config.yaml", "Generated/openapi.sha256"]
         ),
         // Layer 5: the command line.
         .executableTarget(
@@ -93,8 +83,7 @@ let package = Package(
             dependencies: [
                 "VolleyServer", "VolleySystem", "VolleyConfiguration", "VolleyControl",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                        .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
