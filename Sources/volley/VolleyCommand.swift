@@ -6,7 +6,7 @@ import VolleyServer
 struct VolleyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volley",
-        abstract: "A read-only TFTP server for netboot labs, on one epoll reactor thread.",
+        abstract: "A read-only TFTP server for netboot labs, on one epoll reactor thread per core.",
         discussion: """
             Serves a directory read-only over TFTP (RFC 1350) with the blksize, tsize, timeout \
             and windowsize options (RFC 2347, 2348, 2349, 7440). Requests cannot leave the \
