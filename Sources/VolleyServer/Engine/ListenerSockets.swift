@@ -13,20 +13,35 @@ enum ListenerSockets {
         let requested = try HostAddressResolver.resolve(configuration.host, port: UInt16(configuration.port))
         do {
             guard count > 1 else { return [try listener(on: requested, reusePort: false)] }
-            // First a plain socket: it fails as usual when another server holds the port (even
-            // another volley's SO_REUSEPORT group, which a group of ours would silently join),
-            // and it picks the port when 0 was asked for. The group then binds that address.
-            let address: SocketAddress
-            do {
-                let probe = try DatagramSocket.bound(to: requested)
-                address = probe.localAddress
-            }  // the probe closes here, before the group binds
-            var listeners: [Listener] = []
-            for _ in 0..<count { listeners.append(try listener(on: address, reusePort: true)) }
-            return listeners
+            // With port 0, another socket of this machine may take the port the probe picked in
+            // the moment between the probe's close and the group's bind: pick another one then.
+            let attempts = requested.port == 0 ? 20 : 1
+            var attempt = 1
+            while true {
+                do {
+                    return try group(of: count, on: requested)
+                } catch where error.errno == .addressInUse && attempt < attempts {
+                    attempt += 1
+                }
+            }
         } catch {
             throw .cannotListen(address: requested.description, reason: Self.explain(error, port: requested.port))
         }
+    }
+
+    /// `count` listeners in one SO_REUSEPORT group on `requested`.
+    private static func group(of count: Int, on requested: SocketAddress) throws(SystemError) -> [Listener] {
+        // First a plain socket: it fails as usual when another server holds the port (even
+        // another volley's SO_REUSEPORT group, which a group of ours would silently join),
+        // and it picks the port when 0 was asked for. The group then binds that address.
+        let address: SocketAddress
+        do {
+            let probe = try DatagramSocket.bound(to: requested)
+            address = probe.localAddress
+        }  // the probe closes here, before the group binds
+        var listeners: [Listener] = []
+        for _ in 0..<count { listeners.append(try listener(on: address, reusePort: true)) }
+        return listeners
     }
 
     private static func listener(on address: SocketAddress, reusePort: Bool) throws(SystemError) -> Listener {
