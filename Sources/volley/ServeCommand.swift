@@ -183,11 +183,16 @@ struct ServeCommand: ParsableCommand {
         let server = TFTPServer(
             configuration: configuration, logger: logger, heartbeat: heartbeat, observers: [notifier] + (metrics.map { [$0] } ?? []),
             origin: origin)
+        let controlToken = try metrics.map { _ in try Self.controlToken(settings.control) }
         let reloader = ConfigurationReloader(
             signals: hangups, server: server, notifier: notifier, logger: logger, logSettings: logSettings,
-            load: { try self.loadSettings() })
-        let controlPlane = try metrics.map {
-            try Self.controlPlane(settings.control, server: server, metrics: $0, health: health, reload: { reloader.reload() }, logger: logger)
+            controlToken: controlToken, load: { try self.loadSettings() })
+        let controlPlane = try metrics.flatMap { metrics in
+            try controlToken.map { token in
+                try Self.controlPlane(
+                    settings.control, token: token, server: server, metrics: metrics, health: health,
+                    reload: { reloader.reload() }, logger: logger)
+            }
         }
         do {
             try server.start()
@@ -230,19 +235,27 @@ struct ServeCommand: ParsableCommand {
         }
     }
 
-    /// The control plane `settings` ask for; a bad address, token file or a non-loopback
-    /// address without a token stops the start with one line.
+    /// The control plane's token `settings` ask for; a bad address, token file or a
+    /// non-loopback address without a token stops the start with one line.
+    private static func controlToken(_ settings: ControlSettings) throws -> ControlToken {
+        do {
+            return try ControlToken(file: settings.tokenFile, address: try ControlAddress(parsing: settings.listen))
+        } catch {
+            throw StartupFailure("cannot start the control plane: \(error)")
+        }
+    }
+
+    /// The control plane `settings` ask for, checking requests against `token`.
     private static func controlPlane(
-        _ settings: ControlSettings, server: TFTPServer, metrics: TransferMetrics, health: ReactorHealth,
+        _ settings: ControlSettings, token: ControlToken, server: TFTPServer, metrics: TransferMetrics, health: ReactorHealth,
         reload: @escaping @Sendable () -> String?, logger: Logger
     ) throws -> ControlPlane {
         do {
-            let token = settings.tokenFile.isEmpty ? nil : try BearerToken(contentsOf: settings.tokenFile)
             let configuration = ControlPlaneConfiguration(
                 address: try ControlAddress(parsing: settings.listen), token: token,
                 maximumUploadBytes: settings.maximumUploadBytes, sessionTTLSeconds: settings.sessionTTLSeconds,
                 allowFileURLs: settings.allowFileURLs)
-            return try ControlPlane(
+            return ControlPlane(
                 configuration: configuration, server: server, metrics: metrics, health: health, reload: reload, logger: logger)
         } catch {
             throw StartupFailure("cannot start the control plane: \(error)")

@@ -3,7 +3,7 @@ import Hummingbird
 
 /// Refuses every request without the bearer token with 401 (when a token is configured).
 struct AuthorizationMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: BearerToken
+    let token: ControlToken
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard token.accepts(authorization: request.headers[.authorization]) else {

@@ -3,9 +3,11 @@ import ServiceLifecycle
 import UnixSignals
 import VolleyServer
 import VolleyConfiguration
+import VolleyControl
 
 /// SIGHUP re-reads the configuration: limits and logging apply at once, a new root to new
-/// transfers. A broken file is logged in one line and the running settings are kept.
+/// transfers, and the control plane's token file is read anew. A broken file is logged in
+/// one line and the running settings are kept.
 struct ConfigurationReloader: Service {
     /// SIGHUP, trapped before the server starts (its default action would end volley).
     let signals: UnixSignalsSequence
@@ -13,6 +15,8 @@ struct ConfigurationReloader: Service {
     let notifier: ServiceNotifier
     let logger: Logger
     let logSettings: LogSettings
+    /// The control plane's token, when it runs.
+    let controlToken: ControlToken?
     /// Reads the settings anew (defaults, file, flags).
     let load: @Sendable () throws -> VolleySettings
 
@@ -37,9 +41,12 @@ struct ConfigurationReloader: Service {
             let settings = try load()
             let level = try settings.parsedLogLevel()
             let format = try settings.parsedLogFormat()
+            // Read before anything changes, so that a bad token file changes nothing.
+            let newToken = try controlToken.map { try $0.read(file: settings.control.tokenFile) }
             try server.reload(settings.server)
             logSettings.level = level
             logSettings.format = format
+            if let controlToken, let newToken { controlToken.use(newToken) }
             return nil
         } catch {
             logger.error("reload failed, keeping the running configuration: \(error)")
