@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import OpenAPIHummingbird
+import OpenAPIRuntime
 import ServiceLifecycle
 import VolleyServer
 
@@ -9,8 +10,8 @@ import VolleyServer
 public struct ControlPlaneConfiguration: Sendable {
     /// Where to listen.
     public var address: ControlAddress
-    /// The token every request must carry; nil: none (loopback and unix sockets only).
-    public var token: BearerToken?
+    /// The token every request must carry (none: loopback and unix sockets only), re-read on reload.
+    public var token: ControlToken
     /// The largest upload or fetch accepted.
     public var maximumUploadBytes: Int
     /// The time to live of a session created without one.
@@ -18,7 +19,7 @@ public struct ControlPlaneConfiguration: Sendable {
     /// Whether fetches may copy `file://` URLs (any file volley can read) into the root.
     public var allowFileURLs: Bool
 
-    public init(address: ControlAddress, token: BearerToken?, maximumUploadBytes: Int, sessionTTLSeconds: Int, allowFileURLs: Bool = false) {
+    public init(address: ControlAddress, token: ControlToken, maximumUploadBytes: Int, sessionTTLSeconds: Int, allowFileURLs: Bool = false) {
         self.address = address
         self.token = token
         self.maximumUploadBytes = maximumUploadBytes
@@ -38,17 +39,12 @@ public final class ControlPlane: Service {
     private let api: ControlAPI
     private let logger: Logger
 
-    /// - Throws: ``ControlPlaneError/tokenRequired(_:)`` for a non-loopback address without a token.
     /// - Parameter reload: re-reads the configuration (`POST /v1/reload`), returning the
     ///   one-line reason when the new one is refused.
     public init(
         configuration: ControlPlaneConfiguration, server: TFTPServer, metrics: TransferMetrics,
         health: ReactorHealth, reload: @escaping @Sendable () -> String? = { "no configuration file to reload" }, logger: Logger
-    ) throws(ControlPlaneError) {
-        if configuration.token == nil, !configuration.address.isLocal {
-            throw .tokenRequired(
-                "control_listen \(configuration.address) is reachable from other machines: set control_token_file (or listen on loopback or a unix socket)")
-        }
+    ) {
         self.configuration = configuration
         self.logger = logger
         api = ControlAPI(
@@ -63,12 +59,16 @@ public final class ControlPlane: Service {
         let router = Router()
         router.middlewares.add(RequestCountingMiddleware(metrics: api.metrics))
         router.middlewares.add(ErrorMiddleware())
-        if let token = configuration.token { router.middlewares.add(AuthorizationMiddleware(token: token)) }
-        try api.registerHandlers(on: router)
+        router.middlewares.add(AuthorizationMiddleware(token: configuration.token))
+        // Paths read as they are: "boot/k.img", not JSONEncoder's default "boot\/k.img".
+        try api.registerHandlers(
+            on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+            middlewares: [DateHeaderMiddleware()])
         let address = configuration.address
         let logger = logger
         let application = Application(
             responder: FilePathRewritingResponder(base: router.buildResponder()),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()])),
             configuration: .init(address: address.bindAddress, serverName: "volley"),
             onServerRunning: { channel in
                 logger.info("control plane listening on \(ControlPlane.describe(address, bound: channel.localAddress))")

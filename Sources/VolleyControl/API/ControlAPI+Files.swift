@@ -29,7 +29,9 @@ extension ControlAPI {
         do {
             let reader = try store.openFile(input.path.path)
             let digest = try digests.digest(of: reader)
-            return .ok(.init(headers: .init(xChecksumSHA256: digest, xFileSize: Int64(clamping: reader.info.size))))
+            let modified = HTTPDate.string(epochSeconds: reader.info.modificationNanoseconds / 1_000_000_000)
+            return .ok(.init(headers: .init(
+                xChecksumSHA256: digest, xFileSize: Int64(clamping: reader.info.size), lastModified: modified)))
         } catch .fileNotFound {
             return .notFound(.init())
         } catch .accessViolation {
@@ -99,15 +101,16 @@ extension ControlAPI {
         _ name: String, from chunks: some AsyncSequence<[UInt8], any Error> & Sendable, sha256: String?, session: String?
     ) async -> Result<(Components.Schemas.PutResult, created: Bool), APIError> {
         if let session, sessions.session(session) == nil { return .failure(.unknownSession(session)) }
-        let existed = (try? store.fileInfo(name)) != nil
         let meter = UploadMeter(base: chunks, limit: maximumUploadBytes, tally: .init())
         let result: PutFileResult
+        let created: Bool
         do {
-            result = try await server.putFile(name, from: meter, sha256: sha256)
+            (result, created) = try await server.putFileReportingCreation(name, from: meter, sha256: sha256)
         } catch {
             if meter.tally.exceededLimit { return .failure(.tooLarge(maximumUploadBytes)) }
             return .failure(APIError(error))
         }
+        // The one look at the stored file: its identity for the session, its size for the answer.
         let info = try? store.fileInfo(name)
         if let session, let info {
             _ = sessions.record(.init(path: name, device: info.device, inode: info.inode), in: session)
@@ -117,7 +120,7 @@ extension ControlAPI {
         if !skipped { logger.info("control plane: stored \(name) (\(meter.tally.bytes) bytes)") }
         let answer = Components.Schemas.PutResult(
             path: name, skipped: skipped, size: Int64(clamping: info?.size ?? UInt64(meter.tally.bytes)), sha256: digest)
-        return .success((answer, created: !skipped && !existed))
+        return .success((answer, created: created))
     }
 
     private static func failed(_ error: APIError) -> Operations.PutFile.Output {

@@ -635,7 +635,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
             }
         )
     }
-    /// The file's size and SHA-256 (Jumpstarter's check_file_checksum).
+    /// The file's size, modification time and SHA-256 (Jumpstarter's check_file_checksum).
     ///
     /// - Remark: HTTP `HEAD /v1/files/{path}`.
     /// - Remark: Generated from `#/paths//v1/files/{path}/head(headFile)`.
@@ -675,6 +675,11 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         in: &response.headerFields,
                         name: "X-File-Size",
                         value: value.headers.xFileSize
+                    )
+                    try converter.setHeaderFieldAsURI(
+                        in: &response.headerFields,
+                        name: "Last-Modified",
+                        value: value.headers.lastModified
                     )
                     return (response, nil)
                 case let .notFound(value):

@@ -880,7 +880,7 @@ internal enum Operations {
             }
         }
     }
-    /// The file's size and SHA-256 (Jumpstarter's check_file_checksum).
+    /// The file's size, modification time and SHA-256 (Jumpstarter's check_file_checksum).
     ///
     /// - Remark: HTTP `HEAD /v1/files/{path}`.
     /// - Remark: Generated from `#/paths//v1/files/{path}/head(headFile)`.
@@ -918,17 +918,24 @@ internal enum Operations {
                     internal var xChecksumSHA256: Swift.String
                     /// - Remark: Generated from `#/paths/v1/files/{path}/HEAD/responses/200/headers/X-File-Size`.
                     internal var xFileSize: Swift.Int64
+                    /// The file's modification time as an HTTP date (RFC 9110), as GET /v1/files lists it.
+                    ///
+                    /// - Remark: Generated from `#/paths/v1/files/{path}/HEAD/responses/200/headers/Last-Modified`.
+                    internal var lastModified: Swift.String
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xChecksumSHA256:
                     ///   - xFileSize:
+                    ///   - lastModified: The file's modification time as an HTTP date (RFC 9110), as GET /v1/files lists it.
                     internal init(
                         xChecksumSHA256: Swift.String,
-                        xFileSize: Swift.Int64
+                        xFileSize: Swift.Int64,
+                        lastModified: Swift.String
                     ) {
                         self.xChecksumSHA256 = xChecksumSHA256
                         self.xFileSize = xFileSize
+                        self.lastModified = lastModified
                     }
                 }
                 /// Received HTTP response headers

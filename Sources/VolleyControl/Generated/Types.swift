@@ -30,7 +30,7 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `DELETE /v1/files/{path}`.
     /// - Remark: Generated from `#/paths//v1/files/{path}/delete(deleteFile)`.
     func deleteFile(_ input: Operations.DeleteFile.Input) async throws -> Operations.DeleteFile.Output
-    /// The file's size and SHA-256 (Jumpstarter's check_file_checksum).
+    /// The file's size, modification time and SHA-256 (Jumpstarter's check_file_checksum).
     ///
     /// - Remark: HTTP `HEAD /v1/files/{path}`.
     /// - Remark: Generated from `#/paths//v1/files/{path}/head(headFile)`.
@@ -152,7 +152,7 @@ extension APIProtocol {
             headers: headers
         ))
     }
-    /// The file's size and SHA-256 (Jumpstarter's check_file_checksum).
+    /// The file's size, modification time and SHA-256 (Jumpstarter's check_file_checksum).
     ///
     /// - Remark: HTTP `HEAD /v1/files/{path}`.
     /// - Remark: Generated from `#/paths//v1/files/{path}/head(headFile)`.

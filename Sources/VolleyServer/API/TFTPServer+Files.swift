@@ -43,6 +43,16 @@ extension TFTPServer {
         remember(try await store.storeFile(name, from: chunks, sha256: sha256), as: name)
     }
 
+    /// ``putFile(_:from:sha256:)`` that also says whether the name was new (nothing was there
+    /// before the upload), as the store saw it: for an API that answers 201 or 200 without
+    /// looking at the file a second time.
+    public func putFileReportingCreation<S: AsyncSequence>(
+        _ name: String, from chunks: S, sha256: String? = nil
+    ) async throws(TFTPError) -> (result: PutFileResult, created: Bool) where S.Element == [UInt8] {
+        let stored = try await store.storeFile(name, from: chunks, sha256: sha256)
+        return (remember(stored, as: name), stored.created)
+    }
+
     /// Notes a file this server created, for ``TFTPServerConfiguration/removeCreatedFilesOnStop``.
     private func remember(_ stored: StoredFile, as name: String) -> PutFileResult {
         if stored.created { _ = createdFiles.withLock { $0.insert(name) } }

@@ -27,12 +27,21 @@ struct ControlFilesTests {
         #expect(head.status == 200)
         #expect(ControlPlaneFixture.header("X-Checksum-SHA256", in: head.headers) == (try await sha256sum(second, scratch: fixture.scratch)))
         #expect(ControlPlaneFixture.header("X-File-Size", in: head.headers) == "70000")
+        // Last-Modified as an HTTP date: RFC 9110's own example, and a leap day.
+        for (seconds, date) in [(784_111_777, "Sun, 06 Nov 1994 08:49:37 GMT"), (951_825_599, "Tue, 29 Feb 2000 11:59:59 GMT")] {
+            _ = try await runProcess("touch", arguments: ["-m", "-d", "@\(seconds)", fixture.scratch.path("root/boot/vmlinuz")], timeout: 30)
+            let dated = try await fixture.curl("HEAD", "/v1/files/boot/vmlinuz")
+            #expect(ControlPlaneFixture.header("Last-Modified", in: dated.headers) == date, "\(dated.headers)")
+        }
 
         _ = try fixture.scratch.write("root/a.bin", [1, 2, 3])
         let list = try await fixture.curl("GET", "/v1/files")
         #expect(list.status == 200)
         let entries = list.jsonArray ?? []
         #expect(entries.compactMap { $0["path"] as? String } == ["a.bin", "boot/vmlinuz"], "\(list.text)")
+        // Slashes are not escaped: the path reads as it is.
+        #expect(list.text.contains("\"boot/vmlinuz\"") && !list.text.contains("\\/"), "\(list.text)")
+        #expect(replaced.text.contains("\"boot/vmlinuz\""), "\(replaced.text)")
         #expect(entries.first?["size"] as? Int == 3)
         #expect(entries.allSatisfy { ($0["modified"] as? String)?.hasSuffix("Z") == true }, "\(list.text)")
 
@@ -44,6 +53,27 @@ struct ControlFilesTests {
         #expect(again.json?["error"] as? String == "FileNotFound", "\(again.text)")
         #expect(try await fixture.curl("GET", "/v1/files/missing.bin").status == 404)
         #expect(try await fixture.curl("HEAD", "/v1/files/missing.bin").status == 404)
+    }
+
+    @Test("Expect: 100-continue gets an interim 100 before the body is sent (curl -T does not wait for its timeout)")
+    func expectContinueIsAnswered() async throws {
+        let fixture = try await ControlPlaneFixture("cp-continue")
+        defer { fixture.stop() }
+        let bytes = SeededBytes.make(count: 2_000_000, seed: 7)
+        _ = try fixture.scratch.write("upload.bin", bytes)
+        // curl waits up to --expect100-timeout for the 100 before it sends anyway: without the
+        // interim answer the dump below would hold only the final status line.
+        let answer = try await fixture.curl(
+            "PUT", "/v1/files/big.bin", headers: ["Expect: 100-continue"], bodyFile: fixture.scratch.path("upload.bin"),
+            extra: ["--expect100-timeout", "100"])
+        #expect(answer.status == 201, "\(answer.text)")
+        #expect(answer.headers.contains("HTTP/1.1 100 Continue"), "\(answer.headers)")
+        #expect(fixture.scratch.contents("root/big.bin") == bytes)
+        // An upload the server refuses still gets its final answer after the 100.
+        let refused = try await fixture.curl(
+            "PUT", "/v1/files/..%2Fescape", headers: ["Expect: 100-continue"], bodyFile: fixture.scratch.path("upload.bin"),
+            extra: ["--expect100-timeout", "100"])
+        #expect((400..<500).contains(refused.status), "\(refused.status) \(refused.headers)")
     }
 
     @Test("Traversal through the API is refused: dot segments, encoded slashes and dots, absolute paths, symlinks out")

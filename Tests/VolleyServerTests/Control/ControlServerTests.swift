@@ -93,6 +93,34 @@ struct ControlServerTests {
         #expect(try await fixture.curl("PUT", "/v1/files/x", body: [1]).status == 201)
     }
 
+    @Test("A reload re-reads the token file: the new token works, the old one gets 401; an empty file changes nothing")
+    func tokenIsReadAgainOnReload() async throws {
+        let fixture = try await ControlPlaneFixture("cp-token-reload", listen: "127.0.0.1:0", token: "first-token")
+        defer { fixture.stop() }
+        #expect(try await fixture.curl("GET", "/v1/files", token: "first-token").status == 200)
+        _ = try fixture.scratch.write("token", Array("second-token\n".utf8))
+        #expect(try await fixture.curl("GET", "/v1/files", token: "first-token").status == 200, "no reload yet")
+        #expect(try await fixture.curl("POST", "/v1/reload", token: "first-token").status == 200)
+        #expect(try await fixture.curl("GET", "/v1/files", token: "first-token").status == 401)
+        #expect(try await fixture.curl("GET", "/v1/files", token: "second-token").status == 200)
+
+        // An empty token file is refused; the token in use stays, and SIGHUP takes the same path.
+        _ = try fixture.scratch.write("token", Array("\n".utf8))
+        let refused = try await fixture.curl("POST", "/v1/reload", token: "second-token")
+        #expect(refused.status != 200 && refused.text.contains("control_token_file"), "\(refused.status) \(refused.text)")
+        #expect(try await fixture.curl("GET", "/v1/files", token: "second-token").status == 200)
+        _ = try fixture.scratch.write("token", Array("third-token".utf8))
+        fixture.service.send(SIGHUP)
+        var answer = 0
+        for _ in 0..<100 {
+            answer = try await fixture.curl("GET", "/v1/files", token: "third-token").status
+            if answer == 200 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(answer == 200)
+        #expect(try await fixture.curl("GET", "/v1/files", token: "second-token").status == 401)
+    }
+
     @Test("A non-loopback control address without a token file is refused at start, in one line")
     func nonLoopbackNeedsToken() async throws {
         let scratch = try TestDirectory("cp-refuse")
