@@ -58,6 +58,14 @@ struct SocketAddressTests {
         #expect(SocketAddress(ip: "::1", port: 69)!.mappedToIPv6 == SocketAddress(ip: "::1", port: 69)!)
     }
 
+    @Test func unmappedTextIsPlainIPv4ForMappedAddresses() {
+        #expect(SocketAddress(ip: "::ffff:192.0.2.7", port: 69)!.unmappedIPString == "192.0.2.7")
+        #expect(SocketAddress(ip: "::ffff:0.0.0.0", port: 69)!.unmappedIPString == "0.0.0.0")
+        #expect(SocketAddress(ip: "192.0.2.7", port: 69)!.unmappedIPString == "192.0.2.7")
+        #expect(SocketAddress(ip: "::1", port: 69)!.unmappedIPString == "::1")
+        #expect(SocketAddress(ip: "1::ffff:127.0.0.1", port: 69)!.unmappedIPString == "1::ffff:7f00:1")
+    }
+
     @Test func equalityAndHashing() {
         let a = SocketAddress(ip: "127.0.0.1", port: 69)!
         let b = SocketAddress(ip: "127.0.0.1", port: 69)!

@@ -20,7 +20,7 @@ extension ServerEngine {
         guard !rules.rules.isEmpty else {
             return .success(ResolvedRequest(rule: nil, root: root, name: request.filenameBytes, options: RuleOptions()))
         }
-        let ip = client.isV4Mapped ? String(client.ipString.dropFirst("::ffff:".count)) : client.ipString
+        let ip = client.unmappedIPString
         let decision = rules.decide(
             name: request.filename, address: client.addressBytes, ip: ip, root: configuration.rootDirectory,
             mac: { neighbours.mac(of: ip, now: reactor.now) })

@@ -14,12 +14,12 @@ final class NeighbourCache {
         self.read = read
     }
 
-    /// The MAC address of `ip`, nil when the table has none (IPv6, routed clients).
+    /// The MAC address of `ip` (IPv4 text, a v4-mapped client already unmapped by
+    /// ``SocketAddress/unmappedIPString``), nil when the table has none (IPv6, routed clients).
     func mac(of ip: String, now: UInt64) -> MACAddress? {
-        let unmapped = ip.hasPrefix("::ffff:") ? String(ip.dropFirst("::ffff:".count)) : ip
-        if let readAt, now &- readAt < 1000, let known = entries[unmapped] { return MACAddress(known) }
+        if let readAt, now &- readAt < 1000, let known = entries[ip] { return MACAddress(known) }
         entries = read()
         readAt = now
-        return entries[unmapped].flatMap(MACAddress.init)
+        return entries[ip].flatMap(MACAddress.init)
     }
 }

@@ -105,6 +105,18 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The address as text, with an IPv4 client of a dual-stack socket (`::ffff:a.b.c.d`)
+    /// written as the IPv4 address `a.b.c.d` it is: what rules and the neighbour table name.
+    public var unmappedIPString: String {
+        guard case .v6(let a) = self, isV4Mapped else { return ipString }
+        var v4 = sockaddr_in()
+        v4.sin_family = sa_family_t(AF_INET)
+        withUnsafeBytes(of: a.sin6_addr) { bytes in
+            withUnsafeMutableBytes(of: &v4.sin_addr) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[12..<16])) }
+        }
+        return SocketAddress.v4(v4).ipString
+    }
+
     /// This address as a dual-stack IPv6 socket sees it: an IPv4 address becomes `::ffff:a.b.c.d`
     /// (same port); an IPv6 address is returned unchanged.
     public var mappedToIPv6: SocketAddress {
