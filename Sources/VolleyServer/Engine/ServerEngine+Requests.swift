@@ -107,10 +107,20 @@ extension ServerEngine {
     /// Reports a request that gets no answer (the client retries), with a warning at most once a second.
     private func drop(_ request: TFTPRequest, from client: SocketAddress, _ reason: RefusalReason, detail: String) {
         switch reason {
+        // Each warning names the setting to raise: the per-client limits count per address, so
+        // a NAT'd lab segment, where every board has one address, reaches them first.
         case .atCapacity:
-            warnAtMostOncePerSecond("capacity", "at the limit of \(configuration.maximumTransfers) transfers: dropping new requests until some finish")
-        case .clientAtCapacity, .rateLimited:
-            warnAtMostOncePerSecond(reason.rawValue, "dropping requests: \(detail)")
+            warnAtMostOncePerSecond(
+                "capacity",
+                "at the limit of \(configuration.maximumTransfers) transfers: dropping new requests until some finish (max_transfers)")
+        case .clientAtCapacity:
+            warnAtMostOncePerSecond(
+                reason.rawValue,
+                "dropping requests: \(detail) (max_transfers_per_client counts per address: raise it, or 0 for no limit, when many boards share one address behind NAT)")
+        case .rateLimited:
+            warnAtMostOncePerSecond(
+                reason.rawValue,
+                "dropping requests: \(detail) (request_rate_per_client counts per address: raise it, or 0 for no limit, when many boards share one address behind NAT)")
         default:
             break
         }
