@@ -204,6 +204,19 @@ static inline int volley_ring_submit_and_wait(struct io_uring *ring, unsigned co
     return io_uring_submit_and_wait(ring, count);
 }
 
+/// For tests only: submits at most `limit` of the queued operations, as a kernel short of
+/// memory for requests does, and waits for their completions. Publishes the queue first,
+/// as io_uring_submit does, so the rest stay in the kernel's queue untaken. Returns what
+/// io_uring_enter returns (operations taken, or -errno).
+static inline int volley_ring_submit_at_most(struct io_uring *ring, unsigned limit) {
+    unsigned tail = ring->sq.sqe_tail;
+    if (ring->sq.sqe_head != tail) {
+        ring->sq.sqe_head = tail;
+        io_uring_smp_store_release(ring->sq.ktail, tail);
+    }
+    return io_uring_enter(ring->ring_fd, limit, limit, IORING_ENTER_GETEVENTS, NULL);
+}
+
 /// Queued operations the kernel has not taken (after a submission that could not take all).
 static inline unsigned volley_ring_not_taken(const struct io_uring *ring) { return io_uring_sq_ready(ring); }
 

@@ -25,9 +25,9 @@ struct DatagramRingTests {
     /// Queues `count` datagrams, the i-th from `senders[i % senders.count]` (so the sockets
     /// alternate, the worst case for per-socket calls), and flushes once.
     private static func sendAlternating(
-        _ batch: DatagramSendBatch, senders: [Int32], to receiver: SocketAddress, count: Int
+        _ batch: DatagramSendBatch, senders: [Int32], to receiver: SocketAddress, count: Int, firstPayload: Int = 0
     ) -> (DatagramSendBatch.Result, [[UInt8]]) {
-        let datagrams = (0..<count).map { payload($0, length: 20 + $0) }
+        let datagrams = (firstPayload..<firstPayload + count).map { payload($0, length: 20 + $0) }
         let flat = datagrams.flatMap { $0 }
         let result = flat.withUnsafeBytes { raw in
             var offset = 0
@@ -88,6 +88,38 @@ struct DatagramRingTests {
         #expect(result.firstError?.errno.rawValue == EMSGSIZE)
         #expect(Net.receive(receiver)?.bytes == small)
         #expect(Net.receive(receiver)?.bytes == small)
+    }
+
+    @Test("a submission the kernel takes only in part retires the ring: the rest count as not sent and never run; later flushes use a call per socket")
+    func partialSubmissionRetiresTheRing() throws {
+        guard let ring = Self.ring() else { return }
+        let (receiver, receiverAddress) = try Net.bound(Net.v4())
+        let senders = try (0..<5).map { _ in try Net.bound(Net.v4()) }
+        defer { closeDescriptor(receiver); for sender in senders { closeDescriptor(sender.fd) } }
+        try UDPSocket.setReceiveBufferSize(receiver, bytes: 1 << 20)
+        let batch = DatagramSendBatch(capacity: 16, ring: ring)
+
+        // The kernel takes the first two of five operations, as when it is short of memory.
+        ring.submissionLimitForTesting = 2
+        let (first, sentFirst) = Self.sendAlternating(batch, senders: senders.map(\.fd), to: receiverAddress, count: 5)
+        #expect(ring.isBroken)
+        #expect(first.sent == 2)
+        #expect(first.wouldBlock == 3)
+        #expect(first.firstError == nil)
+
+        // The batch no longer enters the ring: five more go out through a call per socket.
+        ring.submissionLimitForTesting = nil
+        let (second, sentSecond) = Self.sendAlternating(
+            batch, senders: senders.map(\.fd), to: receiverAddress, count: 5, firstPayload: 100)
+        #expect(second.sent == 5)
+        #expect(second.wouldBlock == 0)
+
+        var received: [[UInt8]] = []
+        while let datagram = Net.receive(receiver, milliseconds: 300) { received.append(datagram.bytes) }
+        // The two the kernel took, then the second flush's five; the three left in the ring's
+        // queue never ran, not even when the batch was flushed again.
+        #expect(received.count == 7, "\(received.count) datagrams arrived")
+        #expect(received.sorted { $0.count < $1.count } == Array(sentFirst.prefix(2)) + sentSecond)
     }
 
     @Test("a file truncated under its mapping fails that ring send with EFAULT, reported, not a crash")

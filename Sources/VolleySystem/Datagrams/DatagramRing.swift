@@ -23,6 +23,9 @@ public final class DatagramRing {
     /// on buffers long reused, so the ring is never entered again and its users go back to
     /// a system call per socket.
     public private(set) var isBroken = false
+    /// For tests: the kernel takes at most this many operations of a submission, as one short
+    /// of memory for requests does (the seam for the ``isBroken`` path; nil in production).
+    var submissionLimitForTesting: Int?
 
     /// Sets up a ring of `capacity` entries.
     ///
@@ -83,7 +86,11 @@ public final class DatagramRing {
         generation &+= 1
         // One io_uring_enter submits all and, since none can block, finds all completed. A
         // signal may interrupt the wait part: the waits below then collect the rest.
-        _ = volley_ring_submit_and_wait(ring, UInt32(count))
+        if let limit = submissionLimitForTesting, limit < count {
+            _ = volley_ring_submit_at_most(ring, UInt32(limit))
+        } else {
+            _ = volley_ring_submit_and_wait(ring, UInt32(count))
+        }
         let notTaken = Int(volley_ring_not_taken(ring))
         if notTaken > 0 {
             // The kernel takes operations in order: the last ones stayed behind.
