@@ -150,7 +150,15 @@ final class RunningProcess: @unchecked Sendable {
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: kill)
     }
 
+    /// A process nobody can reach any more is ended and reaped: a test that throws while it sets
+    /// up a fixture (before its `defer` that stops the server) leaves no child running.
     deinit {
+        timer?.cancel()
+        if exitStatus == nil {
+            Glibc.kill(pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        }
         close(stdoutFile)
         close(stderrFile)
     }
