@@ -15,7 +15,7 @@ public enum RulesFile {
     static let ruleKeys: Set = ["name", "match", "root", "rewrite", "options"]
     static let matchKeys: Set = ["client", "mac", "name"]
     static let rewriteKeys: Set = ["regex", "replacement", "backslash_to_slash", "case_insensitive"]
-    static let optionKeys: Set = ["tsize", "max_window_size", "max_block_size", "retransmit_timeout_ms"]
+    static let optionKeys = Set(["tsize"] + SettingsTable.ruleOptions.map(\.key))
 
     /// The rules in `value` (the YAML value of `rules:`).
     public static func parse(_ value: Any) throws(SettingsError) -> BootRules {
@@ -81,7 +81,7 @@ public enum RulesFile {
     }
 
     private static func parseOptions(_ value: Any, into rule: inout BootRule, in label: String) throws(RuleError) {
-        guard let fields = value as? [String: Any] else { throw RuleError("options: expected a mapping (tsize, max_window_size, max_block_size, retransmit_timeout_ms)") }
+        guard let fields = value as? [String: Any] else { throw RuleError("options: expected a mapping (\(optionKeys.sorted().joined(separator: ", ")))") }
         try checkKeys(fields, allowed: optionKeys)
         if let tsize = fields["tsize"] {
             switch "\(tsize)" {
@@ -90,10 +90,14 @@ public enum RulesFile {
             default: throw RuleError("options.tsize \(SettingsFile.quoted("\(tsize)")) is not never or auto")
             }
         }
-        if let window = fields["max_window_size"] { rule.options.maximumWindowSize = try integer(window, "options.max_window_size", 1...1024) }
-        if let block = fields["max_block_size"] { rule.options.maximumBlockSize = try integer(block, "options.max_block_size", 8...65464) }
-        if let timeout = fields["retransmit_timeout_ms"] {
-            rule.options.retransmitTimeoutMilliseconds = try integer(timeout, "options.retransmit_timeout_ms", 1...255_000)
+        if let window = fields[SettingsTable.maximumWindowSize.key] {
+            rule.options.maximumWindowSize = try integer(window, SettingsTable.maximumWindowSize)
+        }
+        if let block = fields[SettingsTable.maximumBlockSize.key] {
+            rule.options.maximumBlockSize = try integer(block, SettingsTable.maximumBlockSize)
+        }
+        if let timeout = fields[SettingsTable.retransmitTimeout.key] {
+            rule.options.retransmitTimeoutMilliseconds = try integer(timeout, SettingsTable.retransmitTimeout)
         }
     }
 
@@ -119,9 +123,11 @@ public enum RulesFile {
         return flag
     }
 
-    private static func integer(_ value: Any, _ key: String, _ range: ClosedRange<Int>) throws(RuleError) -> Int {
+    /// The value of an `options:` entry, in the range of the `setting` it overrides.
+    private static func integer(_ value: Any, _ setting: SettingDefinition) throws(RuleError) -> Int {
+        let range = setting.range ?? Int.min...Int.max
         guard let number = value as? Int, range.contains(number) else {
-            throw RuleError("\(key) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw RuleError("options.\(setting.key) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
     }

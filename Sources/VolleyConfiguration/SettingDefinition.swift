@@ -1,3 +1,4 @@
+import VolleyServer
 
 /// A value of a setting, from YAML or from a flag.
 public enum SettingValue: Equatable, Sendable {
@@ -22,8 +23,12 @@ public struct SettingDefinition: Sendable {
     /// The flag's value name in help (`bytes`); ignored for booleans.
     public let valueName: String
     public let kind: Kind
-    /// The default, as the help and the reference show it.
+    /// The default, as the help and the reference show it: the value of `VolleySettings()`,
+    /// or a word for an empty one ("auto-detect", "none", "off").
     public let defaultText: String
+    /// The whole numbers it accepts, for those that have a range (checked by
+    /// `TFTPServerConfiguration.validationError()`, which defines them).
+    public let range: ClosedRange<Int>?
     /// What the setting does, one or two sentences.
     public let meaning: String
     /// Reads the setting's value.
@@ -40,8 +45,11 @@ public struct SettingDefinition: Sendable {
         }
     }
 
-    /// The flag's help: the meaning and the default.
-    public var help: String { "\(meaning) (default: \(defaultText))" }
+    /// The flag's help: the meaning, the range and the default.
+    public var help: String {
+        guard let range else { return "\(meaning) (default: \(defaultText))" }
+        return "\(meaning) (\(range.lowerBound)-\(range.upperBound); default: \(defaultText))"
+    }
 
     /// How a value of this kind is described in errors.
     public var expectation: String {
@@ -55,11 +63,13 @@ public struct SettingDefinition: Sendable {
 
 /// Builds the `store` closures of the table.
 extension SettingDefinition {
+    /// An integer setting; its default is the value `VolleySettings()` holds.
     static func integer(
-        _ key: String, flag: String?, valueName: String, default defaultText: String, _ meaning: String,
+        _ key: String, flag: String?, valueName: String, range: ClosedRange<Int>? = nil, _ meaning: String,
         _ keyPath: WritableKeyPath<VolleySettings, Int> & Sendable
     ) -> SettingDefinition {
-        SettingDefinition(key: key, flag: flag, valueName: valueName, kind: .integer, defaultText: defaultText, meaning: meaning,
+        SettingDefinition(key: key, flag: flag, valueName: valueName, kind: .integer,
+                           defaultText: String(VolleySettings()[keyPath: keyPath]), range: range, meaning: meaning,
                            current: { .integer($0[keyPath: keyPath]) }) {
             settings, value throws(SettingsError) in
             guard case .integer(let number) = value else { throw SettingsError("\(key): expected a whole number") }
@@ -67,11 +77,13 @@ extension SettingDefinition {
         }
     }
 
+    /// A boolean setting; its default (on or off) is the value `VolleySettings()` holds.
     static func boolean(
-        _ key: String, flag: String?, default defaultText: String, _ meaning: String,
+        _ key: String, flag: String?, _ meaning: String,
         _ keyPath: WritableKeyPath<VolleySettings, Bool> & Sendable
     ) -> SettingDefinition {
-        SettingDefinition(key: key, flag: flag, valueName: "", kind: .boolean, defaultText: defaultText, meaning: meaning,
+        SettingDefinition(key: key, flag: flag, valueName: "", kind: .boolean,
+                           defaultText: VolleySettings()[keyPath: keyPath] ? "on" : "off", range: nil, meaning: meaning,
                            current: { .boolean($0[keyPath: keyPath]) }) {
             settings, value throws(SettingsError) in
             guard case .boolean(let on) = value else { throw SettingsError("\(key): expected true or false") }
@@ -79,12 +91,16 @@ extension SettingDefinition {
         }
     }
 
+    /// A text setting; its default is the value `VolleySettings()` holds, shown as `whenEmpty`
+    /// when that is empty.
     static func text(
-        _ key: String, flag: String?, valueName: String, default defaultText: String, _ meaning: String,
+        _ key: String, flag: String?, valueName: String, whenEmpty: String = "none", _ meaning: String,
         _ keyPath: WritableKeyPath<VolleySettings, String> & Sendable
     ) -> SettingDefinition {
-        SettingDefinition(key: key, flag: flag, valueName: valueName, kind: .text, defaultText: defaultText, meaning: meaning,
-                           current: { .text($0[keyPath: keyPath]) }) {
+        let value = VolleySettings()[keyPath: keyPath]
+        return SettingDefinition(key: key, flag: flag, valueName: valueName, kind: .text,
+                                 defaultText: value.isEmpty ? whenEmpty : value, range: nil, meaning: meaning,
+                                 current: { .text($0[keyPath: keyPath]) }) {
             settings, value throws(SettingsError) in
             guard case .text(let string) = value else { throw SettingsError("\(key): expected a string") }
             settings[keyPath: keyPath] = string
@@ -92,9 +108,12 @@ extension SettingDefinition {
     }
 
     /// `reactors`: `auto` (stored as 0) or a number of reactor threads.
-    static func reactorCount(_ key: String, flag: String?, default defaultText: String, _ meaning: String) -> SettingDefinition {
-        SettingDefinition(key: key, flag: flag, valueName: "n|auto", kind: .text, defaultText: defaultText, meaning: meaning,
-                           current: { .text($0.server.reactors == 0 ? "auto" : String($0.server.reactors)) }) {
+    static func reactorCount(_ key: String, flag: String?, _ meaning: String) -> SettingDefinition {
+        let range = TFTPServerConfiguration.reactorsRange
+        let defaultCount = VolleySettings().server.reactors
+        return SettingDefinition(key: key, flag: flag, valueName: "n|auto", kind: .text,
+                                 defaultText: defaultCount == 0 ? "auto" : String(defaultCount), range: nil, meaning: meaning,
+                                 current: { .text($0.server.reactors == 0 ? "auto" : String($0.server.reactors)) }) {
             settings, value throws(SettingsError) in
             let text: String
             switch value {
@@ -104,10 +123,10 @@ extension SettingDefinition {
             }
             if text == "auto" || text.isEmpty {
                 settings.server.reactors = 0
-            } else if let count = Int(text), (1...256).contains(count) {
+            } else if let count = Int(text), range.contains(count) {
                 settings.server.reactors = count
             } else {
-                throw SettingsError("\(key): \(SettingsFile.quoted(text)) is not a number from 1 to 256 or auto")
+                throw SettingsError("\(key): \(SettingsFile.quoted(text)) is not a number from \(range.lowerBound) to \(range.upperBound) or auto")
             }
         }
     }

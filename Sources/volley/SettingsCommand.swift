@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VolleyConfiguration
 
 /// `volley settings`: every YAML key with its flag, default and meaning.
@@ -12,16 +13,84 @@ struct SettingsCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the list as YAML with every key at its default, each explained in a comment.")
     var yaml = false
 
-    func run() {
+    @Flag(
+        name: .long,
+        help: "Print the list as JSON, one object per setting (key, flag, type, default, minimum, maximum, meaning, rule_option), for programs such as the Jumpstarter driver.")
+    var json = false
+
+    func validate() throws {
+        if yaml && json { throw ValidationError("--yaml and --json cannot be combined") }
+    }
+
+    func run() throws {
         let defaults = VolleySettings()
+        if json {
+            print(try Self.json(defaults))
+            return
+        }
         for setting in SettingsTable.all {
             if yaml {
-                print("# \(setting.meaning)")
+                print("# \(setting.meaning)" + (setting.range.map { " (\($0.lowerBound)-\($0.upperBound))" } ?? ""))
                 print("\(setting.key): \(setting.yamlText(of: defaults))\n")
             } else {
                 let flag = setting.flag.map { setting.kind == .boolean ? "--[no-]\($0)" : "--\($0)" } ?? "(YAML only)"
-                print("\(setting.key)  \(flag)  default: \(setting.defaultText)\n    \(setting.meaning)")
+                let range = setting.range.map { "  range: \($0.lowerBound)-\($0.upperBound)" } ?? ""
+                print("\(setting.key)  \(flag)  default: \(setting.defaultText)\(range)\n    \(setting.meaning)")
             }
         }
+    }
+
+    /// One setting as `--json` prints it.
+    private struct Entry: Encodable {
+        var key: String
+        /// `--max-block-size`; nil for a YAML-only key. Booleans also take `--no-…`.
+        var flag: String?
+        /// `integer`, `boolean` or `text`.
+        var type: String
+        /// The default value, typed (an empty text for "none").
+        var `default`: Value
+        /// The default as `--help` shows it.
+        var defaultText: String
+        var minimum: Int?
+        var maximum: Int?
+        var meaning: String
+        /// Whether a rule's `options:` may set it.
+        var ruleOption: Bool
+
+        enum Value: Encodable {
+            case integer(Int), boolean(Bool), text(String)
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.singleValueContainer()
+                switch self {
+                case .integer(let number): try container.encode(number)
+                case .boolean(let on): try container.encode(on)
+                case .text(let string): try container.encode(string)
+                }
+            }
+        }
+    }
+
+    private static func json(_ defaults: VolleySettings) throws -> String {
+        let ruleOptions = Set(SettingsTable.ruleOptions.map(\.key))
+        let entries = SettingsTable.all.map { setting in
+            let value: Entry.Value = switch setting.current(defaults) {
+            case .integer(let number): .integer(number)
+            case .boolean(let on): .boolean(on)
+            case .text(let string): .text(string)
+            }
+            let type = switch setting.kind {
+            case .integer: "integer"
+            case .boolean: "boolean"
+            case .text: "text"
+            }
+            return Entry(
+                key: setting.key, flag: setting.flag.map { "--\($0)" }, type: type, default: value, defaultText: setting.defaultText,
+                minimum: setting.range?.lowerBound, maximum: setting.range?.upperBound, meaning: setting.meaning,
+                ruleOption: ruleOptions.contains(setting.key))
+        }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(entries), as: UTF8.self)
     }
 }

@@ -1,3 +1,4 @@
+import TFTPProtocol
 import VolleySystem
 
 /// Everything a ``TFTPServer`` needs to know before it starts.
@@ -14,12 +15,12 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
     /// The UDP port; 0 picks a free port (read it back from ``TFTPServer/port``).
     public var port: Int = 69
 
-    /// The largest block size a client may negotiate (8…65464).
-    public var maximumBlockSize: Int = 65464
+    /// The largest block size a client may negotiate (``maximumBlockSizeRange``).
+    public var maximumBlockSize: Int = Self.maximumBlockSizeRange.upperBound
     /// Lower blksize to fit the MTU of the interface a request arrived on, so blocks are
     /// never fragmented (some U-Boot builds cannot reassemble fragments).
     public var clampBlockSizeToInterfaceMTU: Bool = true
-    /// The largest window a client may negotiate (RFC 7440), 1…1024.
+    /// The largest window a client may negotiate (RFC 7440), in ``maximumWindowSizeRange``.
     public var maximumWindowSize: Int = 64
     /// The first retransmission timeout in milliseconds when the client did not negotiate one.
     /// Sub-second values suit fast LANs.
@@ -77,6 +78,29 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
     /// (Jumpstarter's `remove_created_on_close`).
     public var removeCreatedFilesOnStop: Bool = false
 
+    // The values each setting accepts, defined once: validation, `volley settings` (its help,
+    // its JSON export, which the Jumpstarter driver reads) and the `options:` of rules read them.
+
+    /// `port`: 0 picks a free port.
+    public static let portRange = 0...65535
+    /// `max_block_size`: what RFC 2348 allows.
+    public static let maximumBlockSizeRange = NegotiationLimits.blockSizeRange
+    /// `max_window_size`: RFC 7440 allows up to 65535; larger windows than this only overrun receivers.
+    public static let maximumWindowSizeRange = 1...1024
+    /// `retransmit_timeout_ms`: RFC 2349's 1–255 s, in milliseconds, and sub-second values too.
+    public static let retransmitTimeoutRange = 1...255_000
+    /// `min_retransmit_timeout_ms`.
+    public static let minimumRetransmitTimeoutRange = 1...60_000
+    /// `max_retries`.
+    public static let maximumRetransmissionsRange = 0...100
+    /// `reactors`, besides 0 (`auto`).
+    public static let reactorsRange = 1...256
+
+    /// "NAME VALUE is out of range (LOW-HIGH)", or nil when `value` is in `range`.
+    static func outOfRange(_ name: String, _ value: Int, _ range: ClosedRange<Int>, unit: String = "") -> String? {
+        range.contains(value) ? nil : "\(name) \(value)\(unit) is out of range (\(range.lowerBound)-\(range.upperBound))"
+    }
+
     /// Creates a configuration; every argument has the documented default.
     public init(
         rootDirectory: String = "/var/lib/tftpboot",
@@ -94,21 +118,27 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
 
     /// Checks ranges; returns a message naming the first bad setting, or nil.
     public func validationError() -> String? {
-        if !(0...65535).contains(port) { return "port \(port) is out of range (0-65535)" }
-        if !(8...65464).contains(maximumBlockSize) { return "maximum block size \(maximumBlockSize) is out of range (8-65464)" }
-        if !(1...1024).contains(maximumWindowSize) { return "maximum window size \(maximumWindowSize) is out of range (1-1024)" }
-        if !(1...255_000).contains(retransmitTimeoutMilliseconds) {
-            return "retransmit timeout \(retransmitTimeoutMilliseconds) ms is out of range (1-255000)"
+        if let problem = Self.outOfRange("port", port, Self.portRange) { return problem }
+        if let problem = Self.outOfRange("maximum block size", maximumBlockSize, Self.maximumBlockSizeRange) { return problem }
+        if let problem = Self.outOfRange("maximum window size", maximumWindowSize, Self.maximumWindowSizeRange) { return problem }
+        if let problem = Self.outOfRange("retransmit timeout", retransmitTimeoutMilliseconds, Self.retransmitTimeoutRange, unit: " ms") {
+            return problem
         }
-        if !(1...60_000).contains(minimumRetransmitTimeoutMilliseconds) {
-            return "minimum retransmit timeout \(minimumRetransmitTimeoutMilliseconds) ms is out of range (1-60000)"
+        if let problem = Self.outOfRange(
+            "minimum retransmit timeout", minimumRetransmitTimeoutMilliseconds, Self.minimumRetransmitTimeoutRange, unit: " ms")
+        {
+            return problem
         }
         if maximumRetransmitTimeoutMilliseconds < retransmitTimeoutMilliseconds {
             return "maximum retransmit timeout must be at least the retransmit timeout"
         }
-        if !(0...100).contains(maximumRetransmissions) { return "maximum retransmissions \(maximumRetransmissions) is out of range (0-100)" }
+        if let problem = Self.outOfRange("maximum retransmissions", maximumRetransmissions, Self.maximumRetransmissionsRange) {
+            return problem
+        }
         if maximumTransfers < 1 { return "maximum transfers must be at least 1" }
-        if !(0...256).contains(reactors) { return "reactors \(reactors) is out of range (1-256, or 0 for one per CPU)" }
+        if reactors != 0, !Self.reactorsRange.contains(reactors) {
+            return "reactors \(reactors) is out of range (\(Self.reactorsRange.lowerBound)-\(Self.reactorsRange.upperBound), or 0 for one per CPU)"
+        }
         if drainTimeoutMilliseconds < 0 { return "drain timeout must not be negative" }
         if maximumTransfersPerClient < 0 || requestsPerSecondPerClient < 0 || errorRepliesPerSecondPerClient < 0 || errorRepliesPerSecond < 0 {
             return "per-client limits and rates must not be negative (0 means unlimited)"

@@ -1,3 +1,4 @@
+import TFTPProtocol
 import VolleySystem
 
 /// The largest TFTP block that fits an interface's MTU unfragmented, cached per interface.
@@ -17,6 +18,7 @@ struct InterfaceBlockSizeCaps {
         guard let mtu else { return nil }
         // IP header (20 or 40), UDP header (8), TFTP DATA header (4).
         let cap = mtu - (isIPv6 ? 40 : 20) - 8 - 4
-        return min(max(cap, 8), 65464)
+        let range = NegotiationLimits.blockSizeRange
+        return min(max(cap, range.lowerBound), range.upperBound)
     }
 }

@@ -35,6 +35,37 @@ struct SettingsReferenceTests {
         }
     }
 
+    /// The defaults the README shows are the ones the table derives from the configuration.
+    @Test func theReadmeDefaultsAreTheConfigurationsDefaults() throws {
+        let readme = try Self.repositoryFile("README.md")
+        for setting in SettingsTable.all where setting.kind != .text {
+            guard let row = readme.split(separator: "\n").first(where: { $0.hasPrefix("| `\(setting.key)` |") }) else { continue }
+            let cells = row.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let shown = cells.count > 3 ? cells[3].trimmingCharacters(in: CharacterSet(charactersIn: "`")) : ""
+            #expect(shown == setting.defaultText, "README shows \(setting.key)'s default as \(shown), volley's is \(setting.defaultText)")
+        }
+    }
+
+    /// A rule's `options:` take the range of the setting they override, from the same definition.
+    @Test func ruleOptionsTakeTheSettingsRanges() throws {
+        for setting in SettingsTable.ruleOptions {
+            let range = try #require(setting.range)
+            for bad in [range.lowerBound - 1, range.upperBound + 1] {
+                var settings = VolleySettings()
+                let error = #expect(throws: SettingsError.self) {
+                    try SettingsFile.parse(yaml: "rules:\n  - options: { \(setting.key): \(bad) }\n", into: &settings)
+                }
+                #expect(error?.description.contains("from \(range.lowerBound) to \(range.upperBound)") == true, "\(String(describing: error))")
+            }
+            var settings = VolleySettings()
+            try SettingsFile.parse(yaml: "rules:\n  - options: { \(setting.key): \(range.upperBound) }\n", into: &settings)
+        }
+        // And the server's own validation says the same range.
+        var configuration = VolleySettings().server
+        configuration.maximumBlockSize = SettingsTable.maximumBlockSize.range!.upperBound + 1
+        #expect(configuration.validationError()?.hasSuffix("(8-65464)") == true)
+    }
+
     @Test func thePackagedConfigurationExplainsEveryKey() throws {
         let yaml = try Self.repositoryFile("packaging/volley.yaml")
         let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)

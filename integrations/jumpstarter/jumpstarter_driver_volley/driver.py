@@ -19,6 +19,7 @@ import anyio
 import yaml
 
 from . import process as _process
+from . import settings as _settings
 from .errors import FileNotFound, ServerNotRunning, TftpError, answering_remote_call
 from .storage import ConfinedOpendal, PathOutsideRoot
 from jumpstarter.common.ipaddr import get_ip_address
@@ -41,21 +42,6 @@ _VOLLEY_LEVELS = {
 }
 _ALIASES = {"warn": "warning", "fatal": "critical"}
 
-# Driver fields passed to Volley's YAML configuration under the same key when set.
-VOLLEY_SETTINGS = (
-    "max_block_size",
-    "max_window_size",
-    "single_port",
-    "mtu_clamp",
-    "retransmit_timeout_ms",
-    "max_retransmit_timeout_ms",
-    "max_retries",
-    "max_transfers",
-    "segmentation_offload",
-    "drain_timeout_ms",
-)
-
-
 @dataclass(kw_only=True)
 class Volley(Driver):
     """TFTP server driver for Jumpstarter, served by Volley.
@@ -70,10 +56,10 @@ class Volley(Driver):
             critical) and the driver logger's; Python's names (DEBUG, INFO...) work too.
         start_timeout (float): Seconds to wait for Volley to report ready.
 
-    Volley's own settings, passed through when set (see Volley's README): max_block_size,
-    max_window_size, single_port, mtu_clamp, retransmit_timeout_ms,
-    max_retransmit_timeout_ms, max_retries, max_transfers, segmentation_offload,
-    drain_timeout_ms.
+    Volley's own settings pass through when set: the fields below that are Volley settings
+    (max_block_size, max_window_size, ...), and any key of `settings` (a mapping of Volley's
+    YAML keys to values). Which keys those are comes from the binary itself
+    (`volley settings --json`); an unknown key in `settings` makes start() raise TftpError.
     """
 
     root_dir: str = "/var/lib/tftpboot"
@@ -94,6 +80,7 @@ class Volley(Driver):
     max_transfers: int | None = None
     segmentation_offload: bool | None = None
     drain_timeout_ms: int | None = None
+    settings: dict = field(default_factory=dict)
 
     _volley_log_level: str = field(init=False, default="info")
     _server: _process.VolleyProcess | None = field(init=False, default=None)
@@ -151,10 +138,8 @@ class Volley(Driver):
             "port": self.port,
             "log_level": self._volley_log_level,
         }
-        for key in VOLLEY_SETTINGS:
-            value = getattr(self, key)
-            if value is not None:
-                configuration[key] = value
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__ if not name.startswith("_")}
+        configuration.update(_settings.pass_through(self._binary(), fields, self.settings, timeout=self.start_timeout))
         return configuration
 
     @export

@@ -3,6 +3,7 @@
 import random
 import re
 
+import pytest
 from helpers import atftp_get
 
 from jumpstarter.common.utils import serve
@@ -52,3 +53,37 @@ def test_settings_reach_volley(tmp_path):
         assert result.returncode == 0, trace
         assert oack(trace) == {"blksize": "1024", "windowsize": "4"}
         assert (tmp_path / "out").read_bytes() == data
+
+
+def test_any_volley_setting_through_settings(tmp_path):
+    """`settings` takes any key `volley settings --json` lists: here max_window_size and a
+    per-client limit the driver has no field for."""
+    data = random.Random(7).randbytes(50_000)
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "f.bin").write_bytes(data)
+    driver = Volley(
+        root_dir=str(tmp_path / "root"), host="127.0.0.1", port=0,
+        settings={"max_window_size": 2, "max_transfers_per_client": 0},
+    )
+    assert driver.volley_configuration()["max_transfers_per_client"] == 0
+    with serve(driver) as client:
+        client.start()
+        result = atftp_get(
+            client.get_host(), client.get_port(), "f.bin", tmp_path / "out", "blksize 1428", "windowsize 8",
+        )
+        trace = result.stdout + result.stderr
+        assert result.returncode == 0, trace
+        assert oack(trace) == {"blksize": "1428", "windowsize": "2"}
+        assert (tmp_path / "out").read_bytes() == data
+
+
+def test_unknown_setting_is_refused_by_name(tmp_path):
+    """A key Volley does not export is refused at start, naming it, before Volley runs."""
+    from jumpstarter_driver_volley.driver import TftpError
+
+    driver = Volley(root_dir=str(tmp_path / "root"), host="127.0.0.1", port=0, settings={"max_blok_size": 1024})
+    with pytest.raises(TftpError, match="max_blok_size"):
+        driver.start()
+    driver = Volley(root_dir=str(tmp_path / "root"), host="127.0.0.1", port=0, settings={"port": 70})
+    with pytest.raises(TftpError, match="driver field"):
+        driver.start()
