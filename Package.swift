@@ -53,7 +53,7 @@ let package = Package(
             dependencies: [
                 "VolleySystem", "VolleyReactor", "TFTPProtocol",
                 .product(name: "Logging", package: "swift-log"),
-                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -76,7 +76,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                        .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["openapi.yaml", "openapi-generator-config.yaml", "Generated/openapi.sha256"]
@@ -87,7 +87,7 @@ let package = Package(
             dependencies: [
                 "VolleyServer", "VolleySystem", "VolleyConfiguration", "VolleyControl",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -111,11 +111,17 @@ let package = Package(
         .target(name: "VolleySystemTestSupport", dependencies: ["VolleySystem"], path: "Tests/VolleySystemTestSupport"),
         .testTarget(
             name: "VolleySystemTests",
-            dependencies: ["VolleySystem", "CEpoll", "VolleyTestSupport", "VolleySystemTestSupport", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: [
+                "VolleySystem", "CEpoll", "VolleyTestSupport", "VolleySystemTestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         .testTarget(
             name: "VolleyReactorTests",
-            dependencies: ["VolleyReactor", "VolleySystem", "VolleyTestSupport", "VolleySystemTestSupport", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: [
+                "VolleyReactor", "VolleySystem", "VolleyTestSupport", "VolleySystemTestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         .testTarget(
             name: "VolleyServerTests",

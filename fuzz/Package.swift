@@ -40,11 +40,12 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-    ] + protocolFuzzers.map { name in
-        .executableTarget(
-            name: name,
-            dependencies: ["FuzzSupport", .product(name: "TFTPProtocol", package: "Volley")]
-        )
-    },
+    ]
+        + protocolFuzzers.map { name in
+            .executableTarget(
+                name: name,
+                dependencies: ["FuzzSupport", .product(name: "TFTPProtocol", package: "Volley")]
+            )
+        },
     swiftLanguageModes: [.v6]
 )

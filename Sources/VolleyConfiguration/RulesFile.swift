@@ -23,7 +23,9 @@ public enum RulesFile {
         var rules: [BootRule] = []
         for (index, entry) in list.enumerated() {
             let label = "rules[\(index)]"
-            guard let fields = entry as? [String: Any] else { throw SettingsError("\(label): expected a mapping (match, root, rewrite, options)") }
+            guard let fields = entry as? [String: Any] else {
+                throw SettingsError("\(label): expected a mapping (match, root, rewrite, options)")
+            }
             try checkKeys(fields, allowed: ruleKeys, in: label)
             var rule = BootRule(name: label)
             if let name = fields["name"] {
@@ -57,19 +59,25 @@ public enum RulesFile {
         if let client = fields["client"] {
             let texts = (client as? [Any])?.map { "\($0)" } ?? ["\(client)"]
             for text in texts {
-                guard let range = AddressRange(text) else { throw RuleError("match.client \(SettingsFile.quoted(text)) is not an IP address or CIDR network") }
+                guard let range = AddressRange(text) else {
+                    throw RuleError("match.client \(SettingsFile.quoted(text)) is not an IP address or CIDR network")
+                }
                 rule.clients.append(range)
             }
         }
         if let mac = fields["mac"] {
-            guard let parsed = MACAddress("\(mac)") else { throw RuleError("match.mac \(SettingsFile.quoted("\(mac)")) is not a MAC address (aa:bb:cc:dd:ee:ff)") }
+            guard let parsed = MACAddress("\(mac)") else {
+                throw RuleError("match.mac \(SettingsFile.quoted("\(mac)")) is not a MAC address (aa:bb:cc:dd:ee:ff)")
+            }
             rule.mac = parsed
         }
         if let name = fields["name"] { rule.namePattern = try NamePattern("\(name)") }
     }
 
     private static func parseRewrite(_ value: Any, into rule: inout BootRule, in label: String) throws(RuleError) {
-        guard let fields = value as? [String: Any] else { throw RuleError("rewrite: expected a mapping (regex, replacement, backslash_to_slash, case_insensitive)") }
+        guard let fields = value as? [String: Any] else {
+            throw RuleError("rewrite: expected a mapping (regex, replacement, backslash_to_slash, case_insensitive)")
+        }
         try checkKeys(fields, allowed: rewriteKeys)
         if let flag = fields["backslash_to_slash"] { rule.rewrite.backslashToSlash = try boolean(flag, "rewrite.backslash_to_slash") }
         if let flag = fields["case_insensitive"] { rule.rewrite.caseInsensitive = try boolean(flag, "rewrite.case_insensitive") }
@@ -81,7 +89,9 @@ public enum RulesFile {
     }
 
     private static func parseOptions(_ value: Any, into rule: inout BootRule, in label: String) throws(RuleError) {
-        guard let fields = value as? [String: Any] else { throw RuleError("options: expected a mapping (\(optionKeys.sorted().joined(separator: ", ")))") }
+        guard let fields = value as? [String: Any] else {
+            throw RuleError("options: expected a mapping (\(optionKeys.sorted().joined(separator: ", ")))")
+        }
         try checkKeys(fields, allowed: optionKeys)
         if let tsize = fields["tsize"] {
             switch "\(tsize)" {
@@ -103,7 +113,8 @@ public enum RulesFile {
 
     private static func checkKeys(_ fields: [String: Any], allowed: Set<String>, in label: String) throws(SettingsError) {
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw SettingsError("\(label): unknown key \(SettingsFile.quoted(unknown)) (expected \(allowed.sorted().joined(separator: ", ")))")
+            throw SettingsError(
+                "\(label): unknown key \(SettingsFile.quoted(unknown)) (expected \(allowed.sorted().joined(separator: ", ")))")
         }
     }
 

@@ -68,9 +68,11 @@ extension SettingDefinition {
         _ key: String, flag: String?, valueName: String, range: ClosedRange<Int>? = nil, _ meaning: String,
         _ keyPath: WritableKeyPath<VolleySettings, Int> & Sendable
     ) -> SettingDefinition {
-        SettingDefinition(key: key, flag: flag, valueName: valueName, kind: .integer,
-                           defaultText: String(VolleySettings()[keyPath: keyPath]), range: range, meaning: meaning,
-                           current: { .integer($0[keyPath: keyPath]) }) {
+        SettingDefinition(
+            key: key, flag: flag, valueName: valueName, kind: .integer,
+            defaultText: String(VolleySettings()[keyPath: keyPath]), range: range, meaning: meaning,
+            current: { .integer($0[keyPath: keyPath]) }
+        ) {
             settings, value throws(SettingsError) in
             guard case .integer(let number) = value else { throw SettingsError("\(key): expected a whole number") }
             settings[keyPath: keyPath] = number
@@ -82,9 +84,11 @@ extension SettingDefinition {
         _ key: String, flag: String?, _ meaning: String,
         _ keyPath: WritableKeyPath<VolleySettings, Bool> & Sendable
     ) -> SettingDefinition {
-        SettingDefinition(key: key, flag: flag, valueName: "", kind: .boolean,
-                           defaultText: VolleySettings()[keyPath: keyPath] ? "on" : "off", range: nil, meaning: meaning,
-                           current: { .boolean($0[keyPath: keyPath]) }) {
+        SettingDefinition(
+            key: key, flag: flag, valueName: "", kind: .boolean,
+            defaultText: VolleySettings()[keyPath: keyPath] ? "on" : "off", range: nil, meaning: meaning,
+            current: { .boolean($0[keyPath: keyPath]) }
+        ) {
             settings, value throws(SettingsError) in
             guard case .boolean(let on) = value else { throw SettingsError("\(key): expected true or false") }
             settings[keyPath: keyPath] = on
@@ -98,9 +102,11 @@ extension SettingDefinition {
         _ keyPath: WritableKeyPath<VolleySettings, String> & Sendable
     ) -> SettingDefinition {
         let value = VolleySettings()[keyPath: keyPath]
-        return SettingDefinition(key: key, flag: flag, valueName: valueName, kind: .text,
-                                 defaultText: value.isEmpty ? whenEmpty : value, range: nil, meaning: meaning,
-                                 current: { .text($0[keyPath: keyPath]) }) {
+        return SettingDefinition(
+            key: key, flag: flag, valueName: valueName, kind: .text,
+            defaultText: value.isEmpty ? whenEmpty : value, range: nil, meaning: meaning,
+            current: { .text($0[keyPath: keyPath]) }
+        ) {
             settings, value throws(SettingsError) in
             guard case .text(let string) = value else { throw SettingsError("\(key): expected a string") }
             settings[keyPath: keyPath] = string
@@ -111,9 +117,11 @@ extension SettingDefinition {
     static func reactorCount(_ key: String, flag: String?, _ meaning: String) -> SettingDefinition {
         let range = TFTPServerConfiguration.reactorsRange
         let defaultCount = VolleySettings().server.reactors
-        return SettingDefinition(key: key, flag: flag, valueName: "n|auto", kind: .text,
-                                 defaultText: defaultCount == 0 ? "auto" : String(defaultCount), range: nil, meaning: meaning,
-                                 current: { .text($0.server.reactors == 0 ? "auto" : String($0.server.reactors)) }) {
+        return SettingDefinition(
+            key: key, flag: flag, valueName: "n|auto", kind: .text,
+            defaultText: defaultCount == 0 ? "auto" : String(defaultCount), range: nil, meaning: meaning,
+            current: { .text($0.server.reactors == 0 ? "auto" : String($0.server.reactors)) }
+        ) {
             settings, value throws(SettingsError) in
             let text: String
             switch value {
@@ -126,7 +134,8 @@ extension SettingDefinition {
             } else if let count = Int(text), range.contains(count) {
                 settings.server.reactors = count
             } else {
-                throw SettingsError("\(key): \(SettingsFile.quoted(text)) is not a number from \(range.lowerBound) to \(range.upperBound) or auto")
+                throw SettingsError(
+                    "\(key): \(SettingsFile.quoted(text)) is not a number from \(range.lowerBound) to \(range.upperBound) or auto")
             }
         }
     }

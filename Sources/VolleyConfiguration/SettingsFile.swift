@@ -89,7 +89,8 @@ public enum SettingsFile {
         switch node {
         case .scalar(let scalar):
             guard scalar.string.contains(":"), node.tag.rawValue == Tag.Name.int.rawValue,
-                  scalar.style == .any || scalar.style == .plain else { return nil }
+                scalar.style == .any || scalar.style == .plain
+            else { return nil }
             return baseSixtyFits(scalar.string) ? nil : scalar
         case .alias:
             return nil
@@ -156,7 +157,7 @@ public enum SettingsFile {
     private static func describe(_ error: YamlError, in text: String) -> String {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
+            .composer(let context, let problem, let mark, _):
             let where_ = "line \(mark.line), column \(mark.column)"
             let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
             return oneLine("\(where_): \(what)")
@@ -177,7 +178,12 @@ public enum SettingsFile {
         guard let index = text.index(text.startIndex, offsetBy: offset, limitedBy: text.endIndex) else { return nil }
         var line = 1, column = 1
         for character in text[..<index] {
-            if character.isNewline { line += 1; column = 1 } else { column += 1 }
+            if character.isNewline {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
         }
         return (line, column)
     }

@@ -27,7 +27,8 @@ public enum SettingsTable {
         "First retransmission timeout when the client sets no timeout option; sub-second values are fine on a LAN.",
         \.retransmitTimeout)
     public static let minimumRetransmitTimeout = SettingDefinition.integer(
-        "min_retransmit_timeout_ms", flag: "min-retransmit-timeout", valueName: "ms", range: TFTPServerConfiguration.minimumRetransmitTimeoutRange,
+        "min_retransmit_timeout_ms", flag: "min-retransmit-timeout", valueName: "ms",
+        range: TFTPServerConfiguration.minimumRetransmitTimeoutRange,
         "Floor of the retransmission timeout measured from each transfer's round trip (RFC 6298).",
         \.server.minimumRetransmitTimeoutMilliseconds)
     public static let maximumRetransmitTimeout = SettingDefinition.integer(
@@ -75,7 +76,8 @@ public enum SettingsTable {
         \.server.singlePort)
     public static let reactors = SettingDefinition.reactorCount(
         "reactors", flag: "reactors",
-        "Reactor threads, each with its own SO_REUSEPORT listener (a transfer stays on the one that took its request): a number, or auto for one per CPU this process may use.")
+        "Reactor threads, each with its own SO_REUSEPORT listener (a transfer stays on the one that took its request): a number, or auto for one per CPU this process may use."
+    )
     public static let segmentationOffload = SettingDefinition.boolean(
         "segmentation_offload", flag: "segmentation-offload",
         "Send a window's full-size blocks as one UDP GSO datagram train where the kernel supports it; falls back to sendmmsg by itself.",
@@ -129,7 +131,8 @@ public enum SettingsTable {
     /// All of them.
     public static let all: [SettingDefinition] = [
         rootDirectory, host, port, maximumBlockSize, mtuClamp, maximumWindowSize, retransmitTimeout,
-        minimumRetransmitTimeout, maximumRetransmitTimeout, maximumRetries, maximumTransfers, maximumTransfersPerClient, requestRatePerClient,
+        minimumRetransmitTimeout, maximumRetransmitTimeout, maximumRetries, maximumTransfers, maximumTransfersPerClient,
+        requestRatePerClient,
         errorRatePerClient, errorRateTotal, requireWorldReadable, logLevel, logFormat,
         drainTimeout, singlePort, reactors, segmentationOffload, ioUring, user,
         controlListen, controlTokenFile, controlMaxUploadBytes, controlAllowFileURLs, controlSessionTTL,

@@ -21,7 +21,8 @@ public struct VolleySettings: Sendable, Equatable {
     /// The log level, checked.
     public func parsedLogLevel() throws(SettingsError) -> Logger.Level {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
-            throw SettingsError("log level \(SettingsFile.quoted(logLevel)) is not one of trace, debug, info, notice, warning, error, critical")
+            throw SettingsError(
+                "log level \(SettingsFile.quoted(logLevel)) is not one of trace, debug, info, notice, warning, error, critical")
         }
         return level
     }

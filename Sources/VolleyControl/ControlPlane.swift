@@ -19,7 +19,8 @@ public struct ControlPlaneConfiguration: Sendable {
     /// Whether fetches may copy `file://` URLs (any file volley can read) into the root.
     public var allowFileURLs: Bool
 
-    public init(address: ControlAddress, token: ControlToken, maximumUploadBytes: Int, sessionTTLSeconds: Int, allowFileURLs: Bool = false) {
+    public init(address: ControlAddress, token: ControlToken, maximumUploadBytes: Int, sessionTTLSeconds: Int, allowFileURLs: Bool = false)
+    {
         self.address = address
         self.token = token
         self.maximumUploadBytes = maximumUploadBytes

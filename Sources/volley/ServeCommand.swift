@@ -36,40 +36,54 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong(SettingsTable.port.flag!), parsing: .unconditional, help: Self.help(SettingsTable.port))
     var port: Int?
 
-    @Option(name: .customLong(SettingsTable.maximumBlockSize.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumBlockSize))
+    @Option(
+        name: .customLong(SettingsTable.maximumBlockSize.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumBlockSize))
     var maxBlockSize: Int?
 
-    @Option(name: .customLong(SettingsTable.maximumWindowSize.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumWindowSize))
+    @Option(
+        name: .customLong(SettingsTable.maximumWindowSize.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumWindowSize))
     var maxWindowSize: Int?
 
     @Flag(name: .customLong(SettingsTable.mtuClamp.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.mtuClamp))
     var mtuClamp: Bool?
 
-    @Option(name: .customLong(SettingsTable.retransmitTimeout.flag!), parsing: .unconditional, help: Self.help(SettingsTable.retransmitTimeout))
+    @Option(
+        name: .customLong(SettingsTable.retransmitTimeout.flag!), parsing: .unconditional, help: Self.help(SettingsTable.retransmitTimeout))
     var retransmitTimeout: Int?
 
-    @Option(name: .customLong(SettingsTable.minimumRetransmitTimeout.flag!), parsing: .unconditional, help: Self.help(SettingsTable.minimumRetransmitTimeout))
+    @Option(
+        name: .customLong(SettingsTable.minimumRetransmitTimeout.flag!), parsing: .unconditional,
+        help: Self.help(SettingsTable.minimumRetransmitTimeout))
     var minRetransmitTimeout: Int?
 
     @Option(name: .customLong(SettingsTable.maximumRetries.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumRetries))
     var maxRetries: Int?
 
-    @Option(name: .customLong(SettingsTable.maximumTransfers.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumTransfers))
+    @Option(
+        name: .customLong(SettingsTable.maximumTransfers.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumTransfers))
     var maxTransfers: Int?
 
-    @Option(name: .customLong(SettingsTable.maximumTransfersPerClient.flag!), parsing: .unconditional, help: Self.help(SettingsTable.maximumTransfersPerClient))
+    @Option(
+        name: .customLong(SettingsTable.maximumTransfersPerClient.flag!), parsing: .unconditional,
+        help: Self.help(SettingsTable.maximumTransfersPerClient))
     var maxTransfersPerClient: Int?
 
-    @Option(name: .customLong(SettingsTable.requestRatePerClient.flag!), parsing: .unconditional, help: Self.help(SettingsTable.requestRatePerClient))
+    @Option(
+        name: .customLong(SettingsTable.requestRatePerClient.flag!), parsing: .unconditional,
+        help: Self.help(SettingsTable.requestRatePerClient))
     var requestRatePerClient: Int?
 
-    @Option(name: .customLong(SettingsTable.errorRatePerClient.flag!), parsing: .unconditional, help: Self.help(SettingsTable.errorRatePerClient))
+    @Option(
+        name: .customLong(SettingsTable.errorRatePerClient.flag!), parsing: .unconditional,
+        help: Self.help(SettingsTable.errorRatePerClient))
     var errorRatePerClient: Int?
 
     @Option(name: .customLong(SettingsTable.errorRateTotal.flag!), parsing: .unconditional, help: Self.help(SettingsTable.errorRateTotal))
     var errorRateTotal: Int?
 
-    @Flag(name: .customLong(SettingsTable.requireWorldReadable.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.requireWorldReadable))
+    @Flag(
+        name: .customLong(SettingsTable.requireWorldReadable.flag!), inversion: .prefixedNo,
+        help: Self.flagHelp(SettingsTable.requireWorldReadable))
     var requireWorldReadable: Bool?
 
     @Flag(name: .customLong(SettingsTable.singlePort.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.singlePort))
@@ -78,7 +92,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong(SettingsTable.reactors.flag!), help: Self.help(SettingsTable.reactors))
     var reactors: String?
 
-    @Flag(name: .customLong(SettingsTable.segmentationOffload.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.segmentationOffload))
+    @Flag(
+        name: .customLong(SettingsTable.segmentationOffload.flag!), inversion: .prefixedNo,
+        help: Self.flagHelp(SettingsTable.segmentationOffload))
     var segmentationOffload: Bool?
     @Flag(name: .customLong(SettingsTable.ioUring.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.ioUring))
     var ioUring: Bool?
@@ -101,10 +117,14 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong(SettingsTable.controlTokenFile.flag!), help: Self.help(SettingsTable.controlTokenFile))
     var controlTokenFile: String?
 
-    @Option(name: .customLong(SettingsTable.controlMaxUploadBytes.flag!), parsing: .unconditional, help: Self.help(SettingsTable.controlMaxUploadBytes))
+    @Option(
+        name: .customLong(SettingsTable.controlMaxUploadBytes.flag!), parsing: .unconditional,
+        help: Self.help(SettingsTable.controlMaxUploadBytes))
     var controlMaxUploadBytes: Int?
 
-    @Flag(name: .customLong(SettingsTable.controlAllowFileURLs.flag!), inversion: .prefixedNo, help: Self.flagHelp(SettingsTable.controlAllowFileURLs))
+    @Flag(
+        name: .customLong(SettingsTable.controlAllowFileURLs.flag!), inversion: .prefixedNo,
+        help: Self.flagHelp(SettingsTable.controlAllowFileURLs))
     var controlAllowFileURLs: Bool?
 
     @Option(name: .customLong(SettingsTable.origin.flag!), help: Self.help(SettingsTable.origin))
@@ -165,7 +185,8 @@ struct ServeCommand: ParsableCommand {
             }
             configuration.inheritedSockets = inherited.map { $0.descriptor }
             let names = inherited.map { "\($0.name) (fd \($0.descriptor))" }.joined(separator: ", ")
-            logger.info("socket activation: serving the \(inherited.count) socket(s) systemd passed: \(names); host and port settings are ignored")
+            logger.info(
+                "socket activation: serving the \(inherited.count) socket(s) systemd passed: \(names); host and port settings are ignored")
         }
 
         // Trapped before the server starts: a signal right after READY must not kill volley.
@@ -205,18 +226,19 @@ struct ServeCommand: ParsableCommand {
         FetchHint.log(server, logger: logger)
 
         let handle = ServiceGroupHandle()
-        let group = ServiceGroup(configuration: .init(
-            // Graceful shutdown goes from the last service to the first: the server drains
-            // first while the signal listener, shut down last, still listens.
-            services: [
-                .init(service: StopSignals(signals: stopSignals, server: server, notifier: notifier, logger: logger, group: handle)),
-                .init(service: reloader),
-                .init(service: StatusReporter(signals: statusRequests, server: server, logger: logger)),
-            ] + (controlPlane.map { [.init(service: $0)] } ?? []) + [
-                // Shut down before the control plane, which stays up while transfers drain.
-                .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                // Graceful shutdown goes from the last service to the first: the server drains
+                // first while the signal listener, shut down last, still listens.
+                services: [
+                    .init(service: StopSignals(signals: stopSignals, server: server, notifier: notifier, logger: logger, group: handle)),
+                    .init(service: reloader),
+                    .init(service: StatusReporter(signals: statusRequests, server: server, logger: logger)),
+                ] + (controlPlane.map { [.init(service: $0)] } ?? []) + [
+                    // Shut down before the control plane, which stays up while transfers drain.
+                    .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)
+                ],
+                logger: logger))
         handle.set(group)
         try waitFor { try await group.run() }
     }

@@ -15,7 +15,9 @@ struct SettingsCommand: ParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Print the list as JSON, one object per setting (key, flag, type, default, minimum, maximum, meaning, rule_option), for programs such as the Jumpstarter driver.")
+        help:
+            "Print the list as JSON, one object per setting (key, flag, type, default, minimum, maximum, meaning, rule_option), for programs such as the Jumpstarter driver."
+    )
     var json = false
 
     func validate() throws {
@@ -73,16 +75,18 @@ struct SettingsCommand: ParsableCommand {
     private static func json(_ defaults: VolleySettings) throws -> String {
         let ruleOptions = Set(SettingsTable.ruleOptions.map(\.key))
         let entries = SettingsTable.all.map { setting in
-            let value: Entry.Value = switch setting.current(defaults) {
-            case .integer(let number): .integer(number)
-            case .boolean(let on): .boolean(on)
-            case .text(let string): .text(string)
-            }
-            let type = switch setting.kind {
-            case .integer: "integer"
-            case .boolean: "boolean"
-            case .text: "text"
-            }
+            let value: Entry.Value =
+                switch setting.current(defaults) {
+                case .integer(let number): .integer(number)
+                case .boolean(let on): .boolean(on)
+                case .text(let string): .text(string)
+                }
+            let type =
+                switch setting.kind {
+                case .integer: "integer"
+                case .boolean: "boolean"
+                case .text: "text"
+                }
             return Entry(
                 key: setting.key, flag: setting.flag.map { "--\($0)" }, type: type, default: value, defaultText: setting.defaultText,
                 minimum: setting.range?.lowerBound, maximum: setting.range?.upperBound, meaning: setting.meaning,

@@ -16,7 +16,9 @@ struct VolleyCommand: ParsableCommand {
             Example: volley serve --root /srv/tftp --host 0.0.0.0 --port 69
             """,
         version: Volley.version,
-        subcommands: [ServeCommand.self, SettingsCommand.self, RulesCommand.self, FilesCommand.self, StatusCommand.self, SessionCommand.self],
+        subcommands: [
+            ServeCommand.self, SettingsCommand.self, RulesCommand.self, FilesCommand.self, StatusCommand.self, SessionCommand.self,
+        ],
         defaultSubcommand: nil
     )
 }

@@ -8,7 +8,8 @@ import Testing
     private func options(_ pairs: [(String, String)]) -> [TFTPOption] { pairs.map { TFTPOption(name: $0.0, value: $0.1) } }
 
     @Test func acceptsValuesWithinTheRequest() {
-        #expect(check.check(options([("BLKSIZE", "1400"), ("windowsize", "8"), ("tsize", "1000")])) == .init(blockSize: 1400, windowSize: 8))
+        #expect(
+            check.check(options([("BLKSIZE", "1400"), ("windowsize", "8"), ("tsize", "1000")])) == .init(blockSize: 1400, windowSize: 8))
     }
 
     @Test func refusesLargerValuesWrongSizeAndUnrequestedOptions() {

@@ -67,7 +67,10 @@ struct MalformedPacketTests {
                 // Pure noise, biased to short lengths and small opcodes where the parsers branch.
                 let length = Int(random.next() % 48)
                 bytes = (0..<length).map { _ in random.nextByte() }
-                if length >= 2, random.next() % 4 != 0 { bytes[0] = 0; bytes[1] = UInt8(random.next() % 8) }
+                if length >= 2, random.next() % 4 != 0 {
+                    bytes[0] = 0
+                    bytes[1] = UInt8(random.next() % 8)
+                }
             } else {
                 bytes = seeds[Int(random.next() % UInt64(seeds.count))]
                 for _ in 0..<(1 + random.next() % 4) { mutate(&bytes, &random) }

@@ -13,10 +13,13 @@ struct OptionNegotiatorTests {
             pairs.map { TFTPOption(name: $0.0, value: $0.1) }, limits: limits, transferSize: transferSize, blockSizeCap: cap)
     }
 
-    @Test("blksize edges", arguments: [
-        ("7", nil), ("8", 8), ("512", 512), ("1468", 1468), ("65464", 65464), ("65465", 65464), ("65535", 65464),
-        ("99999999999999999999", 65464), ("abc", nil), ("", nil), ("-512", nil), ("+512", nil), (" 512", nil), ("512 ", nil), ("0", nil),
-    ] as [(String, Int?)])
+    @Test(
+        "blksize edges",
+        arguments: [
+            ("7", nil), ("8", 8), ("512", 512), ("1468", 1468), ("65464", 65464), ("65465", 65464), ("65535", 65464),
+            ("99999999999999999999", 65464), ("abc", nil), ("", nil), ("-512", nil), ("+512", nil), (" 512", nil), ("512 ", nil),
+            ("0", nil),
+        ] as [(String, Int?)])
     func blockSize(_ value: String, _ expected: Int?) {
         let result = negotiate([("blksize", value)])
         if let expected {
@@ -59,7 +62,10 @@ struct OptionNegotiatorTests {
         #expect(NegotiationLimits().maximumWindowSize == 64)
     }
 
-    @Test("timeout edges", arguments: [("0", nil), ("1", 1), ("6", 6), ("255", 255), ("256", nil), ("x", nil), ("99999999999999999999", nil)] as [(String, Int?)])
+    @Test(
+        "timeout edges",
+        arguments: [("0", nil), ("1", 1), ("6", 6), ("255", 255), ("256", nil), ("x", nil), ("99999999999999999999", nil)]
+            as [(String, Int?)])
     func timeout(_ value: String, _ expected: Int?) {
         let result = negotiate([("timeout", value)])
         #expect(result.timeoutSeconds == expected)
@@ -70,7 +76,9 @@ struct OptionNegotiatorTests {
         #expect(negotiate([("timeout", "0")]).notes == ["ignored timeout 0 (must be 1-255)"])
     }
 
-    @Test("windowsize edges", arguments: [("0", nil), ("1", 1), ("16", 16), ("64", 64), ("65", 64), ("99999999999999999999", 64), ("w", nil)] as [(String, Int?)])
+    @Test(
+        "windowsize edges",
+        arguments: [("0", nil), ("1", 1), ("16", 16), ("64", 64), ("65", 64), ("99999999999999999999", 64), ("w", nil)] as [(String, Int?)])
     func windowSize(_ value: String, _ expected: Int?) {
         let result = negotiate([("windowsize", value)])
         #expect(result.windowSize == (expected ?? 1))
@@ -119,10 +127,11 @@ struct OptionNegotiatorTests {
 
     @Test func namesAreCaseInsensitiveAndCanonicalisedInOrder() {
         let result = negotiate([("TSize", "0"), ("BlkSize", "1432"), ("WINDOWSIZE", "8"), ("Timeout", "3")])
-        #expect(result.acknowledgedOptions == [
-            TFTPOption(name: "tsize", value: "1000"), TFTPOption(name: "blksize", value: "1432"),
-            TFTPOption(name: "windowsize", value: "8"), TFTPOption(name: "timeout", value: "3"),
-        ])
+        #expect(
+            result.acknowledgedOptions == [
+                TFTPOption(name: "tsize", value: "1000"), TFTPOption(name: "blksize", value: "1432"),
+                TFTPOption(name: "windowsize", value: "8"), TFTPOption(name: "timeout", value: "3"),
+            ])
         #expect(result.blockSize == 1432 && result.windowSize == 8 && result.timeoutSeconds == 3 && result.transferSize == 1000)
         #expect(result.notes.isEmpty)
         #expect(result.sendsOptionAcknowledgement)

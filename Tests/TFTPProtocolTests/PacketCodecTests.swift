@@ -5,9 +5,12 @@ import Testing
 struct PacketCodecTests {
     static let roundTripPackets: [TFTPPacket] = [
         .readRequest(TFTPRequest(filename: "pxelinux.0", mode: "octet")),
-        .readRequest(TFTPRequest(filename: "boot/vmlinuz", mode: "netascii", options: [
-            TFTPOption(name: "blksize", value: "1468"), TFTPOption(name: "tsize", value: "0"),
-        ])),
+        .readRequest(
+            TFTPRequest(
+                filename: "boot/vmlinuz", mode: "netascii",
+                options: [
+                    TFTPOption(name: "blksize", value: "1468"), TFTPOption(name: "tsize", value: "0"),
+                ])),
         .writeRequest(TFTPRequest(filename: "upload.bin", mode: "octet", options: [TFTPOption(name: "timeout", value: "3")])),
         .data(block: 1, payload: [1, 2, 3]),
         .data(block: 65535, payload: []),
@@ -27,9 +30,13 @@ struct PacketCodecTests {
     }
 
     @Test func encodesReadRequestWireFormat() {
-        let bytes = TFTPPacketEncoder.encode(.readRequest(TFTPRequest(filename: "a", mode: "OCTET", options: [
-            TFTPOption(name: "tsize", value: "0"),
-        ])))
+        let bytes = TFTPPacketEncoder.encode(
+            .readRequest(
+                TFTPRequest(
+                    filename: "a", mode: "OCTET",
+                    options: [
+                        TFTPOption(name: "tsize", value: "0")
+                    ])))
         #expect(bytes == [0, 1, 0x61, 0, 0x6F, 0x63, 0x74, 0x65, 0x74, 0, 0x74, 0x73, 0x69, 0x7A, 0x65, 0, 0x30, 0])
     }
 
@@ -53,10 +60,12 @@ struct PacketCodecTests {
     }
 
     @Test func decodesRequestFields() throws {
-        let bytes: [UInt8] = [0, 1] + Array("Boot/File.bin".utf8) + [0] + Array("NetASCII".utf8) + [0]
+        let bytes: [UInt8] =
+            [0, 1] + Array("Boot/File.bin".utf8) + [0] + Array("NetASCII".utf8) + [0]
             + Array("BlkSize".utf8) + [0] + Array("1024".utf8) + [0]
         guard case .readRequest(let request) = try TFTPPacketDecoder.decode(bytes) else {
-            Issue.record("not a read request"); return
+            Issue.record("not a read request")
+            return
         }
         #expect(request.filename == "Boot/File.bin")
         #expect(request.filenameBytes == Array("Boot/File.bin".utf8))
@@ -69,7 +78,8 @@ struct PacketCodecTests {
     func unsupportedMode(_ mode: String) throws {
         let bytes: [UInt8] = [0, 1, 0x66, 0] + Array(mode.utf8) + [0]
         guard case .readRequest(let request) = try TFTPPacketDecoder.decode(bytes) else {
-            Issue.record("not a read request"); return
+            Issue.record("not a read request")
+            return
         }
         #expect(request.transferMode == nil)
         #expect(request.mode == mode.lowercased())
@@ -78,7 +88,8 @@ struct PacketCodecTests {
     @Test func invalidUTF8FileNameKeepsExactBytes() throws {
         let name: [UInt8] = [0xFF, 0xC3, 0x28, 0x2F]
         guard case .readRequest(let request) = try TFTPPacketDecoder.decode([0, 1] + name + [0, 0x6F, 0x63, 0x74, 0x65, 0x74, 0]) else {
-            Issue.record("not a read request"); return
+            Issue.record("not a read request")
+            return
         }
         #expect(request.filenameBytes == name)
         #expect(request.filename.unicodeScalars.contains("\u{FFFD}"))
@@ -94,7 +105,10 @@ struct PacketCodecTests {
 
     @Test func sixtyFourOptionsAreAccepted() throws {
         let packet = try TFTPPacketDecoder.decode(requestWithOptions(64))
-        guard case .readRequest(let request) = packet else { Issue.record("not a read request"); return }
+        guard case .readRequest(let request) = packet else {
+            Issue.record("not a read request")
+            return
+        }
         #expect(request.options.count == 64)
         #expect(request.options.last == TFTPOption(name: "o63", value: "63"))
     }
@@ -136,7 +150,9 @@ struct PacketCodecTests {
     }
 
     @Test func transferIdentity() throws {
-        #expect(try TFTPPacketDecoder.decode(TransferIdentity.unknownTransferIDReply) == .error(code: .unknownTransferID, message: "Unknown transfer ID"))
+        #expect(
+            try TFTPPacketDecoder.decode(TransferIdentity.unknownTransferIDReply)
+                == .error(code: .unknownTransferID, message: "Unknown transfer ID"))
         #expect(TransferIdentity.isExpected("10.0.0.1:1234", expected: "10.0.0.1:1234"))
         #expect(!TransferIdentity.isExpected("10.0.0.1:1235", expected: "10.0.0.1:1234"))
     }

@@ -180,7 +180,9 @@ struct ReadTransferStateMachineTests {
         #expect(m.receiveAcknowledgement(1, now: 0) == .wait)
         #expect(m.receiveAcknowledgement(0, now: 0) == .wait)
         #expect(m.highestAcknowledgedBlock == 32_768)
-        #expect(m.receiveAcknowledgement(ReadTransferStateMachine.wireBlockNumber(32_768 + 32_767), now: 0) == .sendBlocks(first: 65_536, count: 32767))
+        #expect(
+            m.receiveAcknowledgement(ReadTransferStateMachine.wireBlockNumber(32_768 + 32_767), now: 0)
+                == .sendBlocks(first: 65_536, count: 32767))
         // Now 32768 blocks back (wire 32767) and the previous window's ACKs are stale too.
         #expect(m.receiveAcknowledgement(32_767, now: 0) == .wait)
         #expect(m.receiveAcknowledgement(32_768, now: 0) == .wait)
@@ -188,8 +190,10 @@ struct ReadTransferStateMachineTests {
     }
 
     @Test func timeoutsBackOffUpToTheCapThenGiveUp() {
-        var m = machine(size: 100_000, window: 4, policy: RetransmissionPolicy(
-            initialTimeoutMilliseconds: 1000, maximumTimeoutMilliseconds: 8000, maximumRetransmissions: 5))
+        var m = machine(
+            size: 100_000, window: 4,
+            policy: RetransmissionPolicy(
+                initialTimeoutMilliseconds: 1000, maximumTimeoutMilliseconds: 8000, maximumRetransmissions: 5))
         #expect(m.start(now: 0) == .sendBlocks(first: 1, count: 4))
         #expect(m.currentTimeoutMilliseconds == 1000)
         var timeouts: [Int] = []
@@ -254,8 +258,10 @@ struct ReadTransferStateMachineTests {
     }
 
     @Test func optionAcknowledgementIsRetransmittedWithBackoff() {
-        var m = machine(size: 10, oack: true, policy: RetransmissionPolicy(
-            initialTimeoutMilliseconds: 300, maximumTimeoutMilliseconds: 1000, maximumRetransmissions: 3))
+        var m = machine(
+            size: 10, oack: true,
+            policy: RetransmissionPolicy(
+                initialTimeoutMilliseconds: 300, maximumTimeoutMilliseconds: 1000, maximumRetransmissions: 3))
         #expect(m.start(now: 0) == .sendOptionAcknowledgement)
         #expect(m.timerExpired(now: 0) == .sendOptionAcknowledgement)
         #expect(m.currentTimeoutMilliseconds == 600)
@@ -276,18 +282,24 @@ struct ReadTransferStateMachineTests {
     @Test func otherErrorAfterOptionAcknowledgementIsAnAbort() {
         var m = machine(size: 10, oack: true)
         _ = m.start(now: 0)
-        #expect(m.receive(.error(code: .accessViolation, message: "no"), now: 0) == .finished(.abortedByClient(code: .accessViolation, message: "no")))
+        #expect(
+            m.receive(.error(code: .accessViolation, message: "no"), now: 0)
+                == .finished(.abortedByClient(code: .accessViolation, message: "no")))
     }
 
     @Test func errorAfterDataIsAnAbortEvenWithCodeEight() {
         var m = machine(size: 10_000, oack: true)
         _ = m.start(now: 0)
         _ = m.receiveAcknowledgement(0, now: 0)
-        #expect(m.receive(.error(code: .optionNegotiationFailed, message: "late"), now: 0) == .finished(.abortedByClient(code: .optionNegotiationFailed, message: "late")))
+        #expect(
+            m.receive(.error(code: .optionNegotiationFailed, message: "late"), now: 0)
+                == .finished(.abortedByClient(code: .optionNegotiationFailed, message: "late")))
 
         var plain = machine(size: 10_000)
         _ = plain.start(now: 0)
-        #expect(plain.receive(.error(code: .diskFull, message: "full"), now: 0) == .finished(.abortedByClient(code: .diskFull, message: "full")))
+        #expect(
+            plain.receive(.error(code: .diskFull, message: "full"), now: 0) == .finished(.abortedByClient(code: .diskFull, message: "full"))
+        )
         #expect(plain.timerExpired(now: 0) == .wait)
     }
 
@@ -326,15 +338,19 @@ struct ReadTransferStateMachineTests {
     }
 
     @Test func degenerateParametersDoNotTrap() {
-        var m = machine(size: UInt64.max, blockSize: 0, window: 0, policy: RetransmissionPolicy(
-            initialTimeoutMilliseconds: 0, maximumTimeoutMilliseconds: -5, maximumRetransmissions: -1))
+        var m = machine(
+            size: UInt64.max, blockSize: 0, window: 0,
+            policy: RetransmissionPolicy(
+                initialTimeoutMilliseconds: 0, maximumTimeoutMilliseconds: -5, maximumRetransmissions: -1))
         #expect(m.blockCount == UInt64.max)
         #expect(m.start(now: 0) == .sendBlocks(first: 1, count: 1))
         #expect(m.currentTimeoutMilliseconds == 1)
         #expect(m.timerExpired(now: 0) == .finished(.timedOut(retransmissions: 0)))
 
-        var big = machine(size: 10, policy: RetransmissionPolicy(
-            initialTimeoutMilliseconds: Int.max / 2 + 1, maximumTimeoutMilliseconds: Int.max, maximumRetransmissions: 3))
+        var big = machine(
+            size: 10,
+            policy: RetransmissionPolicy(
+                initialTimeoutMilliseconds: Int.max / 2 + 1, maximumTimeoutMilliseconds: Int.max, maximumRetransmissions: 3))
         _ = big.start(now: 0)
         #expect(big.timerExpired(now: 0) == .sendBlocks(first: 1, count: 1))
         #expect(big.currentTimeoutMilliseconds == Int.max)

@@ -24,7 +24,9 @@ struct ReadTransferTimingTests {
         for i in 0..<rounds {
             now += roundTrip(i)
             let next = m.highestAcknowledgedBlock + 1
-            #expect(m.receiveAcknowledgement(ReadTransferStateMachine.wireBlockNumber(next), now: now) == .sendBlocks(first: next + 1, count: 1))
+            #expect(
+                m.receiveAcknowledgement(ReadTransferStateMachine.wireBlockNumber(next), now: now) == .sendBlocks(first: next + 1, count: 1)
+            )
             timeouts.append(m.retransmissionTimeoutMilliseconds)
             #expect(m.currentTimeoutMilliseconds == m.retransmissionTimeoutMilliseconds)
         }
@@ -224,8 +226,10 @@ struct ReadTransferTimingTests {
 
     @Test func silenceEndsTheTransferAfterMaximumRetransmissionsWhateverCameBefore() {
         let policy = RetransmissionPolicy(initialTimeoutMilliseconds: 100, maximumTimeoutMilliseconds: 800, maximumRetransmissions: 3)
-        for heard in [TFTPPacket.acknowledgement(block: 1), .acknowledgement(block: 0), .acknowledgement(block: 9),
-                      .data(block: 1, payload: [])] {
+        for heard in [
+            TFTPPacket.acknowledgement(block: 1), .acknowledgement(block: 0), .acknowledgement(block: 9),
+            .data(block: 1, payload: []),
+        ] {
             var m = machine(window: 2, policy: policy)
             _ = m.start(now: 0)
             #expect(m.receiveAcknowledgement(2, now: 1) == .sendBlocks(first: 3, count: 2))

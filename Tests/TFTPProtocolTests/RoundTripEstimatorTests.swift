@@ -39,18 +39,24 @@ struct RoundTripEstimatorTests {
 
     @Test func silenceLimitIsWhatTheConfiguredScheduleTakes() {
         #expect(RetransmissionPolicy().silenceLimitMilliseconds == 1000 + 2000 + 4000 + 8000 + 8000 + 8000)
-        #expect(RetransmissionPolicy(initialTimeoutMilliseconds: 100, maximumTimeoutMilliseconds: 100, maximumRetransmissions: 2)
-            .silenceLimitMilliseconds == 300)
-        #expect(RetransmissionPolicy(initialTimeoutMilliseconds: 300, maximumTimeoutMilliseconds: 1000, maximumRetransmissions: 0)
-            .silenceLimitMilliseconds == 300)
-        #expect(RetransmissionPolicy(initialTimeoutMilliseconds: 0, maximumTimeoutMilliseconds: -5, maximumRetransmissions: -1)
-            .silenceLimitMilliseconds == 1)
+        #expect(
+            RetransmissionPolicy(initialTimeoutMilliseconds: 100, maximumTimeoutMilliseconds: 100, maximumRetransmissions: 2)
+                .silenceLimitMilliseconds == 300)
+        #expect(
+            RetransmissionPolicy(initialTimeoutMilliseconds: 300, maximumTimeoutMilliseconds: 1000, maximumRetransmissions: 0)
+                .silenceLimitMilliseconds == 300)
+        #expect(
+            RetransmissionPolicy(initialTimeoutMilliseconds: 0, maximumTimeoutMilliseconds: -5, maximumRetransmissions: -1)
+                .silenceLimitMilliseconds == 1)
         // Huge values saturate instead of trapping or looping for ever.
-        #expect(RetransmissionPolicy(initialTimeoutMilliseconds: 1000, maximumTimeoutMilliseconds: 8000, maximumRetransmissions: .max)
-            .silenceLimitMilliseconds == .max)
-        #expect(RetransmissionPolicy(initialTimeoutMilliseconds: .max, maximumTimeoutMilliseconds: .max, maximumRetransmissions: 1)
-            .silenceLimitMilliseconds == .max)
-        #expect(RetransmissionPolicy(initialTimeoutMilliseconds: 1, maximumTimeoutMilliseconds: .max, maximumRetransmissions: 100)
-            .silenceLimitMilliseconds == .max)
+        #expect(
+            RetransmissionPolicy(initialTimeoutMilliseconds: 1000, maximumTimeoutMilliseconds: 8000, maximumRetransmissions: .max)
+                .silenceLimitMilliseconds == .max)
+        #expect(
+            RetransmissionPolicy(initialTimeoutMilliseconds: .max, maximumTimeoutMilliseconds: .max, maximumRetransmissions: 1)
+                .silenceLimitMilliseconds == .max)
+        #expect(
+            RetransmissionPolicy(initialTimeoutMilliseconds: 1, maximumTimeoutMilliseconds: .max, maximumRetransmissions: 100)
+                .silenceLimitMilliseconds == .max)
     }
 }

@@ -138,10 +138,11 @@ struct ReactorTests {
         var ran: [Int] = []
         var ids: [TimerID] = []
         // Timer 0 cancels every odd timer; all are due together.
-        ids.append(reactor.addTimer(afterMilliseconds: 1) {
-            ran.append(0)
-            for (i, id) in ids.enumerated() where i % 2 == 1 { reactor.cancelTimer(id) }
-        })
+        ids.append(
+            reactor.addTimer(afterMilliseconds: 1) {
+                ran.append(0)
+                for (i, id) in ids.enumerated() where i % 2 == 1 { reactor.cancelTimer(id) }
+            })
         for i in 1..<20 { ids.append(reactor.addTimer(afterMilliseconds: 2) { ran.append(i) }) }
         usleep(10_000)
         reactor.runOnce(maximumWaitMilliseconds: 0)
@@ -153,7 +154,10 @@ struct ReactorTests {
         let reactor = try Reactor()
         let (receiver, address) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         var spins = 0
         var running = true
         func spin() {
@@ -164,7 +168,11 @@ struct ReactorTests {
         }
         spin()
         var received = false
-        try reactor.register(receiver) { _ in received = true; running = false; drain(receiver) }
+        try reactor.register(receiver) { _ in
+            received = true
+            running = false
+            drain(receiver)
+        }
         Net.send(sender, [1], to: address)
         var wakeUps = 0
         while !received && wakeUps < 100 {
@@ -182,7 +190,10 @@ struct ReactorTests {
         let reactor = try Reactor()
         let (receiver, address) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         var calls: [UInt32] = []
         try reactor.register(receiver) { events in
             calls.append(events)
@@ -203,7 +214,10 @@ struct ReactorTests {
         #expect(calls.count == 1)
 
         // Registering again works and sees the datagram that is still waiting.
-        try reactor.register(receiver) { _ in calls.append(0); drain(receiver) }
+        try reactor.register(receiver) { _ in
+            calls.append(0)
+            drain(receiver)
+        }
         #expect(reactor.run { calls.count == 2 })
     }
 
@@ -212,9 +226,15 @@ struct ReactorTests {
         let reactor = try Reactor()
         let (receiver, address) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         var order: [String] = []
-        try reactor.register(receiver) { _ in order.append("event"); drain(receiver) }
+        try reactor.register(receiver) { _ in
+            order.append("event")
+            drain(receiver)
+        }
         reactor.addAfterEventsHook { order.append("after events") }
         reactor.addBeforeWaitHook { order.append("before wait") }
         reactor.addTimer(afterMilliseconds: 0) { order.append("timer") }
@@ -228,7 +248,10 @@ struct ReactorTests {
         let reactor = try Reactor()
         let (receiver, address) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         var calls = 0
         try reactor.register(receiver) { _ in
             calls += 1
@@ -244,11 +267,22 @@ struct ReactorTests {
         let reactor = try Reactor()
         let (receiver, address) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         var first = 0
         var second = 0
-        try reactor.register(receiver) { _ in first += 1; drain(receiver) }
-        let error = #expect(throws: SystemError.self) { try reactor.register(receiver) { _ in second += 1; drain(receiver) } }
+        try reactor.register(receiver) { _ in
+            first += 1
+            drain(receiver)
+        }
+        let error = #expect(throws: SystemError.self) {
+            try reactor.register(receiver) { _ in
+                second += 1
+                drain(receiver)
+            }
+        }
         #expect(error?.errno.rawValue == EEXIST)
         Net.send(sender, [1], to: address)
         #expect(reactor.run(untilWithin: 500) { first > 0 }, "the original handler must survive a failed re-registration")
@@ -277,7 +311,11 @@ struct ReactorTests {
         let (a, addressA) = try Net.bound(Net.v4())
         let (b, addressB) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(a); closeDescriptor(b); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(a)
+            closeDescriptor(b)
+            closeDescriptor(sender)
+        }
         var oldCalls = 0
         var newCalls = 0
         var swapped = false
@@ -288,17 +326,31 @@ struct ReactorTests {
             reactor.deregister(victim)
             // Same descriptor number, different socket: dup2 closes the old one atomically,
             // so a concurrent test cannot grab the number in between.
-            guard let (fresh, _) = try? Net.bound(Net.v4()) else { Issue.record("socket"); return }
+            guard let (fresh, _) = try? Net.bound(Net.v4()) else {
+                Issue.record("socket")
+                return
+            }
             #expect(dup2(fresh, victim) == victim)
             closeDescriptor(fresh)
             do {
-                try reactor.register(victim) { _ in newCalls += 1; drain(victim) }
+                try reactor.register(victim) { _ in
+                    newCalls += 1
+                    drain(victim)
+                }
             } catch {
                 Issue.record("re-register: \(error)")
             }
         }
-        try reactor.register(a) { _ in oldCalls += 1; drain(a); replace(b) }
-        try reactor.register(b) { _ in oldCalls += 1; drain(b); replace(a) }
+        try reactor.register(a) { _ in
+            oldCalls += 1
+            drain(a)
+            replace(b)
+        }
+        try reactor.register(b) { _ in
+            oldCalls += 1
+            drain(b)
+            replace(a)
+        }
         Net.send(sender, [1], to: addressA)
         Net.send(sender, [2], to: addressB)
         #expect(Net.waitReadable(a, milliseconds: 1000) && Net.waitReadable(b, milliseconds: 1000))
@@ -331,7 +383,11 @@ struct ReactorTests {
         for _ in 0..<10 {
             let (fd, address) = try Net.bound(Net.v4())
             sockets.append((fd, address))
-            try reactor.register(fd) { _ in calls += 1; handled.insert(fd); drain(fd) }
+            try reactor.register(fd) { _ in
+                calls += 1
+                handled.insert(fd)
+                drain(fd)
+            }
         }
         for (fd, address) in sockets {
             Net.send(sender, [0xAB], to: address)
@@ -358,7 +414,10 @@ struct ReactorTests {
         }
         tick()
         // A safety net so that a broken stop() fails instead of hanging.
-        reactor.addTimer(afterMilliseconds: 5_000) { ticks = -1; reactor.stop() }
+        reactor.addTimer(afterMilliseconds: 5_000) {
+            ticks = -1
+            reactor.stop()
+        }
         reactor.run()
         #expect(ticks == 3)
     }

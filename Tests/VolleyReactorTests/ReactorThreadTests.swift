@@ -63,7 +63,10 @@ struct ReactorThreadTests {
         let path = try #require(probe.taskPath)
         var gone = false
         for _ in 0..<200 {
-            if access(path, F_OK) != 0 { gone = true; break }
+            if access(path, F_OK) != 0 {
+                gone = true
+                break
+            }
             usleep(10_000)
         }
         #expect(gone, "thread \(path) still exists")
@@ -123,7 +126,10 @@ struct ReactorThreadTests {
     @Test func setUpRunsOnTheReactorThreadAndCanRegisterDescriptors() throws {
         let (receiver, address) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         let got = DispatchSemaphore(value: 0)
         let handle = try ReactorThread.start(name: "io") { reactor in
             try reactor.register(receiver) { _ in

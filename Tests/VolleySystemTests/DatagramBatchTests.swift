@@ -17,7 +17,10 @@ private func receiveAll(
         let n = try batch.receive(from: fd)
         #expect(n == batch.count)
         #expect(n <= batch.capacity)
-        if n == 0 { _ = Net.waitReadable(fd, milliseconds: 20); continue }
+        if n == 0 {
+            _ = Net.waitReadable(fd, milliseconds: 20)
+            continue
+        }
         for i in 0..<n {
             result.append((Array(batch.payload(i)), batch.source(i), batch.isTruncated(i), batch.packetInfo(i)))
         }
@@ -25,7 +28,9 @@ private func receiveAll(
     return result
 }
 
-private func send(_ batch: DatagramSendBatch, from fd: Int32, to peer: SocketAddress, _ datagrams: [[UInt8]], stride: Int)
+private func send(
+    _ batch: DatagramSendBatch, from fd: Int32, to peer: SocketAddress, _ datagrams: [[UInt8]], stride: Int
+)
     -> DatagramSendBatch.Result
 {
     var buffer = [UInt8](repeating: 0xEE, count: max(1, datagrams.count * stride))
@@ -33,7 +38,8 @@ private func send(_ batch: DatagramSendBatch, from fd: Int32, to peer: SocketAdd
     let lengths = datagrams.map(\.count)
     return buffer.withUnsafeBytes { raw in
         lengths.withUnsafeBufferPointer { lengths in
-            batch.send(descriptor: fd, to: peer, base: raw.baseAddress!, stride: stride, lengths: lengths.baseAddress!, count: datagrams.count)
+            batch.send(
+                descriptor: fd, to: peer, base: raw.baseAddress!, stride: stride, lengths: lengths.baseAddress!, count: datagrams.count)
         }
     }
 }
@@ -47,7 +53,10 @@ struct DatagramBatchTests {
     @Test func hundredDatagramsThroughSendmmsgArriveWholeAndInOrder() throws {
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (sender, senderAddress) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         try UDPSocket.setReceiveBufferSize(receiver, bytes: 2 << 20)
 
         let stride = 300
@@ -63,7 +72,10 @@ struct DatagramBatchTests {
         while received.count < 100, MonotonicClock.milliseconds() - start < 3000 {
             let n = try batch.receive(from: receiver)
             largest = max(largest, n)
-            if n == 0 { _ = Net.waitReadable(receiver, milliseconds: 20); continue }
+            if n == 0 {
+                _ = Net.waitReadable(receiver, milliseconds: 20)
+                continue
+            }
             for i in 0..<n {
                 received.append(Array(batch.payload(i)))
                 #expect(batch.source(i) == senderAddress)
@@ -79,7 +91,10 @@ struct DatagramBatchTests {
     @Test func receiveHonoursMaximum() throws {
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         for i in 0..<5 { Net.send(sender, [UInt8(i)], to: receiverAddress) }
         let batch = DatagramReceiveBatch(capacity: 4, bufferSize: 16)
         #expect(try batch.receive(from: receiver, maximum: 2) == 2)
@@ -93,11 +108,16 @@ struct DatagramBatchTests {
     @Test func perDatagramErrorSkipsOnlyThatDatagram() throws {
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         try UDPSocket.setReceiveBufferSize(receiver, bytes: 1 << 20)
         try UDPSocket.setSendBufferSize(sender, bytes: 1 << 20)
         let stride = 66_000
-        let datagrams = [pattern(0, length: 10), pattern(1, length: 20), pattern(2, length: 66_000), pattern(3, length: 30), pattern(4, length: 40)]
+        let datagrams = [
+            pattern(0, length: 10), pattern(1, length: 20), pattern(2, length: 66_000), pattern(3, length: 30), pattern(4, length: 40),
+        ]
         let outcome = send(DatagramSendBatch(capacity: 8), from: sender, to: receiverAddress, datagrams, stride: stride)
         #expect(outcome.sent == 4)
         #expect(outcome.firstError?.errno.rawValue == EMSGSIZE)
@@ -109,7 +129,10 @@ struct DatagramBatchTests {
     @Test func longDatagramIsFlaggedTruncated() throws {
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         let long = pattern(7, length: 100)
         let exact = pattern(8, length: 64)
         Net.send(sender, long, to: receiverAddress)
@@ -159,7 +182,10 @@ struct DatagramBatchTests {
         let local = SocketAddress(ip: ip, port: 0)!
         let (receiver, receiverAddress) = try Net.bound(local, packetInfo: true)
         let (sender, senderAddress) = try Net.bound(local)
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         Net.send(sender, [1, 2, 3], to: receiverAddress)
         Net.send(sender, [4, 5], to: receiverAddress)
         let received = try receiveAll(DatagramReceiveBatch(capacity: 4), from: receiver, expected: 2)
@@ -179,7 +205,10 @@ struct DatagramBatchTests {
     @Test func sendOneFromAPacketInfoSourceOnAWildcardSocket() throws {
         let (server, serverAddress) = try Net.bound(Net.v4("0.0.0.0"))
         let (client, clientAddress) = try Net.bound(Net.v4())
-        defer { closeDescriptor(server); closeDescriptor(client) }
+        defer {
+            closeDescriptor(server)
+            closeDescriptor(client)
+        }
         #expect(serverAddress.isWildcard)
         let batch = DatagramSendBatch()
         let source = PacketInfo(localAddress: Net.v4(), interfaceIndex: Net.loopbackIndex)
@@ -196,7 +225,10 @@ struct DatagramBatchTests {
     @Test func sendOneSourceAddressIsReallyApplied() throws {
         let (server, serverAddress) = try Net.bound(Net.v4("0.0.0.0"))
         let (client, clientAddress) = try Net.bound(Net.v4())
-        defer { closeDescriptor(server); closeDescriptor(client) }
+        defer {
+            closeDescriptor(server)
+            closeDescriptor(client)
+        }
         let source = PacketInfo(localAddress: Net.v4("127.0.0.2"), interfaceIndex: 0)
         let sent = [UInt8]([42]).withUnsafeBytes {
             DatagramSendBatch().sendOne(descriptor: server, bytes: $0, to: clientAddress, from: source)
@@ -209,14 +241,18 @@ struct DatagramBatchTests {
     @Test func sendOneV6WithSourceAndWithout() throws {
         let (server, serverAddress) = try Net.bound(Net.v6(), packetInfo: true)
         let (client, clientAddress) = try Net.bound(Net.v6())
-        defer { closeDescriptor(server); closeDescriptor(client) }
+        defer {
+            closeDescriptor(server)
+            closeDescriptor(client)
+        }
         let batch = DatagramSendBatch()
         let source = PacketInfo(localAddress: Net.v6(), interfaceIndex: Net.loopbackIndex)
         #expect([UInt8]([1]).withUnsafeBytes { batch.sendOne(descriptor: server, bytes: $0, to: clientAddress, from: source) }.sent == 1)
         #expect([UInt8]([2]).withUnsafeBytes { batch.sendOne(descriptor: server, bytes: $0, to: clientAddress) }.sent == 1)
         // A v4 source for a v6 peer is ignored rather than sent as a bogus control message.
         let mismatched = PacketInfo(localAddress: Net.v4(), interfaceIndex: 0)
-        #expect([UInt8]([3]).withUnsafeBytes { batch.sendOne(descriptor: server, bytes: $0, to: clientAddress, from: mismatched) }.sent == 1)
+        #expect(
+            [UInt8]([3]).withUnsafeBytes { batch.sendOne(descriptor: server, bytes: $0, to: clientAddress, from: mismatched) }.sent == 1)
         for expected: UInt8 in [1, 2, 3] {
             let reply = try #require(Net.receive(client))
             #expect(reply.bytes == [expected])
@@ -240,7 +276,10 @@ struct DatagramBatchTests {
     @Test func sendOneReportsErrorsOfTheMessagesQueuedBeforeIt() throws {
         let (sender, _) = try Net.bound(Net.v4())
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
-        defer { closeDescriptor(sender); closeDescriptor(receiver) }
+        defer {
+            closeDescriptor(sender)
+            closeDescriptor(receiver)
+        }
         let batch = DatagramSendBatch()
         let big = [UInt8](repeating: 0, count: 70_000)
         _ = big.withUnsafeBytes { batch.enqueue(descriptor: sender, to: receiverAddress, bytes: $0.baseAddress!, count: $0.count) }
@@ -253,7 +292,10 @@ struct DatagramBatchTests {
     @Test func receiveBatchAccessorsIgnoreSlotsTheLastReceiveDidNotFill() throws {
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(sender); closeDescriptor(receiver) }
+        defer {
+            closeDescriptor(sender)
+            closeDescriptor(receiver)
+        }
         let batch = DatagramReceiveBatch(capacity: 4, bufferSize: 64)
         Net.send(sender, [1, 2, 3], to: receiverAddress)
         Net.send(sender, [4], to: receiverAddress)
@@ -275,7 +317,10 @@ struct DatagramBatchTests {
     @Test func dualStackSocketReceivesFromIPv4WithUsablePacketInfo() throws {
         let (server, serverAddress) = try Net.bound(Net.v6("::"), packetInfo: true)
         let (client, clientAddress) = try Net.bound(Net.v4())
-        defer { closeDescriptor(server); closeDescriptor(client) }
+        defer {
+            closeDescriptor(server)
+            closeDescriptor(client)
+        }
         #expect(try UDPSocket.family(of: server) == AF_INET6)
         Net.send(client, [7, 7], to: Net.v4(port: serverAddress.port))
         let received = try receiveAll(DatagramReceiveBatch(capacity: 2), from: server, expected: 1)
@@ -302,7 +347,10 @@ struct DatagramBatchTests {
     @Test func batchesAreReusableAcrossManyRounds() throws {
         let (receiver, receiverAddress) = try Net.bound(Net.v6(), packetInfo: true)
         let (sender, senderAddress) = try Net.bound(Net.v6())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         let sendBatch = DatagramSendBatch(capacity: 4)
         let receiveBatch = DatagramReceiveBatch(capacity: 4, bufferSize: 64)
         for round in 0..<50 {

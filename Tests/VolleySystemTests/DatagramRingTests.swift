@@ -32,7 +32,8 @@ struct DatagramRingTests {
         let result = flat.withUnsafeBytes { raw in
             var offset = 0
             for (i, datagram) in datagrams.enumerated() {
-                _ = batch.enqueue(descriptor: senders[i % senders.count], to: receiver, bytes: raw.baseAddress! + offset, count: datagram.count)
+                _ = batch.enqueue(
+                    descriptor: senders[i % senders.count], to: receiver, bytes: raw.baseAddress! + offset, count: datagram.count)
                 offset += datagram.count
             }
             return batch.flush()
@@ -46,7 +47,10 @@ struct DatagramRingTests {
         if throughRing, ring == nil { return }
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let senders = try (0..<4).map { _ in try Net.bound(Net.v4()) }
-        defer { closeDescriptor(receiver); for sender in senders { closeDescriptor(sender.fd) } }
+        defer {
+            closeDescriptor(receiver)
+            for sender in senders { closeDescriptor(sender.fd) }
+        }
         try UDPSocket.setReceiveBufferSize(receiver, bytes: 1 << 20)
 
         let (result, datagrams) = Self.sendAlternating(
@@ -71,7 +75,11 @@ struct DatagramRingTests {
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (first, _) = try Net.bound(Net.v4())
         let (second, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(first); closeDescriptor(second) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(first)
+            closeDescriptor(second)
+        }
         try UDPSocket.setSendBufferSize(second, bytes: 1 << 20)
         let batch = DatagramSendBatch(capacity: 8, ring: ring)
         let small = Self.payload(1, length: 10)
@@ -90,12 +98,17 @@ struct DatagramRingTests {
         #expect(Net.receive(receiver)?.bytes == small)
     }
 
-    @Test("a submission the kernel takes only in part retires the ring: the rest count as not sent and never run; later flushes use a call per socket")
+    @Test(
+        "a submission the kernel takes only in part retires the ring: the rest count as not sent and never run; later flushes use a call per socket"
+    )
     func partialSubmissionRetiresTheRing() throws {
         guard let ring = Self.ring() else { return }
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let senders = try (0..<5).map { _ in try Net.bound(Net.v4()) }
-        defer { closeDescriptor(receiver); for sender in senders { closeDescriptor(sender.fd) } }
+        defer {
+            closeDescriptor(receiver)
+            for sender in senders { closeDescriptor(sender.fd) }
+        }
         try UDPSocket.setReceiveBufferSize(receiver, bytes: 1 << 20)
         let batch = DatagramSendBatch(capacity: 16, ring: ring)
 
@@ -129,22 +142,30 @@ struct DatagramRingTests {
         var template = Array("/tmp/volley-ring-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         try #require(fd >= 0)
-        defer { close(fd); unlink(template.withUnsafeBufferPointer { $0.baseAddress! }) }
+        defer {
+            close(fd)
+            unlink(template.withUnsafeBufferPointer { $0.baseAddress! })
+        }
         try #require(ftruncate(fd, off_t(4 * pageSize)) == 0)
         let mapping = try FileMapping(descriptor: fd, length: 4 * pageSize)
         #expect(ftruncate(fd, 0) == 0)
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (first, _) = try Net.bound(Net.v4())
         let (second, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(first); closeDescriptor(second) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(first)
+            closeDescriptor(second)
+        }
 
         let header: [UInt8] = [0, 3, 0, 1]
         let plain = Self.payload(2, length: 16)
         let batch = DatagramSendBatch(capacity: 4, ring: ring)
         let result = header.withUnsafeBytes { headerRaw in
             plain.withUnsafeBytes { plainRaw in
-                _ = batch.enqueue(descriptor: first, to: receiverAddress, headers: headerRaw.baseAddress!, headerSize: 4,
-                                  payloads: mapping.base + pageSize, payloadSize: 512, count: 1, fromFileMapping: true)
+                _ = batch.enqueue(
+                    descriptor: first, to: receiverAddress, headers: headerRaw.baseAddress!, headerSize: 4,
+                    payloads: mapping.base + pageSize, payloadSize: 512, count: 1, fromFileMapping: true)
                 _ = batch.enqueue(descriptor: second, to: receiverAddress, bytes: plainRaw.baseAddress!, count: plainRaw.count)
                 return batch.flush()
             }
@@ -160,7 +181,10 @@ struct DatagramRingTests {
         guard let ring = Self.ring() else { return }
         let (sender, senderAddress) = try Net.bound(Net.v4())
         let sockets = try (0..<5).map { _ in try Net.bound(Net.v4()) }
-        defer { closeDescriptor(sender); for socket in sockets { closeDescriptor(socket.fd) } }
+        defer {
+            closeDescriptor(sender)
+            for socket in sockets { closeDescriptor(socket.fd) }
+        }
         for i in [0, 2, 4] { Net.send(sender, Self.payload(i, length: 30 + i), to: sockets[i].address) }
         Net.send(sender, [UInt8](repeating: 1, count: 3000), to: sockets[4].address)  // a second one waits
         for i in [0, 2, 4] { #expect(Net.waitReadable(sockets[i].fd, milliseconds: 2000)) }

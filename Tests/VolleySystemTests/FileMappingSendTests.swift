@@ -27,20 +27,27 @@ struct FileMappingSendTests {
         let blockSize = 1000
         let bytes = Self.content(20 * blockSize)
         let (fd, path) = try Self.scratchFile(bytes)
-        defer { close(fd); unlink(path) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
         let mapping = try FileMapping(descriptor: fd, length: bytes.count)
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
         try UDPSocket.setReceiveBufferSize(receiver, bytes: 1 << 20)
 
         let headers: [UInt8] = (0..<8).flatMap { [0, 3, 0, UInt8($0 + 1)] }
         let batch = DatagramSendBatch(capacity: 8)
         headers.withUnsafeBytes { raw in
             // Blocks 1...8: one message of 8 segments (GSO).
-            _ = batch.enqueue(descriptor: sender, to: receiverAddress, headers: raw.baseAddress!, headerSize: 4,
-                              payloads: mapping.base, payloadSize: blockSize, count: 8,
-                              segmentSize: 4 + blockSize, fromFileMapping: true)
+            _ = batch.enqueue(
+                descriptor: sender, to: receiverAddress, headers: raw.baseAddress!, headerSize: 4,
+                payloads: mapping.base, payloadSize: blockSize, count: 8,
+                segmentSize: 4 + blockSize, fromFileMapping: true)
         }
         let outcome = batch.flush()
         #expect(outcome.sent == 1)
@@ -58,18 +65,25 @@ struct FileMappingSendTests {
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let bytes = Self.content(16 * pageSize)
         let (fd, path) = try Self.scratchFile(bytes)
-        defer { close(fd); unlink(path) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
         let mapping = try FileMapping(descriptor: fd, length: bytes.count)
         #expect(ftruncate(fd, 0) == 0)
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
-        defer { closeDescriptor(receiver); closeDescriptor(sender) }
+        defer {
+            closeDescriptor(receiver)
+            closeDescriptor(sender)
+        }
 
         let header: [UInt8] = [0, 3, 0, 9]
         let batch = DatagramSendBatch(capacity: 4)
         let outcome = header.withUnsafeBytes { raw in
-            _ = batch.enqueue(descriptor: sender, to: receiverAddress, headers: raw.baseAddress!, headerSize: 4,
-                              payloads: mapping.base + 8 * pageSize, payloadSize: 512, count: 1, fromFileMapping: true)
+            _ = batch.enqueue(
+                descriptor: sender, to: receiverAddress, headers: raw.baseAddress!, headerSize: 4,
+                payloads: mapping.base + 8 * pageSize, payloadSize: 512, count: 1, fromFileMapping: true)
             return batch.flush()
         }
         #expect(outcome.sent == 0)

@@ -9,7 +9,9 @@ import Testing
 @Suite("openBeneath under concurrent renames")
 struct OpenBeneathRaceTests {
     @Test func lookupsThroughDotDotSucceedWhileRenamesRace() throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("volley-beneath-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "volley-beneath-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        ).path
         try FileManager.default.createDirectory(atPath: scratch + "/root/sub", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: scratch + "/spin", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }

@@ -7,7 +7,10 @@ import VolleySystemTestSupport
 struct SocketAddressTests {
     @Test func parsesIPv4() throws {
         let address = try #require(SocketAddress(ip: "127.0.0.1", port: 69))
-        guard case .v4(let raw) = address else { Issue.record("not v4"); return }
+        guard case .v4(let raw) = address else {
+            Issue.record("not v4")
+            return
+        }
         #expect(raw.sin_family == sa_family_t(AF_INET))
         #expect(raw.sin_port == UInt16(69).bigEndian)
         #expect(raw.sin_addr.s_addr == UInt32(0x7F00_0001).bigEndian)
@@ -21,7 +24,10 @@ struct SocketAddressTests {
     @Test(arguments: ["::1", "[::1]"])
     func parsesIPv6WithOrWithoutBrackets(text: String) throws {
         let address = try #require(SocketAddress(ip: text, port: 6969))
-        guard case .v6(let raw) = address else { Issue.record("not v6"); return }
+        guard case .v6(let raw) = address else {
+            Issue.record("not v6")
+            return
+        }
         #expect(raw.sin6_family == sa_family_t(AF_INET6))
         #expect(address.family == AF_INET6)
         #expect(address.port == 6969)
@@ -106,7 +112,10 @@ struct SocketAddressTests {
         four.port = 0xBEEF
         #expect(four.port == 0xBEEF)
         #expect(four.description == "127.0.0.1:48879")
-        guard case .v4(let raw4) = four else { Issue.record("family changed"); return }
+        guard case .v4(let raw4) = four else {
+            Issue.record("family changed")
+            return
+        }
         #expect(raw4.sin_port == UInt16(0xBEEF).bigEndian, "stored in network byte order")
         #expect(four.ipString == "127.0.0.1")
 

@@ -34,7 +34,10 @@ struct SystemTests {
         var attempts = 0
         let result = try VolleySystem.syscall("fake") { () -> Int32 in
             attempts += 1
-            if attempts < 3 { errno = EINTR; return -1 }
+            if attempts < 3 {
+                errno = EINTR
+                return -1
+            }
             return 42
         }
         #expect(result == 42)
@@ -53,13 +56,21 @@ struct SystemTests {
         #expect(attempts == 1)
         #expect(error == SystemError("open(/nonexistent)", errno: Errno(rawValue: ENOENT)))
         // The blocking wrapper does not hide EAGAIN.
-        let again = #expect(throws: SystemError.self) { try VolleySystem.syscall("x") { () -> Int in errno = EAGAIN; return -1 } }
+        let again = #expect(throws: SystemError.self) {
+            try VolleySystem.syscall("x") { () -> Int in
+                errno = EAGAIN
+                return -1
+            }
+        }
         #expect(again?.errno.rawValue == EAGAIN)
     }
 
     @Test func syscallNameIsOnlyBuiltOnFailure() throws {
         var built = 0
-        func name() -> String { built += 1; return "expensive" }
+        func name() -> String {
+            built += 1
+            return "expensive"
+        }
         _ = try VolleySystem.syscall(name()) { () -> Int32 in 0 }
         _ = try VolleySystem.nonBlockingSyscall(name()) { () -> Int32 in 5 }
         #expect(built == 0)
@@ -72,14 +83,21 @@ struct SystemTests {
             if attempts == 1 { errno = EINTR } else { errno = EWOULDBLOCK }
             return -1
         }
-        guard case .wouldBlock = outcome else { Issue.record("expected wouldBlock, got \(outcome)"); return }
+        guard case .wouldBlock = outcome else {
+            Issue.record("expected wouldBlock, got \(outcome)")
+            return
+        }
         #expect(attempts == 2)
         guard case .done(let value) = try VolleySystem.nonBlockingSyscall("fake", { () -> Int in 0 }) else {
-            Issue.record("expected done"); return
+            Issue.record("expected done")
+            return
         }
         #expect(value == 0, "0 is a result, not an error")
         let error = #expect(throws: SystemError.self) {
-            try VolleySystem.nonBlockingSyscall("fake") { () -> Int in errno = ECONNREFUSED; return -1 }
+            try VolleySystem.nonBlockingSyscall("fake") { () -> Int in
+                errno = ECONNREFUSED
+                return -1
+            }
         }
         #expect(error?.errno.rawValue == ECONNREFUSED)
     }
@@ -89,7 +107,10 @@ struct SystemTests {
         defer { closeDescriptor(fd) }
         var byte: UInt8 = 0
         let outcome = try VolleySystem.nonBlockingSyscall("recv") { recv(fd, &byte, 1, 0) }
-        guard case .wouldBlock = outcome else { Issue.record("expected wouldBlock, got \(outcome)"); return }
+        guard case .wouldBlock = outcome else {
+            Issue.record("expected wouldBlock, got \(outcome)")
+            return
+        }
     }
 
     @Test func makeNonBlockingAndCloseOnExecOnABlockingSocket() throws {

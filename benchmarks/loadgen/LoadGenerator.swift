@@ -178,7 +178,10 @@ final class LoadGenerator {
         }
         switch bytes[1] {
         case UInt8(TFTPOpcode.data.rawValue):
-            if receiveBatch.isTruncated(index) { finish(id, failure: .corrupt); return }
+            if receiveBatch.isTruncated(index) {
+                finish(id, failure: .corrupt)
+                return
+            }
             handleData(id, bytes)
         case UInt8(TFTPOpcode.optionAcknowledgement.rawValue):
             handleOptionAcknowledgement(id, bytes)

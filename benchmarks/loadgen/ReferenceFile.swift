@@ -16,7 +16,10 @@ final class ReferenceFile {
             throw LoadGenFailure("\(path) is not a regular file")
         }
         size = Int(info.st_size)
-        guard size > 0 else { base = nil; return }
+        guard size > 0 else {
+            base = nil
+            return
+        }
         let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
         guard let mapped, mapped != UnsafeMutableRawPointer(bitPattern: -1) else {
             throw LoadGenFailure("cannot map \(path): \(String(cString: strerror(errno)))")

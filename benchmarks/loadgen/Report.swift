@@ -16,10 +16,13 @@ struct Report {
             ("bytes_verified", .integer(Int64(s.bytesVerified))),
             ("makespan_s", .number(s.makespanSeconds)),
             ("aggregate_mb_s", .number(s.megabytesPerSecond)),
-            ("duration_ms", .object([
-                ("p50", .number(s.durationP50)), ("p90", .number(s.durationP90)),
-                ("p99", .number(s.durationP99)), ("max", .number(s.durationMax)),
-            ])),
+            (
+                "duration_ms",
+                .object([
+                    ("p50", .number(s.durationP50)), ("p90", .number(s.durationP90)),
+                    ("p99", .number(s.durationP99)), ("max", .number(s.durationMax)),
+                ])
+            ),
             ("retransmits", .integer(s.counters.clientRetransmissions)),
             ("rrq_retransmits", .integer(s.counters.requestRetransmissions)),
             ("server_retransmits_seen", .integer(s.counters.serverRetransmissionsSeen)),
@@ -85,17 +88,22 @@ struct Report {
         ]
         let c2 = s.counters
         if c2.foreignDatagrams + c2.malformedDatagrams + c2.missingOptionAcknowledgements + c2.sendErrors > 0 {
-            lines.append("oddities:        foreign \(c2.foreignDatagrams), malformed \(c2.malformedDatagrams)"
-                + ", no OACK \(c2.missingOptionAcknowledgements), send errors \(c2.sendErrors)")
+            lines.append(
+                "oddities:        foreign \(c2.foreignDatagrams), malformed \(c2.malformedDatagrams)"
+                    + ", no OACK \(c2.missingOptionAcknowledgements), send errors \(c2.sendErrors)")
         }
-        lines.append("errors:          " + (s.failures.isEmpty ? "none" : s.failures.map { "\($0.kind) \($0.count)" }.joined(separator: ", ")))
+        lines.append(
+            "errors:          " + (s.failures.isEmpty ? "none" : s.failures.map { "\($0.kind) \($0.count)" }.joined(separator: ", ")))
         if let cpu = s.serverCPUSeconds {
-            lines.append("server CPU:      \(Self.format(cpu, 3)) s (\(s.serverCPUSource ?? "?")), "
-                + "\(Self.format(s.serverCPUSecondsPerGigabyte, 2)) CPU-s/GB")
+            lines.append(
+                "server CPU:      \(Self.format(cpu, 3)) s (\(s.serverCPUSource ?? "?")), "
+                    + "\(Self.format(s.serverCPUSecondsPerGigabyte, 2)) CPU-s/GB")
         }
         if let rss = s.serverPeakResidentKiB { lines.append("server peak RSS: \(rss) KiB") }
         if let own = s.loadGeneratorCPUSeconds {
-            lines.append("loadgen CPU:     \(Self.format(own, 3)) s (\(Self.format(s.makespanSeconds > 0 ? own / s.makespanSeconds * 100 : nil, 0))% of one core)")
+            lines.append(
+                "loadgen CPU:     \(Self.format(own, 3)) s (\(Self.format(s.makespanSeconds > 0 ? own / s.makespanSeconds * 100 : nil, 0))% of one core)"
+            )
         }
         return lines.joined(separator: "\n")
     }

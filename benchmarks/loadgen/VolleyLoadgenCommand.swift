@@ -29,7 +29,8 @@ struct VolleyLoadgenCommand: ParsableCommand {
     @Option(help: "Re-sends before an unanswered client fails with kind \"timeout\".") var retries = 5
     @Option(help: "Spread the first RRQs over this many milliseconds (0: all at once).") var rampMs = 0
     @Option(help: "Hard stop: clients still running fail with kind \"deadline\".") var deadlineS = 300
-    @Option(help: "SO_RCVBUF per client socket in bytes (default: 256 KiB or more when blksize×windowsize > 32 KiB, else the kernel default).")
+    @Option(
+        help: "SO_RCVBUF per client socket in bytes (default: 256 KiB or more when blksize×windowsize > 32 KiB, else the kernel default).")
     var rcvbuf: Int?
     @Option(help: "Server process id: CPU time (utime+stime+cutime+cstime) and peak RSS (VmHWM).") var serverPid: Int32?
     @Option(help: "Server cgroup v2 directory: CPU time from cpu.stat usage_usec (preferred over --server-pid).")
@@ -58,7 +59,8 @@ struct VolleyLoadgenCommand: ParsableCommand {
             clients: clients, blockSize: blksize, windowSize: windowsize, requestTransferSize: tsize,
             sendOptions: !noOptions, timeoutMilliseconds: timeoutMs, retries: retries, rampMilliseconds: rampMs,
             deadlineSeconds: deadlineS,
-            receiveBufferBytes: rcvbuf ?? LoadConfiguration.defaultReceiveBuffer(blockSize: blksize, windowSize: noOptions ? 1 : windowsize),
+            receiveBufferBytes: rcvbuf
+                ?? LoadConfiguration.defaultReceiveBuffer(blockSize: blksize, windowSize: noOptions ? 1 : windowsize),
             serverPID: serverPid, serverCgroup: serverCgroup, settleMilliseconds: settleMs)
 
         let limit = ResourceLimits.raiseOpenFilesLimit()
@@ -67,7 +69,8 @@ struct VolleyLoadgenCommand: ParsableCommand {
         }
         let probe = ServerCostProbe(pid: serverPid, cgroup: serverCgroup)
         if probe.cpuSource != nil, probe.cpuSeconds() == nil {
-            throw LoadGenFailure("cannot read the server's CPU time from \(serverCgroup.map { $0 + "/cpu.stat" } ?? "/proc/\(serverPid!)/stat")")
+            throw LoadGenFailure(
+                "cannot read the server's CPU time from \(serverCgroup.map { $0 + "/cpu.stat" } ?? "/proc/\(serverPid!)/stat")")
         }
 
         let generator = try LoadGenerator(configuration: configuration)

@@ -247,14 +247,17 @@ public struct ReadTransferStateMachine: Sendable {
         case .awaitingOptionAcknowledgementReply, .sending:
             let (silent, overflow) = silentMilliseconds.addingReportingOverflow(currentTimeoutMilliseconds)
             silentMilliseconds = overflow ? Int.max : silent
-            guard consecutiveRetransmissions < retransmission.maximumRetransmissions
-                || silentMilliseconds < silenceLimitMilliseconds else {
+            guard
+                consecutiveRetransmissions < retransmission.maximumRetransmissions
+                    || silentMilliseconds < silenceLimitMilliseconds
+            else {
                 phase = .finished
                 return .finished(.timedOut(retransmissions: consecutiveRetransmissions))
             }
             consecutiveRetransmissions += 1
             let doubled = currentTimeoutMilliseconds.multipliedReportingOverflow(by: 2)
-            currentTimeoutMilliseconds = doubled.overflow
+            currentTimeoutMilliseconds =
+                doubled.overflow
                 ? retransmission.maximumTimeoutMilliseconds
                 : min(doubled.partialValue, retransmission.maximumTimeoutMilliseconds)
             if phase == .awaitingOptionAcknowledgementReply {

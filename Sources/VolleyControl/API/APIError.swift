@@ -32,7 +32,9 @@ struct APIError: Error {
     }
 
     static func tooLarge(_ limit: Int) -> APIError {
-        APIError(status: 413, name: "PayloadTooLarge", message: "the file is larger than control_max_upload_bytes (\(limit) bytes); nothing was stored")
+        APIError(
+            status: 413, name: "PayloadTooLarge",
+            message: "the file is larger than control_max_upload_bytes (\(limit) bytes); nothing was stored")
     }
 
     static func unknownSession(_ id: String) -> APIError {

@@ -30,8 +30,10 @@ extension ControlAPI {
             let reader = try store.openFile(input.path.path)
             let digest = try digests.digest(of: reader)
             let modified = HTTPDate.string(epochSeconds: reader.info.modificationNanoseconds / 1_000_000_000)
-            return .ok(.init(headers: .init(
-                xChecksumSHA256: digest, xFileSize: Int64(clamping: reader.info.size), lastModified: modified)))
+            return .ok(
+                .init(
+                    headers: .init(
+                        xChecksumSHA256: digest, xFileSize: Int64(clamping: reader.info.size), lastModified: modified)))
         } catch .fileNotFound {
             return .notFound(.init())
         } catch .accessViolation {
@@ -67,22 +69,25 @@ extension ControlAPI {
 
     func fetchFile(_ input: Operations.FetchFile.Input) async throws -> Operations.FetchFile.Output {
         guard case .json(let request) = input.body else {
-            return .default(statusCode: 415, .init(body: .json(.init(error: "UnsupportedMediaType", message: "send {\"url\": …} as application/json"))))
+            return .default(
+                statusCode: 415, .init(body: .json(.init(error: "UnsupportedMediaType", message: "send {\"url\": …} as application/json"))))
         }
         if !allowFileURLs, request.url.lowercased().hasPrefix("file:") {
-            let refusal = APIError(status: 403, name: "FileURLsOff",
-                                   message: "file:// URLs are off: they would copy any file volley can read into the root (control_allow_file_urls)")
+            let refusal = APIError(
+                status: 403, name: "FileURLsOff",
+                message: "file:// URLs are off: they would copy any file volley can read into the root (control_allow_file_urls)")
             return .default(statusCode: refusal.status, .init(body: .json(refusal.body)))
         }
         let chunks: any AsyncSequence<[UInt8], any Error> & Sendable
         do {
             chunks = try await RemoteSource.open(request.url, limit: maximumUploadBytes)
         } catch {
-            let failure: APIError = switch error {
-            case .unsupported(let message): APIError(status: 400, name: "UnsupportedURL", message: message)
-            case .origin(let message): APIError(status: 502, name: "FetchFailed", message: message)
-            case .tooLarge: APIError.tooLarge(maximumUploadBytes)
-            }
+            let failure: APIError =
+                switch error {
+                case .unsupported(let message): APIError(status: 400, name: "UnsupportedURL", message: message)
+                case .origin(let message): APIError(status: 502, name: "FetchFailed", message: message)
+                case .tooLarge: APIError.tooLarge(maximumUploadBytes)
+                }
             logger.warning("control plane: fetch of \(request.url) for \(input.path.path) failed: \(failure.message)")
             return .default(statusCode: failure.status, .init(body: .json(failure.body)))
         }

@@ -12,17 +12,23 @@ extension ControlAPI {
     }
 
     func getSession(_ input: Operations.GetSession.Input) async throws -> Operations.GetSession.Output {
-        guard let session = sessions.session(input.path.id) else { return .default(statusCode: 404, .init(body: .json(APIError.unknownSession(input.path.id).body))) }
+        guard let session = sessions.session(input.path.id) else {
+            return .default(statusCode: 404, .init(body: .json(APIError.unknownSession(input.path.id).body)))
+        }
         return .ok(.init(body: .json(Self.describe(session))))
     }
 
     func renewSession(_ input: Operations.RenewSession.Input) async throws -> Operations.RenewSession.Output {
-        guard let session = sessions.renew(input.path.id) else { return .default(statusCode: 404, .init(body: .json(APIError.unknownSession(input.path.id).body))) }
+        guard let session = sessions.renew(input.path.id) else {
+            return .default(statusCode: 404, .init(body: .json(APIError.unknownSession(input.path.id).body)))
+        }
         return .ok(.init(body: .json(Self.describe(session))))
     }
 
     func deleteSession(_ input: Operations.DeleteSession.Input) async throws -> Operations.DeleteSession.Output {
-        guard let session = sessions.end(input.path.id) else { return .default(statusCode: 404, .init(body: .json(APIError.unknownSession(input.path.id).body))) }
+        guard let session = sessions.end(input.path.id) else {
+            return .default(statusCode: 404, .init(body: .json(APIError.unknownSession(input.path.id).body)))
+        }
         let removed = removeFiles(of: session, because: "ended")
         return .ok(.init(body: .json(.init(id: session.id, removed: removed))))
     }
@@ -45,6 +51,7 @@ extension ControlAPI {
     }
 
     private static func describe(_ session: SessionTable.Session) -> Components.Schemas.Session {
-        .init(id: session.id, ttlSeconds: session.ttlSeconds, expiresInSeconds: session.expiresInSeconds, files: session.files.keys.sorted())
+        .init(
+            id: session.id, ttlSeconds: session.ttlSeconds, expiresInSeconds: session.expiresInSeconds, files: session.files.keys.sorted())
     }
 }

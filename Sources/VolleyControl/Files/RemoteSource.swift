@@ -15,7 +15,6 @@ enum RemoteSource {
         case tooLarge(Int)
     }
 
-
     /// The content at `url` as chunks, once the origin has answered.
     static func open(_ url: String, limit: Int) async throws(Failure) -> any AsyncSequence<[UInt8], any Error> & Sendable {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased() else {

@@ -11,7 +11,8 @@ public enum ControlAddress: Sendable, Equatable, CustomStringConvertible {
         if text.hasPrefix("unix:") {
             let path = String(text.dropFirst("unix:".count))
             guard path.hasPrefix("/") else {
-                throw .invalidAddress("control_listen \"\(text)\": a unix socket needs an absolute path, e.g. unix:/run/volley/control.sock")
+                throw .invalidAddress(
+                    "control_listen \"\(text)\": a unix socket needs an absolute path, e.g. unix:/run/volley/control.sock")
             }
             self = .unix(path: path)
             return

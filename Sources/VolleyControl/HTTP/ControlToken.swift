@@ -37,7 +37,8 @@ public final class ControlToken: Sendable {
         guard !path.isEmpty else {
             guard address.isLocal else {
                 throw .tokenRequired(
-                    "control_listen \(address) is reachable from other machines: set control_token_file (or listen on loopback or a unix socket)")
+                    "control_listen \(address) is reachable from other machines: set control_token_file (or listen on loopback or a unix socket)"
+                )
             }
             return nil
         }

@@ -10,12 +10,14 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as ServerError {
             if error.operationInput == nil {
-                return ErrorBody.response(status: .badRequest, error: "BadRequest", message: "\(error.causeDescription): \(error.underlyingError)")
+                return ErrorBody.response(
+                    status: .badRequest, error: "BadRequest", message: "\(error.causeDescription): \(error.underlyingError)")
             }
             context.logger.error("control plane: \(error.operationID) failed: \(error.underlyingError)")
             return ErrorBody.response(status: .internalServerError, error: "InternalError", message: "\(error.underlyingError)")
         } catch let error as HTTPError where error.status == .notFound {
-            return ErrorBody.response(status: .notFound, error: "NoSuchRoute", message: "no \(request.method) \(request.uri.path) in the API (see openapi.yaml)")
+            return ErrorBody.response(
+                status: .notFound, error: "NoSuchRoute", message: "no \(request.method) \(request.uri.path) in the API (see openapi.yaml)")
         }
     }
 }

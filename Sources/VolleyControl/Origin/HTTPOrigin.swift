@@ -61,7 +61,10 @@ public final class HTTPOrigin: TFTPOrigin {
         let store = RootDirectoryStore(rootDirectory: cacheDirectory)
         let cached = entries.withLock { $0[name] }
         let hasCopy = (try? store.fileInfo(name)) != nil
-        let url = base + name.split(separator: "/").map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? String($0) }.joined(separator: "/")
+        let url =
+            base
+            + name.split(separator: "/").map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? String($0) }.joined(
+                separator: "/")
         var request = HTTPClientRequest(url: url)
         if hasCopy, let etag = cached?.etag { request.headers.add(name: "If-None-Match", value: etag) }
         if hasCopy, let modified = cached?.lastModified { request.headers.add(name: "If-Modified-Since", value: modified) }

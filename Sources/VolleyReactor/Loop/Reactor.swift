@@ -63,7 +63,9 @@ public final class Reactor {
         let previous = registrations[index]
         registrations[index] = Registration(generation: registrationGeneration, handler: handler)
         do {
-            try epoll.add(descriptor, events: exclusive ? Epoll.readable | Epoll.exclusive : Epoll.readable, tag: UInt64(registrationGeneration) << 32 | UInt64(UInt32(descriptor)))
+            try epoll.add(
+                descriptor, events: exclusive ? Epoll.readable | Epoll.exclusive : Epoll.readable,
+                tag: UInt64(registrationGeneration) << 32 | UInt64(UInt32(descriptor)))
         } catch {
             // E.g. EEXIST: keep an existing registration intact (and deregistrable).
             registrations[index] = previous
@@ -144,7 +146,8 @@ public final class Reactor {
             let generation = UInt32(truncatingIfNeeded: tag >> 32)
             // A handler earlier in this batch may have closed the fd and reused its number.
             guard descriptor < registrations.count, registrations[descriptor].generation == generation,
-                  let handler = registrations[descriptor].handler else { continue }
+                let handler = registrations[descriptor].handler
+            else { continue }
             handler(events.events(at: i))
         }
         if count == events.capacity { events.grow() }

@@ -89,7 +89,8 @@ struct TimerQueue {
             popTop()
             let i = Int(top.index)
             guard timers[i].active, timers[i].generation == top.generation,
-                  timers[i].queuedDeadline == top.deadline else { continue }
+                timers[i].queuedDeadline == top.deadline
+            else { continue }
             if timers[i].deadline > now {
                 // Re-armed later since this entry was queued: requeue at the real deadline.
                 timers[i].queuedDeadline = timers[i].deadline

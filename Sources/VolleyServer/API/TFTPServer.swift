@@ -81,7 +81,9 @@ public final class TFTPServer: Sendable {
             throw error
         }
         state.withLock { $0.phase = .running(running) }
-        logger.info("\(running.reactorCount) reactor thread\(running.reactorCount == 1 ? "" : "s")\(configuration.reactors == 0 ? " (reactors: auto, one per CPU)" : "")")
+        logger.info(
+            "\(running.reactorCount) reactor thread\(running.reactorCount == 1 ? "" : "s")\(configuration.reactors == 0 ? " (reactors: auto, one per CPU)" : "")"
+        )
         // Scripts read the port from the end of this line: keep it last.
         for address in running.boundAddresses {
             logger.info("serving \(configuration.rootDirectory) on \(address.ipString) port \(address.port)")

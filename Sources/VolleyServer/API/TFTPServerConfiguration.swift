@@ -137,10 +137,13 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
         }
         if maximumTransfers < 1 { return "maximum transfers must be at least 1" }
         if reactors != 0, !Self.reactorsRange.contains(reactors) {
-            return "reactors \(reactors) is out of range (\(Self.reactorsRange.lowerBound)-\(Self.reactorsRange.upperBound), or 0 for one per CPU)"
+            return
+                "reactors \(reactors) is out of range (\(Self.reactorsRange.lowerBound)-\(Self.reactorsRange.upperBound), or 0 for one per CPU)"
         }
         if drainTimeoutMilliseconds < 0 { return "drain timeout must not be negative" }
-        if maximumTransfersPerClient < 0 || requestsPerSecondPerClient < 0 || errorRepliesPerSecondPerClient < 0 || errorRepliesPerSecond < 0 {
+        if maximumTransfersPerClient < 0 || requestsPerSecondPerClient < 0 || errorRepliesPerSecondPerClient < 0
+            || errorRepliesPerSecond < 0
+        {
             return "per-client limits and rates must not be negative (0 means unlimited)"
         }
         if let problem = rules.validationError(directoryExists: FileSystem.isDirectory) { return problem }

@@ -34,9 +34,10 @@ struct AdmissionControl {
             return .drop(.rateLimited, detail: "more than \(rate) new requests a second from \(client)")
         }
         guard request.transferMode != nil else {
-            return .refuse(.unsupportedMode, code: .illegalOperation,
-                           message: "Unsupported transfer mode \"\(request.mode)\"",
-                           detail: "unsupported mode \(request.mode.debugDescription)")
+            return .refuse(
+                .unsupportedMode, code: .illegalOperation,
+                message: "Unsupported transfer mode \"\(request.mode)\"",
+                detail: "unsupported mode \(request.mode.debugDescription)")
         }
         return capacity(for: client, activeTransfers: activeTransfers)
     }

@@ -18,14 +18,16 @@ enum HostAddressResolver {
     static func autoDetect(port: UInt16) -> SocketAddress {
         let interfaces = HostNetwork.interfaceAddresses()
         if let hostName = HostNetwork.hostName(),
-           let address = HostNetwork.lookUp(hostName, port: port, family: AF_INET),
-           !address.ipString.hasPrefix("127."),
-           interfaces.contains(where: { $0.address.ipString == address.ipString }) {
+            let address = HostNetwork.lookUp(hostName, port: port, family: AF_INET),
+            !address.ipString.hasPrefix("127."),
+            interfaces.contains(where: { $0.address.ipString == address.ipString })
+        {
             return address
         }
         // The IPv4 address of the interface that carries the default route.
         if let route = HostNetwork.defaultRouteInterface(),
-           var address = interfaces.first(where: { $0.name == route && $0.address.family == AF_INET })?.address {
+            var address = interfaces.first(where: { $0.name == route && $0.address.family == AF_INET })?.address
+        {
             address.port = port
             return address
         }

@@ -20,7 +20,7 @@ enum ListenerSockets {
             while true {
                 do {
                     return try group(of: count, on: requested)
-                } catch where error.errno == .addressInUse && attempt < attempts {
+                } catch  where error.errno == .addressInUse && attempt < attempts {
                     attempt += 1
                 }
             }
@@ -76,7 +76,8 @@ enum ListenerSockets {
                 try UDPSocket.makeNonBlockingAndCloseOnExec(descriptor)
                 let family = try UDPSocket.family(of: descriptor)
                 guard family == AF_INET || family == AF_INET6 else {
-                    throw SystemError("socket activation: descriptor \(descriptor) is not an IPv4/IPv6 socket", errno: .addressFamilyNotSupported)
+                    throw SystemError(
+                        "socket activation: descriptor \(descriptor) is not an IPv4/IPv6 socket", errno: .addressFamilyNotSupported)
                 }
                 try UDPSocket.enablePacketInfo(descriptor, family: family)
                 try? UDPSocket.setReceiveBufferSize(descriptor, bytes: receiveBufferBytes)

@@ -28,7 +28,8 @@ final class RunningServer: Sendable {
         let root = try TFTPServer.openRoot(configuration.rootDirectory)
         let count = reactorCount(for: configuration, logger: logger)
         let inherited = !configuration.inheritedSockets.isEmpty
-        let listeners = inherited
+        let listeners =
+            inherited
             ? try ListenerSockets.adopt(configuration.inheritedSockets) : try ListenerSockets.bind(configuration, count: count)
         let admission = SharedAdmission(limits: AdmissionLimits(configuration), now: MonotonicClock.milliseconds())
         let originRefreshes = OriginRefreshes()
@@ -81,7 +82,8 @@ final class RunningServer: Sendable {
     static func reactorCount(for configuration: TFTPServerConfiguration, logger: Logger) -> Int {
         let wanted = configuration.reactors == 0 ? ProcessorCount.available() : configuration.reactors
         if wanted > 1, configuration.singlePort, !configuration.inheritedSockets.isEmpty {
-            logger.notice("single-port mode on sockets passed by systemd runs one reactor (\(wanted) asked for); bind the port yourself for more")
+            logger.notice(
+                "single-port mode on sockets passed by systemd runs one reactor (\(wanted) asked for); bind the port yourself for more")
             return 1
         }
         return wanted

@@ -43,16 +43,19 @@ extension ServerEngine {
             switch outcome {
             case .ready:
                 guard case .success(let cache) = ruleRoots.root(origin.cacheDirectory) else { continue }
-                serve(parked.request, from: parked.client, via: parked.listener, info: parked.info,
-                      resolved: ResolvedRequest(rule: parked.rule, root: cache, name: Array(name.utf8), options: parked.options),
-                      allowOrigin: false)
+                serve(
+                    parked.request, from: parked.client, via: parked.listener, info: parked.info,
+                    resolved: ResolvedRequest(rule: parked.rule, root: cache, name: Array(name.utf8), options: parked.options),
+                    allowOrigin: false)
             case .notFound(let detail):
-                refuse(parked.client, via: parked.listener, info: parked.info, file: parked.request.filename, .fileNotFound,
-                       .fileNotFound, "File not found", detail: "not under the root, and the origin does not have it: \(detail)")
+                refuse(
+                    parked.client, via: parked.listener, info: parked.info, file: parked.request.filename, .fileNotFound,
+                    .fileNotFound, "File not found", detail: "not under the root, and the origin does not have it: \(detail)")
             case .failed(let detail):
                 warnAtMostOncePerSecond("origin", "the origin failed: \(detail)")
-                refuse(parked.client, via: parked.listener, info: parked.info, file: parked.request.filename, .serverError,
-                       .notDefined, "Origin unavailable, try again", detail: "the origin failed: \(detail)")
+                refuse(
+                    parked.client, via: parked.listener, info: parked.info, file: parked.request.filename, .serverError,
+                    .notDefined, "Origin unavailable, try again", detail: "the origin failed: \(detail)")
             }
         }
     }

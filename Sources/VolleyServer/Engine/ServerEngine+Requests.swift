@@ -22,13 +22,16 @@ extension ServerEngine {
                 // Routed by the transfer's own mode, not the current setting: a reload that
                 // turns single-port off must not cut off transfers already running over it.
                 if let transfer = table.transfer(for: client), transfer.sharesListenerSocket,
-                   !transfer.isNewRequest(receiveBatch.payload(i)) {
+                    !transfer.isNewRequest(receiveBatch.payload(i))
+                {
                     transfer.receive(receiveBatch.payload(i), in: environment)
                     continue
                 }
                 let info = receiveBatch.packetInfo(i)
                 if receiveBatch.isTruncated(i) {
-                    refuse(client, via: listener, info: info, file: nil, .malformed, .illegalOperation, "Request too long", detail: "datagram longer than \(receiveBatch.bufferSize) bytes")
+                    refuse(
+                        client, via: listener, info: info, file: nil, .malformed, .illegalOperation, "Request too long",
+                        detail: "datagram longer than \(receiveBatch.bufferSize) bytes")
                     continue
                 }
                 handleDatagram(receiveBatch.payload(i), from: client, via: listener, info: info)
@@ -44,7 +47,9 @@ extension ServerEngine {
         } catch {
             // Never answer what might itself be an error packet: no ping-pong between servers.
             if TFTPPacketDecoder.opcode(of: bytes) != .error {
-                refuse(client, via: listener, info: info, file: nil, .malformed, .illegalOperation, "Malformed request: \(error.reason)", detail: error.reason)
+                refuse(
+                    client, via: listener, info: info, file: nil, .malformed, .illegalOperation, "Malformed request: \(error.reason)",
+                    detail: error.reason)
             }
             return
         }
@@ -52,15 +57,20 @@ extension ServerEngine {
         case .readRequest(let request):
             handleReadRequest(request, from: client, via: listener, info: info)
         case .writeRequest(let request):
-            refuse(client, via: listener, info: info, file: request.filename, .writeRequest, .accessViolation,
-                   "Server is read-only: writes are not accepted", detail: "write request: the server is read-only")
+            refuse(
+                client, via: listener, info: info, file: request.filename, .writeRequest, .accessViolation,
+                "Server is read-only: writes are not accepted", detail: "write request: the server is read-only")
         case .error:
             return
         case .data, .acknowledgement, .optionAcknowledgement:
             if table.transfer(for: client) == nil, configuration.singlePort {
-                refuse(client, via: listener, info: info, file: nil, .unexpectedPacket, .unknownTransferID, "Unknown transfer ID", detail: "no transfer with this client")
+                refuse(
+                    client, via: listener, info: info, file: nil, .unexpectedPacket, .unknownTransferID, "Unknown transfer ID",
+                    detail: "no transfer with this client")
             } else {
-                refuse(client, via: listener, info: info, file: nil, .unexpectedPacket, .illegalOperation, "Expected a read request", detail: "not a request")
+                refuse(
+                    client, via: listener, info: info, file: nil, .unexpectedPacket, .illegalOperation, "Expected a read request",
+                    detail: "not a request")
             }
         }
     }
@@ -77,7 +87,9 @@ extension ServerEngine {
             // Another request from the same address and port: the client started over (a new
             // process got the port, or the firmware retried with other options). The old
             // transfer is over; answering the new request with the old one's OACK would be wrong.
-            logger.debug("new request from \(client) for \(request.filename.debugDescription) ends its transfer of \(transfer.request.filename.debugDescription)")
+            logger.debug(
+                "new request from \(client) for \(request.filename.debugDescription) ends its transfer of \(transfer.request.filename.debugDescription)"
+            )
             transfer.finish(.abortedByClient(code: 0, message: "superseded by a new request from the same port"), in: environment)
         } else if let owner = admission.reactor(serving: client), owner != reactorIndex {
             // Reactors sharing one socket (systemd passed one): a repeated request woke another
@@ -99,8 +111,9 @@ extension ServerEngine {
         case .success(let resolved):
             serve(request, from: client, via: listener, info: info, resolved: resolved, allowOrigin: origin != nil)
         case .failure(let failure):
-            refuse(client, via: listener, info: info, file: request.filename, failure.refusalReason,
-                   TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage, detail: failure.logDetail)
+            refuse(
+                client, via: listener, info: info, file: request.filename, failure.refusalReason,
+                TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage, detail: failure.logDetail)
         }
     }
 
@@ -116,16 +129,20 @@ extension ServerEngine {
         case .clientAtCapacity:
             warnAtMostOncePerSecond(
                 reason.rawValue,
-                "dropping requests: \(detail) (max_transfers_per_client counts per address: raise it, or 0 for no limit, when many boards share one address behind NAT)")
+                "dropping requests: \(detail) (max_transfers_per_client counts per address: raise it, or 0 for no limit, when many boards share one address behind NAT)"
+            )
         case .rateLimited:
             warnAtMostOncePerSecond(
                 reason.rawValue,
-                "dropping requests: \(detail) (request_rate_per_client counts per address: raise it, or 0 for no limit, when many boards share one address behind NAT)")
+                "dropping requests: \(detail) (request_rate_per_client counts per address: raise it, or 0 for no limit, when many boards share one address behind NAT)"
+            )
         default:
             break
         }
-        environment.emit(.requestRefused(RefusedRequest(
-            client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail)))
+        environment.emit(
+            .requestRefused(
+                RefusedRequest(
+                    client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail)))
     }
 
     /// Opens the resolved file and starts the transfer. A name missing from the root goes
@@ -146,17 +163,23 @@ extension ServerEngine {
                     cached.root = cache
                     serve(request, from: client, via: listener, info: info, resolved: cached, allowOrigin: false)
                 } else {
-                    park(ParkedRequest(request: request, client: client, listener: listener, info: info,
-                                       rule: resolved.rule, options: resolved.options), name: name)
+                    park(
+                        ParkedRequest(
+                            request: request, client: client, listener: listener, info: info,
+                            rule: resolved.rule, options: resolved.options), name: name)
                 }
                 return
             }
             if failure.kind == .resourcesExhausted {
-                warnAtMostOncePerSecond("busy", "out of descriptors or memory opening files (\(failure.logDetail)): answering new requests with \"Server busy\" until some transfers end")
+                warnAtMostOncePerSecond(
+                    "busy",
+                    "out of descriptors or memory opening files (\(failure.logDetail)): answering new requests with \"Server busy\" until some transfers end"
+                )
             }
-            refuse(client, via: listener, info: info, file: request.filename, failure.refusalReason,
-                   TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage,
-                   detail: failure.logDetail + (resolved.rule.map { " (rule \($0))" } ?? ""))
+            refuse(
+                client, via: listener, info: info, file: request.filename, failure.refusalReason,
+                TFTPErrorCode(rawValue: failure.tftpErrorCode), failure.clientMessage,
+                detail: failure.logDetail + (resolved.rule.map { " (rule \($0))" } ?? ""))
             return
         }
         do {
@@ -164,9 +187,13 @@ extension ServerEngine {
         } catch {
             files.release(file)
             let busy = FileAccessError.Kind(error.errno) == .resourcesExhausted
-            if busy { warnAtMostOncePerSecond("busy", "out of descriptors or memory (\(error)): answering new requests with \"Server busy\" until some transfers end") }
-            refuse(client, via: listener, info: info, file: request.filename, .serverError, .notDefined,
-                   busy ? "Server busy, try again" : "Server error, try again", detail: "cannot start the transfer: \(error)")
+            if busy {
+                warnAtMostOncePerSecond(
+                    "busy", "out of descriptors or memory (\(error)): answering new requests with \"Server busy\" until some transfers end")
+            }
+            refuse(
+                client, via: listener, info: info, file: request.filename, .serverError, .notDefined,
+                busy ? "Server busy, try again" : "Server error, try again", detail: "cannot start the transfer: \(error)")
         }
     }
 
@@ -175,15 +202,18 @@ extension ServerEngine {
         rule: ResolvedRequest
     ) throws(SystemError) {
         let mode = request.transferMode ?? .octet
-        let wireSize = mode == .netascii
+        let wireSize =
+            mode == .netascii
             ? try NetasciiBlockSource.wireSize(of: file.descriptor, fileSize: file.size) : file.size
         let singlePort = configuration.singlePort
-        let socket = singlePort
+        let socket =
+            singlePort
             ? listener.socket : try DatagramSocket.bound(to: replyAddress(for: client, listener: listener, info: info))
         let limits = NegotiationLimits(
             maximumBlockSize: min(configuration.maximumBlockSize, rule.options.maximumBlockSize ?? .max),
             maximumWindowSize: min(configuration.maximumWindowSize, rule.options.maximumWindowSize ?? .max))
-        let mtuCap = configuration.clampBlockSizeToInterfaceMTU
+        let mtuCap =
+            configuration.clampBlockSizeToInterfaceMTU
             ? info.flatMap { blockSizeCaps.cap(interfaceIndex: $0.interfaceIndex, isIPv6: client.family == AF_INET6 && !client.isV4Mapped) }
             : nil
         var options = request.options
@@ -255,7 +285,10 @@ extension ServerEngine {
         } else {
             refusal.errorCode = nil
             refusal.replySuppressed = true
-            warnAtMostOncePerSecond("error-replies", "error-reply limit reached (\(admission.limits.errorRepliesPerSecondPerClient)/s per client, \(admission.limits.errorRepliesPerSecond)/s in total): not answering some bad requests, e.g. from \(client.ipString)")
+            warnAtMostOncePerSecond(
+                "error-replies",
+                "error-reply limit reached (\(admission.limits.errorRepliesPerSecondPerClient)/s per client, \(admission.limits.errorRepliesPerSecond)/s in total): not answering some bad requests, e.g. from \(client.ipString)"
+            )
         }
         environment.emit(.requestRefused(refusal))
     }

@@ -142,7 +142,10 @@ final class ServerEngine {
             if stuck.isEmpty {
                 heartbeat.action(statistics())
             } else {
-                engine.warnAtMostOncePerSecond("stuck", "reactor \(stuck.map(String.init).joined(separator: ", ")) has not run its loop for over \(patience) ms: holding back the heartbeat")
+                engine.warnAtMostOncePerSecond(
+                    "stuck",
+                    "reactor \(stuck.map(String.init).joined(separator: ", ")) has not run its loop for over \(patience) ms: holding back the heartbeat"
+                )
             }
         }
     }

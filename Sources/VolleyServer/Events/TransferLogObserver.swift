@@ -16,8 +16,9 @@ public struct TransferLogObserver: TFTPServerObserver {
     public func serverEvent(_ event: TFTPServerEvent) {
         switch event {
         case .transferStarted(let transfer):
-            logger.debug("\(transfer.client) \(transfer.fileName.debugDescription) \(transfer.mode): started, \(Self.options(transfer))",
-                         metadata: Self.metadata(transfer))
+            logger.debug(
+                "\(transfer.client) \(transfer.fileName.debugDescription) \(transfer.mode): started, \(Self.options(transfer))",
+                metadata: Self.metadata(transfer))
         case .transferFinished(let report):
             var metadata = Self.metadata(report.transfer)
             metadata["bytes"] = "\(report.bytesSent)"

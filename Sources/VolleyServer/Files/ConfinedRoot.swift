@@ -39,9 +39,11 @@ final class ConfinedRoot: Sendable {
     private func requireConfinedLookups() throws(FileAccessError) {
         do {
             _ = try FileSystem.openBeneath(descriptor, ".", flags: O_RDONLY | O_DIRECTORY)
-        } catch where error.errno == .noFunction {
-            throw FileAccessError(.other, logDetail: "root directory \(path): openat2 is not available on this kernel "
-                + "(Linux 5.6 or later is needed to confine requests to it)")
+        } catch  where error.errno == .noFunction {
+            throw FileAccessError(
+                .other,
+                logDetail: "root directory \(path): openat2 is not available on this kernel "
+                    + "(Linux 5.6 or later is needed to confine requests to it)")
         } catch {
             // Other failures (EACCES on an unreadable root, say) surface per request with their own message.
         }
@@ -69,7 +71,8 @@ final class ConfinedRoot: Sendable {
             }
             if requireWorldReadable, !status.isWorldReadable {
                 let mode = String(status.permissions, radix: 8)
-                return .failure(FileAccessError(.notWorldReadable, logDetail: "not readable by everyone (mode 0\(mode)); see require_world_readable"))
+                return .failure(
+                    FileAccessError(.notWorldReadable, logDetail: "not readable by everyone (mode 0\(mode)); see require_world_readable"))
             }
             try FileSystem.setNonBlocking(file.rawValue, false)
             return .success(OpenFile(file, status: status))

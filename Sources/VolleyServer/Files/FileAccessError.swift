@@ -42,14 +42,15 @@ struct FileAccessError: Error, Hashable, Sendable, CustomStringConvertible {
     init(_ kind: Kind, logDetail: String) {
         self.kind = kind
         self.logDetail = logDetail
-        self.clientMessage = switch kind {
-        case .notFound: "File not found"
-        case .accessDenied, .notWorldReadable: "Access violation"
-        case .notARegularFile: "Not a regular file"
-        case .invalidName: "Illegal file name"
-        case .resourcesExhausted: "Server busy, try again"
-        case .other: "Cannot open file"
-        }
+        self.clientMessage =
+            switch kind {
+            case .notFound: "File not found"
+            case .accessDenied, .notWorldReadable: "Access violation"
+            case .notARegularFile: "Not a regular file"
+            case .invalidName: "Illegal file name"
+            case .resourcesExhausted: "Server busy, try again"
+            case .other: "Cannot open file"
+            }
     }
 
     /// The RFC 1350 error code for this failure: 1 file not found, 2 access violation, 0 otherwise.

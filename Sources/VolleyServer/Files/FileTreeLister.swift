@@ -30,7 +30,7 @@ struct FileTreeLister {
                 let child: OwnedDescriptor
                 do {
                     child = try FileSystem.openBeneath(directory, entry.name, flags: O_RDONLY | O_DIRECTORY, followSymlinks: false)
-                } catch where Self.vanished(error) {
+                } catch  where Self.vanished(error) {
                     continue
                 }
                 try walk(child.rawValue, prefix: relative + "/", into: &found)
@@ -47,7 +47,7 @@ struct FileTreeLister {
         if let kind = entry.kind { return kind }
         do {
             return try FileSystem.status(of: entry.name, in: directory).kind
-        } catch where Self.vanished(error) {
+        } catch  where Self.vanished(error) {
             return nil
         }
     }
@@ -57,7 +57,7 @@ struct FileTreeLister {
         let file: OwnedDescriptor
         do {
             file = try FileSystem.openBeneath(root.descriptor, relative, flags: FileSystem.openPathOnly)
-        } catch where Self.vanished(error) {
+        } catch  where Self.vanished(error) {
             return false
         }
         return try FileSystem.status(of: file.rawValue).isRegularFile

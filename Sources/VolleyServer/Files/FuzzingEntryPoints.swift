@@ -22,15 +22,16 @@ public enum FileNameFuzzing {
         public let tftpErrorCode: UInt16
 
         init(_ error: FileAccessError) {
-            kind = switch error.kind {
-            case .notFound: .notFound
-            case .accessDenied: .accessDenied
-            case .notARegularFile: .notARegularFile
-            case .invalidName: .invalidName
-            case .notWorldReadable: .notWorldReadable
-            case .resourcesExhausted: .resourcesExhausted
-            case .other: .other
-            }
+            kind =
+                switch error.kind {
+                case .notFound: .notFound
+                case .accessDenied: .accessDenied
+                case .notARegularFile: .notARegularFile
+                case .invalidName: .invalidName
+                case .notWorldReadable: .notWorldReadable
+                case .resourcesExhausted: .resourcesExhausted
+                case .other: .other
+                }
             clientMessage = error.clientMessage
             logDetail = error.logDetail
             tftpErrorCode = error.tftpErrorCode

@@ -18,7 +18,8 @@ final class OpenFile: Sendable {
     static let mappingThreshold: UInt64 = 64 * 1024
 
     init(_ descriptor: consuming OwnedDescriptor, status: FileStatus) {
-        mapping = status.size >= Self.mappingThreshold && status.size <= UInt64(Int.max)
+        mapping =
+            status.size >= Self.mappingThreshold && status.size <= UInt64(Int.max)
             ? try? FileMapping(descriptor: descriptor.rawValue, length: Int(status.size)) : nil
         owned = descriptor
         self.status = status

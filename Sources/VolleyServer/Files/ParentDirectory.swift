@@ -17,7 +17,7 @@ extension ConfinedRoot {
         guard !directories.isEmpty else { return try FileSystem.openBeneath(descriptor, ".", flags: O_RDONLY | O_DIRECTORY) }
         do {
             return try FileSystem.openBeneath(descriptor, directories.joined(separator: "/"), flags: O_RDONLY | O_DIRECTORY)
-        } catch where error.errno == .noSuchFileOrDirectory && create {
+        } catch  where error.errno == .noSuchFileOrDirectory && create {
             // Something is missing: walk down, making what is missing.
         }
         var current = try FileSystem.openBeneath(descriptor, ".", flags: O_RDONLY | O_DIRECTORY)
@@ -33,12 +33,12 @@ extension ConfinedRoot {
         let name = prefix.last!
         do {
             return try openDirectory(prefix, in: parent)
-        } catch where error.errno == .noSuchFileOrDirectory {
+        } catch  where error.errno == .noSuchFileOrDirectory {
             var made = false
             do {
                 try FileSystem.makeDirectory(name, in: parent, mode: 0o755)
                 made = true
-            } catch where error.errno == .fileExists {
+            } catch  where error.errno == .fileExists {
                 // Made concurrently by someone else, or a dangling symlink: open it below.
             }
             let directory = try openDirectory(prefix, in: parent)
@@ -55,7 +55,7 @@ extension ConfinedRoot {
     private func openDirectory(_ prefix: ArraySlice<String>, in parent: Int32) throws(SystemError) -> OwnedDescriptor {
         do {
             return try FileSystem.openBeneath(parent, prefix.last!, flags: O_RDONLY | O_DIRECTORY)
-        } catch where error.errno == .improperLink {
+        } catch  where error.errno == .improperLink {
             return try FileSystem.openBeneath(descriptor, prefix.joined(separator: "/"), flags: O_RDONLY | O_DIRECTORY)
         }
     }

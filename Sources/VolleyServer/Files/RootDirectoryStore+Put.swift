@@ -49,7 +49,7 @@ extension RootDirectoryStore {
         let sourceFile: OwnedDescriptor
         do {
             sourceFile = try FileSystem.open(localFile, flags: O_RDONLY)
-        } catch where error.errno == .noSuchFileOrDirectory {
+        } catch  where error.errno == .noSuchFileOrDirectory {
             throw .fileNotFound(localFile)
         } catch {
             throw .io(error, name: localFile)
@@ -152,7 +152,7 @@ private struct Upload {
         let file: OwnedDescriptor
         do {
             file = try FileSystem.openBeneath(root.descriptor, path.bytes, flags: FileSystem.openPathOnly)
-        } catch where FileAccessError.Kind(error.errno) == .notFound {
+        } catch  where FileAccessError.Kind(error.errno) == .notFound {
             return false
         } catch {
             throw .lookup(error, name: name)

@@ -81,7 +81,7 @@ extension RootDirectoryStore {
         return names.compactMap { name in
             // A file that vanished since the listing is left out.
             guard let file = try? FileSystem.openBeneath(root.descriptor, name, flags: FileSystem.openPathOnly),
-                  let status = try? FileSystem.status(of: file.rawValue), status.isRegularFile
+                let status = try? FileSystem.status(of: file.rawValue), status.isRegularFile
             else { return nil }
             return StoredFileInfo(path: name, status: status)
         }

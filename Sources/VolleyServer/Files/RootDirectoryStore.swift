@@ -47,7 +47,7 @@ public struct RootDirectoryStore: Sendable {
         }
         do {
             try FileSystem.unlink(path.leaf, in: directory.rawValue)
-        } catch where error.errno == .noSuchFileOrDirectory {
+        } catch  where error.errno == .noSuchFileOrDirectory {
             throw .fileNotFound(name)
         } catch {
             throw .io(error, name: name)

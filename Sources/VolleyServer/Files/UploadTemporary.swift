@@ -30,7 +30,7 @@ struct UploadTemporary: ~Copyable {
                 file = consume created
                 name = candidate
                 break
-            } catch where error.errno == .fileExists && attempt < 8 {
+            } catch  where error.errno == .fileExists && attempt < 8 {
                 attempt += 1
             }
         }

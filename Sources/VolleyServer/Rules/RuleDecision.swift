@@ -52,7 +52,8 @@ public struct BootRules: Sendable, Hashable {
                 if let known = macOnce() {
                     directory = directory.replacingPlaceholder("{mac}", with: known.pxelinuxName)
                 } else {
-                    decision.problem = "rule \(rule.name) serves from \(template), but the MAC address of \(ip) is not in the neighbour table"
+                    decision.problem =
+                        "rule \(rule.name) serves from \(template), but the MAC address of \(ip) is not in the neighbour table"
                 }
             }
             decision.rootDirectory = directory

@@ -63,7 +63,8 @@ final class DatagramOutbox {
             let bytes = (run - 1) * stride + TFTPPacketEncoder.dataHeaderSize + window.lengths[i + run - 1]
             if let early = batch.enqueue(
                 descriptor: socket.rawDescriptor, to: peer, from: source,
-                bytes: slots + i * stride, count: bytes, segmentSize: run > 1 ? stride : nil) {
+                bytes: slots + i * stride, count: bytes, segmentSize: run > 1 ? stride : nil)
+            {
                 note(early)
             }
             i += run
@@ -94,7 +95,8 @@ final class DatagramOutbox {
                 descriptor: socket.rawDescriptor, to: peer, from: source,
                 headers: headers + first * header, headerSize: header,
                 payloads: payloads + first * blockSize, payloadSize: blockSize, count: run,
-                segmentSize: run > 1 ? stride : nil, fromFileMapping: true) {
+                segmentSize: run > 1 ? stride : nil, fromFileMapping: true)
+            {
                 note(early)
             }
             i += run
@@ -125,7 +127,8 @@ final class DatagramOutbox {
         forgetSent()
         if let ring, ring.isBroken {
             self.ring = nil
-            logger.warning("io_uring could not take a submission (the kernel is short of memory): transfer sockets use a system call each from now on")
+            logger.warning(
+                "io_uring could not take a submission (the kernel is short of memory): transfer sockets use a system call each from now on")
         }
     }
 
@@ -148,7 +151,9 @@ final class DatagramOutbox {
         if result.segmentationUnsupported, segmentationOffload {
             segmentationOffload = false
             kernelRefusedSegmentationOffload = true
-            logger.notice("the kernel refused a UDP GSO send (\(result.firstError.map { "\($0)" } ?? "unknown")): sending windows without segmentation offload from now on")
+            logger.notice(
+                "the kernel refused a UDP GSO send (\(result.firstError.map { "\($0)" } ?? "unknown")): sending windows without segmentation offload from now on"
+            )
         } else if let error = result.firstError {
             logger.debug("send failed: \(error)")
         }

@@ -42,7 +42,8 @@ extension ReadTransfer {
     /// client started over from the same port, and the request is a new transfer's.
     func isNewRequest(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard TFTPPacketDecoder.opcode(of: bytes) == .readRequest,
-              case .readRequest(let other)? = try? TFTPPacketDecoder.decode(bytes) else { return false }
+            case .readRequest(let other)? = try? TFTPPacketDecoder.decode(bytes)
+        else { return false }
         return other != request
     }
 
@@ -89,9 +90,11 @@ extension ReadTransfer {
         if !sharesListenerSocket { environment.reactor.deregister(socket.rawDescriptor) }
         let duration = Double(max(1, environment.reactor.now &- startedAt)) / 1000
         environment.logger.debug("\(peer) round trip: \(roundTripSummary)")
-        environment.emit(.transferFinished(TransferReport(
-            transfer: description, outcome: outcome, bytesSent: bytesSent,
-            durationSeconds: duration, retransmissions: machine.retransmissionCount)))
+        environment.emit(
+            .transferFinished(
+                TransferReport(
+                    transfer: description, outcome: outcome, bytesSent: bytesSent,
+                    durationSeconds: duration, retransmissions: machine.retransmissionCount)))
         environment.transferEnded(self)
     }
 
@@ -101,7 +104,8 @@ extension ReadTransfer {
         guard machine.retransmission.isAdaptive else { return "\(timeout), fixed (negotiated)" }
         guard let smoothed = machine.roundTrip.smoothedMicroseconds else { return "\(timeout), not measured" }
         let variation = machine.roundTrip.variationMicroseconds
-        return "srtt \(Double(smoothed) / 1000) ms, rttvar \(Double(variation) / 1000) ms from \(machine.roundTrip.sampleCount) samples, \(timeout)"
+        return
+            "srtt \(Double(smoothed) / 1000) ms, rttvar \(Double(variation) / 1000) ms from \(machine.roundTrip.sampleCount) samples, \(timeout)"
     }
 
     // MARK: - Carrying out actions
@@ -247,7 +251,8 @@ extension ReadTransfer {
     }
 
     private func abort(_ failure: TransferFailure, in environment: TransferEnvironment) {
-        environment.outbox.sendNow(TFTPPacketEncoder.error(.notDefined, failure.clientMessage), on: socket.rawDescriptor, to: peer, from: source)
+        environment.outbox.sendNow(
+            TFTPPacketEncoder.error(.notDefined, failure.clientMessage), on: socket.rawDescriptor, to: peer, from: source)
         finish(.failed(reason: failure.logDetail), in: environment)
     }
 }

@@ -58,7 +58,8 @@ final class ReadTransfer {
         self.request = request
         self.mode = mode
         self.negotiated = negotiated
-        self.optionAcknowledgement = negotiated.acknowledgedOptions.isEmpty
+        self.optionAcknowledgement =
+            negotiated.acknowledgedOptions.isEmpty
             ? nil : TFTPPacketEncoder.optionAcknowledgement(negotiated.acknowledgedOptions)
         self.startedAt = startedAt
         self.fileCheckedAt = startedAt

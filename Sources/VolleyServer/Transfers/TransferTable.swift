@@ -13,7 +13,12 @@ struct TransferTable {
 
     /// Adds a transfer and sets its slot.
     mutating func insert(_ transfer: ReadTransfer) {
-        let slot = freeSlots.popLast() ?? { slots.append(nil); return slots.count - 1 }()
+        let slot =
+            freeSlots.popLast()
+            ?? {
+                slots.append(nil)
+                return slots.count - 1
+            }()
         transfer.slot = slot
         slots[slot] = transfer
         slotByPeer[transfer.peer] = slot

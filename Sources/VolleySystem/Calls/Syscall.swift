@@ -51,6 +51,7 @@ func nonBlockingSyscall<T: FixedWidthInteger>(
 /// going on could read or write someone else's file or socket.
 @inline(__always)
 func trapOnProgrammingError(_ code: Errno, _ name: @autoclosure () -> String) {
-    precondition(code != .badFileDescriptor && code != .badAddress,
-                 "\(name()) failed with \(SystemError(name(), errno: code)): a bug in Volley")
+    precondition(
+        code != .badFileDescriptor && code != .badAddress,
+        "\(name()) failed with \(SystemError(name(), errno: code)): a bug in Volley")
 }

@@ -65,7 +65,9 @@ public final class DatagramReceiveBatch {
             // One datagram (a transfer's own socket): recvmsg skips recvmmsg's per-call overhead.
             switch try nonBlockingSyscall("recvmsg", { recvmsg(descriptor, &messages[0].msg_hdr, VOLLEY_MSG_DONTWAIT) }) {
             case .wouldBlock: return 0
-            case .done(let length): messages[0].msg_len = UInt32(length); return markFilled(1)
+            case .done(let length):
+                messages[0].msg_len = UInt32(length)
+                return markFilled(1)
             }
         }
         switch try nonBlockingSyscall("recvmmsg", { volley_recvmmsg(descriptor, messages, UInt32(count), VOLLEY_MSG_DONTWAIT, nil) }) {

@@ -92,8 +92,9 @@ public final class DatagramSendBatch {
     ) -> Result? {
         let flushed = makeRoom(for: descriptor, vectors: 0)
         vectors[queued] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes), iov_len: count)
-        append(descriptor: descriptor, to: peer, from: source, vectors: vectors + queued, vectorCount: 1,
-               segmentSize: segmentSize, fromFileMapping: false)
+        append(
+            descriptor: descriptor, to: peer, from: source, vectors: vectors + queued, vectorCount: 1,
+            segmentSize: segmentSize, fromFileMapping: false)
         return flushed
     }
 
@@ -112,8 +113,9 @@ public final class DatagramSendBatch {
         segmentSize: Int? = nil, fromFileMapping: Bool
     ) -> Result? {
         let partCount = 2 * count
-        precondition(count > 0 && partCount <= Self.gatherCapacity && (count == 1 || segmentSize != nil),
-                     "a gathered message of \(count) datagrams")
+        precondition(
+            count > 0 && partCount <= Self.gatherCapacity && (count == 1 || segmentSize != nil),
+            "a gathered message of \(count) datagrams")
         let flushed = makeRoom(for: descriptor, vectors: partCount)
         let parts = gatherVectors + gatherUsed
         for k in 0..<count {
@@ -121,8 +123,9 @@ public final class DatagramSendBatch {
             parts[2 * k + 1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: payloads + k * payloadSize), iov_len: payloadSize)
         }
         gatherUsed += partCount
-        append(descriptor: descriptor, to: peer, from: source, vectors: parts, vectorCount: partCount,
-               segmentSize: segmentSize, fromFileMapping: fromFileMapping)
+        append(
+            descriptor: descriptor, to: peer, from: source, vectors: parts, vectorCount: partCount,
+            segmentSize: segmentSize, fromFileMapping: fromFileMapping)
         return flushed
     }
 

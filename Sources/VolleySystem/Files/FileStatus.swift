@@ -25,12 +25,13 @@ public struct FileStatus: Hashable, Sendable {
     public var changeNanoseconds: Int64
 
     init(_ status: stat) {
-        kind = switch status.st_mode & S_IFMT {
-        case S_IFREG: .regular
-        case S_IFDIR: .directory
-        case S_IFLNK: .symbolicLink
-        default: .other
-        }
+        kind =
+            switch status.st_mode & S_IFMT {
+            case S_IFREG: .regular
+            case S_IFDIR: .directory
+            case S_IFLNK: .symbolicLink
+            default: .other
+            }
         size = UInt64(max(0, status.st_size))
         device = UInt64(status.st_dev)
         inode = UInt64(status.st_ino)

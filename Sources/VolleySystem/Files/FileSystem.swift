@@ -41,7 +41,7 @@ public enum FileSystem {
                         return try syscall("openat2") {
                             volley_openat2(directory, name.baseAddress!, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), mode, resolve)
                         }
-                    } catch where error.errno == .resourceTemporarilyUnavailable && attempt < beneathAttempts {
+                    } catch  where error.errno == .resourceTemporarilyUnavailable && attempt < beneathAttempts {
                         attempt += 1
                     }
                 }
@@ -175,13 +175,14 @@ public enum FileSystem {
                 }
             }
             guard let name, name != ".", name != ".." else { continue }
-            let kind: FileStatus.Kind? = switch Int32(entry.pointee.d_type) {
-            case Int32(DT_REG): .regular
-            case Int32(DT_DIR): .directory
-            case Int32(DT_LNK): .symbolicLink
-            case Int32(DT_UNKNOWN): nil
-            default: .other
-            }
+            let kind: FileStatus.Kind? =
+                switch Int32(entry.pointee.d_type) {
+                case Int32(DT_REG): .regular
+                case Int32(DT_DIR): .directory
+                case Int32(DT_LNK): .symbolicLink
+                case Int32(DT_UNKNOWN): nil
+                default: .other
+                }
             entries.append((name, kind))
         }
         return entries

@@ -16,7 +16,7 @@ public enum ProcessorCount {
     /// when unlimited or unknown.
     static func cgroupQuota() -> Int? {
         guard let membership = try? FileSystem.readSmallFile("/proc/self/cgroup"),
-              let line = membership.split(separator: "\n").first(where: { $0.hasPrefix("0::") })
+            let line = membership.split(separator: "\n").first(where: { $0.hasPrefix("0::") })
         else { return nil }
         let path = String(line.dropFirst(3))
         guard let text = try? FileSystem.readSmallFile("/sys/fs/cgroup\(path == "/" ? "" : path)/cpu.max") else { return nil }

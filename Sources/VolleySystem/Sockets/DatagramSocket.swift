@@ -16,7 +16,9 @@ public final class DatagramSocket: Sendable {
     }
 
     /// A new socket bound to `address` (see ``UDPSocket/openBound(to:packetInfo:reusePort:)``).
-    public static func bound(to address: SocketAddress, packetInfo: Bool = false, reusePort: Bool = false) throws(SystemError) -> DatagramSocket {
+    public static func bound(
+        to address: SocketAddress, packetInfo: Bool = false, reusePort: Bool = false
+    ) throws(SystemError) -> DatagramSocket {
         try DatagramSocket(adopting: try UDPSocket.openBound(to: address, packetInfo: packetInfo, reusePort: reusePort))
     }
 

@@ -53,8 +53,12 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
         set {
             switch self {
-            case .v4(var a): a.sin_port = newValue.bigEndian; self = .v4(a)
-            case .v6(var a): a.sin6_port = newValue.bigEndian; self = .v6(a)
+            case .v4(var a):
+                a.sin_port = newValue.bigEndian
+                self = .v4(a)
+            case .v6(var a):
+                a.sin6_port = newValue.bigEndian
+                self = .v6(a)
             }
         }
     }
@@ -137,11 +141,15 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .v4(var a):
             return try withUnsafePointer(to: &a) { (p) throws(E) -> R in
-                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (s) throws(E) -> R in try body(s, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (s) throws(E) -> R in
+                    try body(s, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         case .v6(var a):
             return try withUnsafePointer(to: &a) { (p) throws(E) -> R in
-                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (s) throws(E) -> R in try body(s, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (s) throws(E) -> R in
+                    try body(s, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
         }
     }

@@ -6,7 +6,8 @@ public enum UDPSocket {
     /// A new non-blocking, close-on-exec UDP socket of `family` (AF_INET or AF_INET6).
     /// - Throws: ``SystemError``, e.g. `EMFILE` when the process is out of descriptors.
     public static func open(family: Int32) throws(SystemError) -> OwnedDescriptor {
-        OwnedDescriptor(adopting: try syscall("socket") { socket(family, VOLLEY_SOCK_DGRAM | VOLLEY_SOCK_NONBLOCK | VOLLEY_SOCK_CLOEXEC, 0) })
+        OwnedDescriptor(
+            adopting: try syscall("socket") { socket(family, VOLLEY_SOCK_DGRAM | VOLLEY_SOCK_NONBLOCK | VOLLEY_SOCK_CLOEXEC, 0) })
     }
 
     /// A new socket bound to `address`; for `::` both families are served (IPV6_V6ONLY off), and
@@ -14,7 +15,9 @@ public enum UDPSocket {
     /// IPV6_V6ONLY off as well to be bound at all. With `reusePort`, SO_REUSEPORT is set
     /// first: several such sockets of one user can bind the same address, and the kernel
     /// spreads datagrams over them by a hash of the source and destination.
-    public static func openBound(to address: SocketAddress, packetInfo: Bool = false, reusePort: Bool = false) throws(SystemError) -> OwnedDescriptor {
+    public static func openBound(
+        to address: SocketAddress, packetInfo: Bool = false, reusePort: Bool = false
+    ) throws(SystemError) -> OwnedDescriptor {
         let socket = try open(family: address.family)
         let fd = socket.rawValue
         if reusePort { try setOption(fd, SOL_SOCKET, VOLLEY_SO_REUSEPORT, 1, name: "SO_REUSEPORT") }

@@ -6,13 +6,17 @@ import NIOHTTP1
 
 /// The options every control-plane command takes: where the server is and its token.
 struct ControlConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "The control plane: an http:// URL or a unix socket path (default: $VOLLEY_SERVER, else /run/volley/control.sock).",
-        valueName: "url-or-path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The control plane: an http:// URL or a unix socket path (default: $VOLLEY_SERVER, else /run/volley/control.sock).",
+            valueName: "url-or-path"))
     var server: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "File holding the bearer token (default: $VOLLEY_TOKEN_FILE).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "File holding the bearer token (default: $VOLLEY_TOKEN_FILE).", valueName: "file"))
     var tokenFile: String?
 
     /// The connection these options describe.
@@ -97,11 +101,12 @@ struct ControlConnection: Sendable {
         if let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], let text = object["message"] as? String {
             message = text
         }
-        let kind: ControlFailure.Kind = switch response.status.code {
-        case 404: .notFound
-        case 401, 403, 409, 413, 415, 422, 507: .refused
-        default: .failed
-        }
+        let kind: ControlFailure.Kind =
+            switch response.status.code {
+            case 404: .notFound
+            case 401, 403, 409, 413, 415, 422, 507: .refused
+            default: .failed
+            }
         throw ControlFailure(kind, "\(subject): \(message)")
     }
 }

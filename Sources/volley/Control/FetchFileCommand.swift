@@ -18,7 +18,9 @@ struct FetchFileCommand: ControlCommand {
     @Option(name: .long, help: ArgumentHelp("Expected SHA-256; the file is stored only if it matches.", valueName: "hex"))
     var sha256: String?
 
-    @Option(name: .long, help: ArgumentHelp("Session id; the file is removed when the session ends (default: $VOLLEY_SESSION).", valueName: "id"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Session id; the file is removed when the session ends (default: $VOLLEY_SESSION).", valueName: "id"))
     var session: String?
 
     func run(_ control: ControlConnection) async throws {

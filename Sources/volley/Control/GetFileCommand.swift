@@ -11,7 +11,8 @@ struct GetFileCommand: ControlCommand {
     @Argument(help: ArgumentHelp("Path under the root.", valueName: "name"))
     var name: String
 
-    @Argument(help: ArgumentHelp("Where to write it (default: its name in the current directory; - for standard output).", valueName: "file"))
+    @Argument(
+        help: ArgumentHelp("Where to write it (default: its name in the current directory; - for standard output).", valueName: "file"))
     var file: String?
 
     func run(_ control: ControlConnection) async throws {

@@ -19,7 +19,11 @@ struct ListFilesCommand: ControlCommand {
             print(String(decoding: bytes, as: UTF8.self))
             return
         }
-        struct Entry: Decodable { var path: String; var size: Int64; var modified: String }
+        struct Entry: Decodable {
+            var path: String
+            var size: Int64
+            var modified: String
+        }
         guard let entries = try? JSONDecoder().decode([Entry].self, from: Data(bytes)) else {
             throw ControlFailure(.failed, "ls: the server's answer is not the expected JSON")
         }

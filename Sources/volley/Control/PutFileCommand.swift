@@ -9,7 +9,9 @@ struct PutFileCommand: ControlCommand {
     static let configuration = CommandConfiguration(
         commandName: "put",
         abstract: "Upload a local file into the root (atomically; skipped when the root already holds the same bytes).",
-        discussion: "The SHA-256 is computed first and compared with the server's, so an unchanged file is not sent again; the server checks the bytes it receives against it.")
+        discussion:
+            "The SHA-256 is computed first and compared with the server's, so an unchanged file is not sent again; the server checks the bytes it receives against it."
+    )
 
     @OptionGroup var connection: ControlConnectionOptions
 
@@ -19,13 +21,15 @@ struct PutFileCommand: ControlCommand {
     @Argument(help: ArgumentHelp("Path under the root (default: the file's name).", valueName: "name"))
     var name: String?
 
-    @Option(name: .long, help: ArgumentHelp("Session id; the file is removed when the session ends (default: $VOLLEY_SESSION).", valueName: "id"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Session id; the file is removed when the session ends (default: $VOLLEY_SESSION).", valueName: "id"))
     var session: String?
 
     func run(_ control: ControlConnection) async throws {
         let target = name ?? URL(fileURLWithPath: file).lastPathComponent
         guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber,
-              let digest = Self.sha256(ofFile: file)
+            let digest = Self.sha256(ofFile: file)
         else {
             throw ControlFailure(.usage, "cannot read \(file)")
         }
@@ -47,7 +51,12 @@ struct PutFileCommand: ControlCommand {
 
     /// "boot/vmlinuz: created (12345678 bytes, sha256 …)".
     static func summary(of response: HTTPClientResponse) async throws -> String {
-        struct Result: Decodable { var path: String; var skipped: Bool; var size: Int64; var sha256: String }
+        struct Result: Decodable {
+            var path: String
+            var skipped: Bool
+            var size: Int64
+            var sha256: String
+        }
         let bytes = try await ControlConnection.body(of: response)
         guard let result = try? JSONDecoder().decode(Result.self, from: Data(bytes)) else {
             throw ControlFailure(.failed, "the server's answer is not the expected JSON")

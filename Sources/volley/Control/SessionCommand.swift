@@ -23,7 +23,9 @@ struct OpenSessionCommand: ControlCommand {
 
     @OptionGroup var connection: ControlConnectionOptions
 
-    @Option(name: .long, help: ArgumentHelp("Seconds it lives without a renewal (default: the server's control_session_ttl_s).", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Seconds it lives without a renewal (default: the server's control_session_ttl_s).", valueName: "seconds"))
     var ttl: Int?
 
     func run(_ control: ControlConnection) async throws {
@@ -58,7 +60,8 @@ struct RenewSessionCommand: ControlCommand {
 }
 
 struct CloseSessionCommand: ControlCommand {
-    static let configuration = CommandConfiguration(commandName: "close", abstract: "Close a session and remove the files uploaded with it.")
+    static let configuration = CommandConfiguration(
+        commandName: "close", abstract: "Close a session and remove the files uploaded with it.")
 
     @OptionGroup var connection: ControlConnectionOptions
 

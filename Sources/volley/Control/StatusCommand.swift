@@ -23,7 +23,9 @@ struct StatusCommand: ControlCommand {
         if json {
             print(String(decoding: bytes, as: UTF8.self))
         } else if status.running {
-            print("running on \(status.host) port \(status.port): \(status.transfers_active) transfer(s) active, \(status.served) served, \(status.bytes_sent) bytes sent")
+            print(
+                "running on \(status.host) port \(status.port): \(status.transfers_active) transfer(s) active, \(status.served) served, \(status.bytes_sent) bytes sent"
+            )
         } else {
             print("stopped (control plane up): \(status.served) served, \(status.bytes_sent) bytes sent")
         }

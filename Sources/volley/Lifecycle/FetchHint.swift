@@ -9,7 +9,8 @@ enum FetchHint {
         let host = server.host.contains(":") ? "[\(server.host)]" : server.host
         let shown = (host == "0.0.0.0" || host == "[::]") ? "127.0.0.1" : host
         guard let file = firstFile(in: server.configuration.rootDirectory) else {
-            logger.info("the root has no file at its top level: put files in it, then fetch them with curl -O tftp://\(shown):\(server.port)/NAME")
+            logger.info(
+                "the root has no file at its top level: put files in it, then fetch them with curl -O tftp://\(shown):\(server.port)/NAME")
             return
         }
         logger.info("try: curl -o \(file) tftp://\(shown):\(server.port)/\(file)")
@@ -17,9 +18,11 @@ enum FetchHint {
 
     /// The first regular, visible file directly in `root`, by name; at most 1000 entries are looked at.
     private static func firstFile(in root: String) -> String? {
-        guard let enumerator = FileManager.default.enumerator(
-            at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey],
-            options: [.skipsSubdirectoryDescendants, .skipsHiddenFiles]) else { return nil }
+        guard
+            let enumerator = FileManager.default.enumerator(
+                at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey],
+                options: [.skipsSubdirectoryDescendants, .skipsHiddenFiles])
+        else { return nil }
         var best: String?
         var looked = 0
         while let url = enumerator.nextObject() as? URL, looked < 1000 {

@@ -11,7 +11,8 @@ struct StartupSummary: CustomStringConvertible {
         let changed = SettingsTable.all
             .filter { !shownElsewhere.contains($0.key) && $0.current(settings) != $0.current(defaults) }
             .map { "\($0.key)=\($0.yamlText(of: settings))" }
-        description = changed.isEmpty
+        description =
+            changed.isEmpty
             ? "all other settings are the defaults"
             : "settings that differ from the defaults: " + changed.joined(separator: " ")
     }

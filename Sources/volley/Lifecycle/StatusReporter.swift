@@ -17,7 +17,9 @@ struct StatusReporter: Service {
 
     func run() async throws {
         for await _ in signals.cancelOnGracefulShutdown() {
-            logger.notice("status: \(ServiceNotifier.statusText(server.statistics)); serving \(server.configuration.rootDirectory) on \(server.host) port \(server.port)")
+            logger.notice(
+                "status: \(ServiceNotifier.statusText(server.statistics)); serving \(server.configuration.rootDirectory) on \(server.host) port \(server.port)"
+            )
         }
     }
 }

@@ -106,7 +106,8 @@ struct FileManagementTests {
             #expect(fromStream == .unchanged)
             var after = stat()
             stat(path, &after)
-            #expect(before.st_ino == after.st_ino && before.st_mtim.tv_sec == after.st_mtim.tv_sec
+            #expect(
+                before.st_ino == after.st_ino && before.st_mtim.tv_sec == after.st_mtim.tv_sec
                     && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec)
             #expect(directory.contents("root/same.bin") == content)
             // Different content is written.
@@ -147,15 +148,18 @@ struct FileManagementTests {
             let received: [UInt8] = try await offload {
                 let client = try RawTFTPClient()
                 var replaced = false
-                return try client.fetch("kernel", from: address, onBlock: { block in
-                    guard block == 10, !replaced else { return }
-                    replaced = true
-                    do {
-                        #expect(try server.putFile("kernel", bytes: new) == .written)
-                    } catch {
-                        Issue.record("putFile failed: \(error)")
+                return try client.fetch(
+                    "kernel", from: address,
+                    onBlock: { block in
+                        guard block == 10, !replaced else { return }
+                        replaced = true
+                        do {
+                            #expect(try server.putFile("kernel", bytes: new) == .written)
+                        } catch {
+                            Issue.record("putFile failed: \(error)")
+                        }
                     }
-                }).bytes
+                ).bytes
             }
             #expect(byteDifference(received, old) == nil, "\(byteDifference(received, old) ?? "")")
             #expect(byteDifference(try await Self.fetch("kernel", from: server), new) == nil)

@@ -43,8 +43,9 @@ struct ServerLifecycleTests {
     func stopWhenNotRunning() throws {
         let directory = try TestDirectory("notrunning")
         defer { directory.remove() }
-        let server = TFTPServer(configuration: TFTPServerConfiguration(rootDirectory: directory.path, host: "127.0.0.1", port: 0),
-                                logger: LogCapture().logger())
+        let server = TFTPServer(
+            configuration: TFTPServerConfiguration(rootDirectory: directory.path, host: "127.0.0.1", port: 0),
+            logger: LogCapture().logger())
         #expect(throws: TFTPError.serverNotRunning) { try server.stop() }
         try server.start()
         try server.stop()
@@ -56,8 +57,9 @@ struct ServerLifecycleTests {
         let directory = try TestDirectory("twice")
         defer { directory.remove() }
         try directory.write("f", [1, 2, 3])
-        let server = TFTPServer(configuration: TFTPServerConfiguration(rootDirectory: directory.path, host: "127.0.0.1", port: 0),
-                                logger: LogCapture().logger())
+        let server = TFTPServer(
+            configuration: TFTPServerConfiguration(rootDirectory: directory.path, host: "127.0.0.1", port: 0),
+            logger: LogCapture().logger())
         try server.start()
         defer { try? server.stop() }
         let port = server.port
@@ -88,14 +90,18 @@ struct ServerLifecycleTests {
         defer { directory.remove() }
         try directory.write("plain-file", [1])
         for root in [directory.path("does-not-exist"), directory.path("plain-file")] {
-            let server = TFTPServer(configuration: TFTPServerConfiguration(rootDirectory: root, host: "127.0.0.1", port: 0),
-                                    logger: LogCapture().logger())
+            let server = TFTPServer(
+                configuration: TFTPServerConfiguration(rootDirectory: root, host: "127.0.0.1", port: 0),
+                logger: LogCapture().logger())
             do {
                 try server.start()
                 Issue.record("start succeeded with root \(root)")
                 try? server.stop()
             } catch {
-                guard case .invalidConfiguration = error else { Issue.record("wrong error \(error)"); continue }
+                guard case .invalidConfiguration = error else {
+                    Issue.record("wrong error \(error)")
+                    continue
+                }
             }
             #expect(!server.isRunning)
         }

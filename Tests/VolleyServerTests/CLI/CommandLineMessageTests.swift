@@ -27,9 +27,13 @@ struct CommandLineMessageTests {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) }
+        }
         let port = Int(UInt16(bigEndian: address.sin_port))
         let line = try await startupError(["--root", directory.path("root"), "--host", "127.0.0.1", "--port", String(port)])
         #expect(line.contains("cannot listen on 127.0.0.1:\(port)"), "\(line)")
@@ -38,15 +42,19 @@ struct CommandLineMessageTests {
         #expect(!line.contains("invalid configuration"), "\(line)")
     }
 
-    @Test("a port below 1024 without privileges says how to get them", .enabled(if: geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0))
+    @Test(
+        "a port below 1024 without privileges says how to get them", .enabled(if: geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0))
     func privilegedPort() async throws {
         let directory = try TestDirectory("lowport")
         defer { directory.remove() }
         try directory.makeDirectory("root")
         #expect(chmod(directory.path, 0o755) == 0)
-        let result = try await runProcess("/usr/bin/setpriv", arguments: [
-            "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--",
-            Self.binary, "serve", "--root", directory.path("root"), "--host", "127.0.0.1", "--port", "69"], timeout: 30)
+        let result = try await runProcess(
+            "/usr/bin/setpriv",
+            arguments: [
+                "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--",
+                Self.binary, "serve", "--root", directory.path("root"), "--host", "127.0.0.1", "--port", "69",
+            ], timeout: 30)
         #expect(result.status != 0, "\(result)")
         #expect(result.stderr.contains("cannot listen on 127.0.0.1:69"), "\(result.stderr)")
         #expect(result.stderr.contains("CAP_NET_BIND_SERVICE"), "\(result.stderr)")
@@ -92,10 +100,12 @@ struct CommandLineMessageTests {
         defer { directory.remove() }
         try directory.write("root/a.txt", [1, 2, 3])
         // A relative --root, started from the directory that holds it.
-        let process = try RunningProcess("/bin/sh", arguments: [
-            "-c", "cd \"$0\" && exec \"$1\" serve --root root --host 127.0.0.1 --port 0 --max-block-size 1468 --single-port",
-            directory.path, Self.binary,
-        ], timeout: 60)
+        let process = try RunningProcess(
+            "/bin/sh",
+            arguments: [
+                "-c", "cd \"$0\" && exec \"$1\" serve --root root --host 127.0.0.1 --port 0 --max-block-size 1468 --single-port",
+                directory.path, Self.binary,
+            ], timeout: 60)
         let text = try await process.waitForStderr(timeout: 20) { $0.contains("try: curl") }
         process.signal(SIGTERM)
         _ = try await process.wait()
@@ -110,7 +120,9 @@ struct CommandLineMessageTests {
         let directory = try TestDirectory("json")
         defer { directory.remove() }
         try directory.write("root/a.txt", Array(repeating: 7, count: 1000))
-        let (process, port) = try await CommandLineTests.startServe(["--root", directory.path("root"), "--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
+        let (process, port) = try await CommandLineTests.startServe([
+            "--root", directory.path("root"), "--host", "127.0.0.1", "--port", "0", "--log-format", "json",
+        ])
         let (_, failure) = try await RealClient.curl.fetch(port: port, name: "a.txt", output: directory.path("out"))
         #expect(failure == nil, "\(failure ?? "")")
         _ = try await RealClient.curl.fetch(port: port, name: "nothere.bin", output: directory.path("out2"))
@@ -150,7 +162,8 @@ struct CommandLineMessageTests {
         #expect(result.status == 0 && !result.killedBySignal, "\(result)")
     }
 
-    @Test("--user drops root after binding: files only root could read are refused, world-readable ones served", .enabled(if: geteuid() == 0))
+    @Test(
+        "--user drops root after binding: files only root could read are refused, world-readable ones served", .enabled(if: geteuid() == 0))
     func dropsPrivileges() async throws {
         let directory = try TestDirectory("user")
         defer { directory.remove() }

@@ -29,9 +29,12 @@ struct CommandLineTests {
     /// Starts `volley serve` with `arguments`, waits for its "serving … port N" line and returns it with N.
     static func startServe(_ arguments: [String]) async throws -> (RunningProcess, Int) {
         let process = try RunningProcess(binary, arguments: ["serve"] + arguments, timeout: 60)
-        let text = try await process.waitForStderr(timeout: 20) { $0.range(of: #"serving .* on \S+ port [0-9]+"#, options: .regularExpression) != nil }
+        let text = try await process.waitForStderr(timeout: 20) {
+            $0.range(of: #"serving .* on \S+ port [0-9]+"#, options: .regularExpression) != nil
+        }
         guard let range = text.range(of: #"port [0-9]+"#, options: .regularExpression),
-              let port = Int(text[range].dropFirst(5)), port > 0 else {
+            let port = Int(text[range].dropFirst(5)), port > 0
+        else {
             process.signal(SIGKILL)
             _ = try await process.wait()
             throw TestFailure("no 'serving … port N' line on stderr: \(text)")
@@ -62,13 +65,16 @@ struct CommandLineTests {
         defer { directory.remove() }
         try directory.write("from-config/a.txt", Array("config root".utf8))
         try directory.write("from-flag/a.txt", Array("flag root".utf8))
-        let config = try directory.write("volley.yaml", Array("""
-            root_dir: \(directory.path("from-config"))
-            host: 127.0.0.1
-            port: 0
-            max_block_size: 1024
+        let config = try directory.write(
+            "volley.yaml",
+            Array(
+                """
+                root_dir: \(directory.path("from-config"))
+                host: 127.0.0.1
+                port: 0
+                max_block_size: 1024
 
-            """.utf8))
+                """.utf8))
 
         let (first, port) = try await Self.startServe(["--config", config])
         let (_, failure) = try await RealClient.curl.fetch(port: port, name: "a.txt", output: directory.path("out1"))
@@ -86,11 +92,13 @@ struct CommandLineTests {
         #expect(try await second.wait().status == 0)
     }
 
-    @Test("bad configurations give a one-line error and a non-zero exit", arguments: [
-        ("unknown key", "hots: 127.0.0.1\nport: 0\n", "hots"),
-        ("bad value type", "port: abc\n", "port"),
-        ("missing root", "root_dir: ROOT/does-not-exist\nport: 0\n", "does-not-exist"),
-    ])
+    @Test(
+        "bad configurations give a one-line error and a non-zero exit",
+        arguments: [
+            ("unknown key", "hots: 127.0.0.1\nport: 0\n", "hots"),
+            ("bad value type", "port: abc\n", "port"),
+            ("missing root", "root_dir: ROOT/does-not-exist\nport: 0\n", "does-not-exist"),
+        ])
     func badConfiguration(label: String, yaml: String, mentions: String) async throws {
         let directory = try TestDirectory("clibad")
         defer { directory.remove() }
@@ -111,7 +119,8 @@ struct CommandLineTests {
     func missingRootFlag() async throws {
         let directory = try TestDirectory("clinoroot")
         defer { directory.remove() }
-        let result = try await runProcess(Self.binary, arguments: ["serve", "--root", directory.path("nope"), "--host", "127.0.0.1", "--port", "0"], timeout: 30)
+        let result = try await runProcess(
+            Self.binary, arguments: ["serve", "--root", directory.path("nope"), "--host", "127.0.0.1", "--port", "0"], timeout: 30)
         #expect(result.status != 0 && !result.timedOut, "\(result)")
         #expect(result.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count == 1, "\(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1, "not one line: \(result.stderr)")

@@ -19,11 +19,17 @@ struct IOUringChoiceTests {
         let content = SeededBytes.make(count: 300_001, seed: 77)
         try directory.write("root/kernel.img", content)
         #expect(chmod(directory.path("root"), 0o755) == 0)
-        let serve = [CommandLineTests.binary, "serve", "--root", directory.path("root"), "--host", "127.0.0.1", "--port", "0",
-                     "--reactors", "1"] + extra
-        let process = try RunningProcess(wrapper.isEmpty ? serve[0] : wrapper[0],
-                                         arguments: Array((wrapper.isEmpty ? serve : wrapper + serve).dropFirst()), timeout: 60)
-        let text = try await process.waitForStderr(timeout: 60) { $0.range(of: #"serving .* port [0-9]+"#, options: .regularExpression) != nil }
+        let serve =
+            [
+                CommandLineTests.binary, "serve", "--root", directory.path("root"), "--host", "127.0.0.1", "--port", "0",
+                "--reactors", "1",
+            ] + extra
+        let process = try RunningProcess(
+            wrapper.isEmpty ? serve[0] : wrapper[0],
+            arguments: Array((wrapper.isEmpty ? serve : wrapper + serve).dropFirst()), timeout: 60)
+        let text = try await process.waitForStderr(timeout: 60) {
+            $0.range(of: #"serving .* port [0-9]+"#, options: .regularExpression) != nil
+        }
         let range = try #require(text.range(of: #"port [0-9]+"#, options: .regularExpression), "\(text)")
         let port = try #require(Int(text[range].dropFirst(5)))
         try await withThrowingTaskGroup(of: String?.self) { group in
@@ -60,8 +66,9 @@ struct IOUringChoiceTests {
 
     /// kernel.io_uring_disabled = 1 leaves io_uring to privileged processes: root tests still
     /// have it, an unprivileged volley is refused (EPERM), as under a container's seccomp filter.
-    @Test("where the kernel refuses io_uring (kernel.io_uring_disabled), volley falls back to epoll, says why, and serves",
-          .enabled(if: geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0 && access(sysctl, W_OK) == 0))
+    @Test(
+        "where the kernel refuses io_uring (kernel.io_uring_disabled), volley falls back to epoll, says why, and serves",
+        .enabled(if: geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0 && access(sysctl, W_OK) == 0))
     func refusedByTheKernel() async throws {
         let original = try String(contentsOfFile: Self.sysctl, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         defer { try? original.write(toFile: Self.sysctl, atomically: false, encoding: .utf8) }

@@ -31,13 +31,14 @@ struct SettingsFileHostileInputTests {
         return (root as String) + "/" + relative
     }
 
-    @Test("a key that is a sequence or a mapping is refused, at the top or nested",
-          arguments: [
-              ("? [a, b]\n: 1\n", "line 1, column 3: a key must be a setting name, not a sequence"),
-              ("host: {? {a: 1}\n : 2}\n", "line 1, column 10: a key must be a setting name, not a mapping"),
-              ("port: 69\nhost: [1, {? [x] : y}]\n", "line 2, column 14: a key must be a setting name, not a sequence"),
-              ("a: &k [x]\nb: {? *k : 1}\n", "line 1, column 4: a key must be a setting name, not a sequence"),
-          ])
+    @Test(
+        "a key that is a sequence or a mapping is refused, at the top or nested",
+        arguments: [
+            ("? [a, b]\n: 1\n", "line 1, column 3: a key must be a setting name, not a sequence"),
+            ("host: {? {a: 1}\n : 2}\n", "line 1, column 10: a key must be a setting name, not a mapping"),
+            ("port: 69\nhost: [1, {? [x] : y}]\n", "line 2, column 14: a key must be a setting name, not a sequence"),
+            ("a: &k [x]\nb: {? *k : 1}\n", "line 1, column 4: a key must be a setting name, not a sequence"),
+        ])
     func nonScalarKeys(yaml: String, expected: String) {
         #expect(Self.parseError(yaml) == expected)
     }
@@ -52,11 +53,13 @@ struct SettingsFileHostileInputTests {
         let clock = ContinuousClock()
         var message: String?
         let elapsed = clock.measure { message = Self.parseError(yaml) }
-        #expect(message == "the document holds more than \(SettingsFile.maximumValueCount) values (aliases counted each time they are used)")
+        #expect(
+            message == "the document holds more than \(SettingsFile.maximumValueCount) values (aliases counted each time they are used)")
         #expect(elapsed < .seconds(5))
         // A few aliases stay fine: the committed alias seed (27 values through port) is refused for its keys, not
         // its size; and a setting may take its value from an alias.
-        #expect(Self.parseError("a: &a [\"x\",\"x\",\"x\"]\nb: &b [*a,*a,*a]\nc: &c [*b,*b,*b]\nport: *c\n")
+        #expect(
+            Self.parseError("a: &a [\"x\",\"x\",\"x\"]\nb: &b [*a,*a,*a]\nc: &c [*b,*b,*b]\nport: *c\n")
                 == "unknown key \"a\"")
         #expect(Self.parseError("root_dir: &r /srv/tftp\nuser: *r\n") == nil)
     }
@@ -84,7 +87,9 @@ struct SettingsFileHostileInputTests {
         var settings = VolleySettings()
         try SettingsFile.parse(yaml: "log_level: \"info\\nFAKE critical line\"\nlog_format: \"json\\r\\ntext\"\n", into: &settings)
         let level = #expect(throws: SettingsError.self) { try settings.parsedLogLevel() }
-        #expect(level?.description == "log level \"info\\nFAKE critical line\" is not one of trace, debug, info, notice, warning, error, critical")
+        #expect(
+            level?.description
+                == "log level \"info\\nFAKE critical line\" is not one of trace, debug, info, notice, warning, error, critical")
         let format = #expect(throws: SettingsError.self) { try settings.parsedLogFormat() }
         #expect(format?.description == "log format \"json\\r\\ntext\" is not one of text, json")
         settings.logLevel = "Debug"
@@ -93,12 +98,13 @@ struct SettingsFileHostileInputTests {
         #expect(throws: Never.self) { try settings.parsedLogFormat() }
     }
 
-    @Test("reader errors (control characters) name the line and the character, on one line",
-          arguments: [
-              ("port: 69\r\nhost: a\u{01}b\r\n", "not valid YAML: line 2, column 8: control characters are not allowed (U+0001)"),
-              ("log_level: \u{0C}\u{01}info\n", "not valid YAML: line 1, column 12: control characters are not allowed (U+000C)"),
-              ("port: 69\nhost: \u{0B}\n", "not valid YAML: line 2, column 7: control characters are not allowed (U+000B)"),
-          ])
+    @Test(
+        "reader errors (control characters) name the line and the character, on one line",
+        arguments: [
+            ("port: 69\r\nhost: a\u{01}b\r\n", "not valid YAML: line 2, column 8: control characters are not allowed (U+0001)"),
+            ("log_level: \u{0C}\u{01}info\n", "not valid YAML: line 1, column 12: control characters are not allowed (U+000C)"),
+            ("port: 69\nhost: \u{0B}\n", "not valid YAML: line 2, column 7: control characters are not allowed (U+000B)"),
+        ])
     func readerErrors(yaml: String, expected: String) {
         #expect(Self.parseError(yaml) == expected)
     }
@@ -114,9 +120,11 @@ struct SettingsFileHostileInputTests {
     /// YAML 1.1 reads `1:30` as 90; Yams computes such numbers with trapping arithmetic, so one too large for an
     /// Int stopped `volley serve --config` (and a SIGHUP reload, the running server), whatever its key.
     @Test func baseSixtyNumbersBeyondIntAreRefusedNotTrapped() throws {
-        for (yaml, quotedNumber) in [("retrport: 4999999999999999999:9\n", "\"4999999999999999999:9\""),
-                                     ("port: 1:1:1:1:1:1:1:1:1:1:1\n", "\"1:1:1:1:1:1:1:1:1:1:1\""),
-                                     ("log_level: info\nx: [1, {y: -153722867280912931:0:0}]\n", "\"-153722867280912931:0:0\"")] {
+        for (yaml, quotedNumber) in [
+            ("retrport: 4999999999999999999:9\n", "\"4999999999999999999:9\""),
+            ("port: 1:1:1:1:1:1:1:1:1:1:1\n", "\"1:1:1:1:1:1:1:1:1:1:1\""),
+            ("log_level: info\nx: [1, {y: -153722867280912931:0:0}]\n", "\"-153722867280912931:0:0\""),
+        ] {
             var settings = VolleySettings()
             let error = #expect(throws: SettingsError.self) { try SettingsFile.parse(yaml: yaml, into: &settings) }
             #expect(error?.description.hasSuffix("the number \(quotedNumber) is out of range") == true, "\(String(describing: error))")
@@ -149,8 +157,10 @@ struct SettingsFileHostileInputTests {
     @Test func everyFuzzerSeedParsesOrGivesOneLine() throws {
         let directory = Self.repositoryPath("fuzz/corpus/ConfigurationFuzzer")
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
-        for reproducer in ["complex-key", "nested-non-scalar-key", "quoted-key-newline", "log-level-newline",
-                           "crlf-control-character", "form-feed-control-character", "base60-overflow", "base60-eleven-parts"] {
+        for reproducer in [
+            "complex-key", "nested-non-scalar-key", "quoted-key-newline", "log-level-newline",
+            "crlf-control-character", "form-feed-control-character", "base60-overflow", "base60-eleven-parts",
+        ] {
             #expect(names.contains(reproducer), "the reproducer \(reproducer) is missing from \(directory)")
         }
         for name in names {
@@ -164,8 +174,12 @@ struct SettingsFileHostileInputTests {
                 continue
             }
             if let message = settings.server.validationError() { #expect(Self.isOneLine(message), "\(name): \(message.debugDescription)") }
-            do { _ = try settings.parsedLogLevel() } catch { #expect(Self.isOneLine(error.description), "\(name): \(error.description.debugDescription)") }
-            do { _ = try settings.parsedLogFormat() } catch { #expect(Self.isOneLine(error.description), "\(name): \(error.description.debugDescription)") }
+            do { _ = try settings.parsedLogLevel() } catch {
+                #expect(Self.isOneLine(error.description), "\(name): \(error.description.debugDescription)")
+            }
+            do { _ = try settings.parsedLogFormat() } catch {
+                #expect(Self.isOneLine(error.description), "\(name): \(error.description.debugDescription)")
+            }
         }
     }
 }

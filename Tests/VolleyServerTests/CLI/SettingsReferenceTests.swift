@@ -16,11 +16,12 @@ struct SettingsReferenceTests {
     @Test func theReadmeTableHasEveryKeyAndNoOther() throws {
         let readme = try Self.repositoryFile("README.md")
         let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| `") }
-        let documented = Set(rows.compactMap { row -> String? in
-            let cell = row.dropFirst(3)
-            guard let end = cell.firstIndex(of: "`") else { return nil }
-            return String(cell[..<end])
-        })
+        let documented = Set(
+            rows.compactMap { row -> String? in
+                let cell = row.dropFirst(3)
+                guard let end = cell.firstIndex(of: "`") else { return nil }
+                return String(cell[..<end])
+            })
         for setting in SettingsTable.all {
             #expect(documented.contains(setting.key), "README's configuration table lacks \(setting.key)")
             if let flag = setting.flag {
@@ -30,7 +31,8 @@ struct SettingsReferenceTests {
         }
         let known = Set(SettingsTable.all.map(\.key))
         let tableKeys = documented.filter { $0.contains("_") || known.contains($0) || ["host", "port"].contains($0) }
-        for key in tableKeys where !known.contains(key) && rows.contains(where: { $0.hasPrefix("| `\(key)` | `--") || $0.hasPrefix("| `\(key)` | |") }) {
+        for key in tableKeys
+        where !known.contains(key) && rows.contains(where: { $0.hasPrefix("| `\(key)` | `--") || $0.hasPrefix("| `\(key)` | |") }) {
             Issue.record("README documents \(key), which volley does not know")
         }
     }
@@ -55,7 +57,8 @@ struct SettingsReferenceTests {
                 let error = #expect(throws: SettingsError.self) {
                     try SettingsFile.parse(yaml: "rules:\n  - options: { \(setting.key): \(bad) }\n", into: &settings)
                 }
-                #expect(error?.description.contains("from \(range.lowerBound) to \(range.upperBound)") == true, "\(String(describing: error))")
+                #expect(
+                    error?.description.contains("from \(range.lowerBound) to \(range.upperBound)") == true, "\(String(describing: error))")
             }
             var settings = VolleySettings()
             try SettingsFile.parse(yaml: "rules:\n  - options: { \(setting.key): \(range.upperBound) }\n", into: &settings)
@@ -81,8 +84,9 @@ struct SettingsReferenceTests {
             }
             // The line above is an explanation (`# text`), not another key.
             let previous = index > 0 ? lines[index - 1] : ""
-            #expect(previous.hasPrefix("# ") && previous.count > 2,
-                    "\(setting.key) in packaging/volley.yaml has no comment right above it explaining it")
+            #expect(
+                previous.hasPrefix("# ") && previous.count > 2,
+                "\(setting.key) in packaging/volley.yaml has no comment right above it explaining it")
         }
         // Every key the file sets is one volley knows (the file must load).
         var settings = VolleySettings()

@@ -7,7 +7,8 @@ import Testing
 struct ControlCommandLineTests {
     @Test("put, ls, sha256, get, rm and fetch work; put skips an unchanged file; exit codes tell what failed")
     func filesCommands() async throws {
-        let fixture = try await ControlPlaneFixture("cp-cli", listen: "127.0.0.1:0", token: "cli-token", extraArguments: ["--control-allow-file-urls"])
+        let fixture = try await ControlPlaneFixture(
+            "cp-cli", listen: "127.0.0.1:0", token: "cli-token", extraArguments: ["--control-allow-file-urls"])
         defer { fixture.stop() }
         let content = SeededBytes.make(count: 2_000_000, seed: 12)
         let local = try fixture.scratch.write("vmlinuz", content)
@@ -51,19 +52,24 @@ struct ControlCommandLineTests {
 
         // A wrong token: refused (3). Nothing listening: cannot connect (4).
         let wrongToken = try fixture.scratch.write("wrong-token", Array("nope\n".utf8))
-        let refused = try await runProcess(try VolleyBinaries.volley(), arguments: [
-            "files", "ls", "--server", fixture.server, "--token-file", wrongToken,
-        ], timeout: 60)
+        let refused = try await runProcess(
+            try VolleyBinaries.volley(),
+            arguments: [
+                "files", "ls", "--server", fixture.server, "--token-file", wrongToken,
+            ], timeout: 60)
         #expect(refused.status == 3, "\(refused)")
         #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
-        let nobody = try await runProcess(try VolleyBinaries.volley(), arguments: [
-            "files", "ls", "--server", fixture.scratch.path("no.sock"),
-        ], timeout: 60)
+        let nobody = try await runProcess(
+            try VolleyBinaries.volley(),
+            arguments: [
+                "files", "ls", "--server", fixture.scratch.path("no.sock"),
+            ], timeout: 60)
         #expect(nobody.status == 4, "\(nobody)")
         #expect(nobody.stderr.split(separator: "\n").count == 1, "\(nobody.stderr)")
         let environment = ProcessInfo.processInfo.environment.merging(
             ["VOLLEY_SERVER": fixture.server, "VOLLEY_TOKEN_FILE": fixture.tokenFile!]) { $1 }
-        let fromEnvironment = try await runProcess(try VolleyBinaries.volley(), arguments: ["status"], timeout: 60, environment: environment)
+        let fromEnvironment = try await runProcess(
+            try VolleyBinaries.volley(), arguments: ["status"], timeout: 60, environment: environment)
         #expect(fromEnvironment.status == 0, "\(fromEnvironment)")
     }
 
@@ -82,7 +88,8 @@ struct ControlCommandLineTests {
         #expect(put.status == 0, "\(put)")
 
         let client = RealClient.curlBlockSize1468
-        let (_, failure) = try await client.fetch(port: fixture.tftpPort, name: "boards/7/vmlinuz", output: fixture.scratch.path("board.img"))
+        let (_, failure) = try await client.fetch(
+            port: fixture.tftpPort, name: "boards/7/vmlinuz", output: fixture.scratch.path("board.img"))
         #expect(failure == nil, "\(failure ?? "")")
         #expect(fixture.scratch.contents("board.img") == kernel, "the board did not get the uploaded bytes")
         try await Task.sleep(for: .milliseconds(200))

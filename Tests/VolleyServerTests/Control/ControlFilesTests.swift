@@ -25,11 +25,13 @@ struct ControlFilesTests {
         #expect(got.body == second)
         let head = try await fixture.curl("HEAD", "/v1/files/boot/vmlinuz")
         #expect(head.status == 200)
-        #expect(ControlPlaneFixture.header("X-Checksum-SHA256", in: head.headers) == (try await sha256sum(second, scratch: fixture.scratch)))
+        #expect(
+            ControlPlaneFixture.header("X-Checksum-SHA256", in: head.headers) == (try await sha256sum(second, scratch: fixture.scratch)))
         #expect(ControlPlaneFixture.header("X-File-Size", in: head.headers) == "70000")
         // Last-Modified as an HTTP date: RFC 9110's own example, and a leap day.
         for (seconds, date) in [(784_111_777, "Sun, 06 Nov 1994 08:49:37 GMT"), (951_825_599, "Tue, 29 Feb 2000 11:59:59 GMT")] {
-            _ = try await runProcess("touch", arguments: ["-m", "-d", "@\(seconds)", fixture.scratch.path("root/boot/vmlinuz")], timeout: 30)
+            _ = try await runProcess(
+                "touch", arguments: ["-m", "-d", "@\(seconds)", fixture.scratch.path("root/boot/vmlinuz")], timeout: 30)
             let dated = try await fixture.curl("HEAD", "/v1/files/boot/vmlinuz")
             #expect(ControlPlaneFixture.header("Last-Modified", in: dated.headers) == date, "\(dated.headers)")
         }
@@ -100,8 +102,9 @@ struct ControlFilesTests {
         #expect(try await fixture.curl("GET", "/v1/files/out").status == 403)
         #expect(try await fixture.curl("PUT", "/v1/files/out", body: Array("x".utf8)).status == 403)
         #expect(fixture.scratch.contents("secret") == Array("secret".utf8), "a write escaped the root")
-        #expect(fixture.scratch.allEntries().filter { !$0.hasPrefix("curl-") } == before.filter { !$0.hasPrefix("curl-") },
-                "files appeared or vanished outside the API's rules")
+        #expect(
+            fixture.scratch.allEntries().filter { !$0.hasPrefix("curl-") } == before.filter { !$0.hasPrefix("curl-") },
+            "files appeared or vanished outside the API's rules")
         #expect(try await fixture.curl("DELETE", "/v1/files/out").status == 204)
         #expect(fixture.scratch.contents("secret") == Array("secret".utf8))
         // A leading slash means the root, as for TFTP reads: "/etc/passwd" is root/etc/passwd.
@@ -111,8 +114,9 @@ struct ControlFilesTests {
             #expect(try await fixture.curl("DELETE", path).status == 204)
         }
         // file:// is off by default: it would copy any file volley can read into the root.
-        let copied = try await fixture.curl("POST", "/v1/files/stolen", body: Array(#"{"url": "file:///etc/passwd"}"#.utf8),
-                                            headers: ["Content-Type: application/json"])
+        let copied = try await fixture.curl(
+            "POST", "/v1/files/stolen", body: Array(#"{"url": "file:///etc/passwd"}"#.utf8),
+            headers: ["Content-Type: application/json"])
         #expect(copied.status == 403 && copied.json?["error"] as? String == "FileURLsOff", "\(copied.text)")
         #expect(!fixture.scratch.exists("root/stolen"))
         let escaped = try await fixture.curl("PUT", "/v1/files/..%2Fescaped", body: [1])
@@ -130,14 +134,16 @@ struct ControlFilesTests {
         #expect(try await fixture.curl("PUT", "/v1/files/k.img", body: content, headers: ["X-Checksum-SHA256: \(digest)"]).status == 201)
         let inode = try FileManager.default.attributesOfItem(atPath: fixture.scratch.path("root/k.img"))[.systemFileNumber] as? Int
 
-        let skipped = try await fixture.curl("PUT", "/v1/files/k.img", body: content, headers: ["X-Checksum-SHA256: \(digest.uppercased())"])
+        let skipped = try await fixture.curl(
+            "PUT", "/v1/files/k.img", body: content, headers: ["X-Checksum-SHA256: \(digest.uppercased())"])
         #expect(skipped.status == 200)
         #expect(skipped.json?["skipped"] as? Bool == true, "\(skipped.text)")
         let inodeAfter = try FileManager.default.attributesOfItem(atPath: fixture.scratch.path("root/k.img"))[.systemFileNumber] as? Int
         #expect(inode == inodeAfter, "a skipped upload rewrote the file")
 
         let other = SeededBytes.make(count: 100_000, seed: 4)
-        let mismatch = try await fixture.curl("PUT", "/v1/files/k.img", body: other, headers: ["X-Checksum-SHA256: \(String(repeating: "ab", count: 32))"])
+        let mismatch = try await fixture.curl(
+            "PUT", "/v1/files/k.img", body: other, headers: ["X-Checksum-SHA256: \(String(repeating: "ab", count: 32))"])
         #expect(mismatch.status == 422, "\(mismatch.text)")
         #expect(mismatch.json?["error"] as? String == "ChecksumMismatch")
         #expect(fixture.scratch.contents("root/k.img") == content, "the old file did not stay")
@@ -197,10 +203,13 @@ struct ControlFilesTests {
         let fetched = try await offload {
             try RawTFTPClient().slowFetch("live.img", serverPort: port, ackDelay: 0.005) { block in
                 guard block == 10 else { return }
-                let upload = try? RunningProcess("curl", arguments: [
-                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "-X", "PUT",
-                    "--data-binary", "@\(fixture.scratch.path("new.img"))", "http://localhost/v1/files/live.img",
-                ], timeout: 30).waitBlocking()
+                let upload = try? RunningProcess(
+                    "curl",
+                    arguments: [
+                        "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "-X", "PUT",
+                        "--data-binary", "@\(fixture.scratch.path("new.img"))", "http://localhost/v1/files/live.img",
+                    ], timeout: 30
+                ).waitBlocking()
                 #expect(upload?.stdout == "200", "the upload during the read failed: \(String(describing: upload))")
             }
         }

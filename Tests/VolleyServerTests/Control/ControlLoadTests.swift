@@ -9,7 +9,8 @@ import Testing
 struct ControlLoadTests {
     @Test("20 uploads in parallel while 100 TFTP clients read: every byte right on both sides")
     func uploadsWhileServing() async throws {
-        let fixture = try await ControlPlaneFixture("cp-load", extraArguments: ["--request-rate-per-client", "0", "--max-transfers-per-client", "0"])
+        let fixture = try await ControlPlaneFixture(
+            "cp-load", extraArguments: ["--request-rate-per-client", "0", "--max-transfers-per-client", "0"])
         defer { fixture.stop() }
         let served = SeededBytes.make(count: 256 * 1024 + 17, seed: 14)
         _ = try fixture.scratch.write("root/served.img", served)
@@ -23,7 +24,9 @@ struct ControlLoadTests {
         for _ in 0..<100 {
             done.enter()
             Thread.detachNewThread {
-                let ok = (try? RawTFTPClient().fetch("served.img", options: [("blksize", "1428")], from: loopback(port: port), timeout: 10).bytes) == served
+                let ok =
+                    (try? RawTFTPClient().fetch("served.img", options: [("blksize", "1428")], from: loopback(port: port), timeout: 10).bytes)
+                    == served
                 if !ok { failures.withLock { $0 += 1 } }
                 done.leave()
             }

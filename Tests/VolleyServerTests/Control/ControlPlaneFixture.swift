@@ -80,7 +80,9 @@ final class ControlPlaneFixture: Sendable {
             url = "http://localhost" + path
         }
         for header in headers { arguments += ["-H", header] }
-        if let token = token ?? tokenFile.flatMap({ try? String(contentsOfFile: $0, encoding: .utf8) })?.trimmingCharacters(in: .whitespacesAndNewlines) {
+        if let token = token
+            ?? tokenFile.flatMap({ try? String(contentsOfFile: $0, encoding: .utf8) })?.trimmingCharacters(in: .whitespacesAndNewlines)
+        {
             arguments += ["-H", "Authorization: Bearer \(token)"]
         }
         if let body {

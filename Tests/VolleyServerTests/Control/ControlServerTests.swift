@@ -59,7 +59,9 @@ struct ControlServerTests {
         _ = try fixture.scratch.write("root/m.bin", content)
         let port = fixture.tftpPort
         for _ in 0..<3 {
-            let fetched = try await offload { try RawTFTPClient().fetch("m.bin", options: [("blksize", "1024")], from: loopback(port: port)) }
+            let fetched = try await offload {
+                try RawTFTPClient().fetch("m.bin", options: [("blksize", "1024")], from: loopback(port: port))
+            }
             #expect(fetched.bytes == content)
         }
         _ = try await offload { try? RawTFTPClient().fetch("missing.bin", from: loopback(port: port), timeout: 1) }
@@ -72,7 +74,8 @@ struct ControlServerTests {
         #expect(samples.value("volley_transfers_active") == 0)
         #expect(samples.value("volley_requests_refused_total", ["code": "1", "reason": "file_not_found"]) == 1)
         #expect(samples.value("volley_transfer_duration_seconds_count") == 3)
-        #expect(samples.value("volley_negotiated_block_size_bucket", ["le": "1024.0"]) == 3
+        #expect(
+            samples.value("volley_negotiated_block_size_bucket", ["le": "1024.0"]) == 3
                 || samples.value("volley_negotiated_block_size_bucket", ["le": "1024"]) == 3, "\(text)")
         #expect(samples.value("volley_control_requests_total", ["method": "GET", "status": "200"]) ?? 0 >= 1)
     }
@@ -127,16 +130,20 @@ struct ControlServerTests {
         defer { scratch.remove() }
         try scratch.makeDirectory("root")
         for address in ["0.0.0.0:0", "[::]:0"] {
-            let result = try await runProcess(try VolleyBinaries.volley(), arguments: [
-                "serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0", "--control-listen", address,
-            ], timeout: 30)
+            let result = try await runProcess(
+                try VolleyBinaries.volley(),
+                arguments: [
+                    "serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0", "--control-listen", address,
+                ], timeout: 30)
             #expect(result.status != 0 && !result.timedOut, "\(result)")
             let lines = result.stderr.split(separator: "\n").filter { !$0.contains(" info ") && !$0.contains(" notice ") }
             #expect(lines.count == 1 && lines.first?.contains("control_token_file") == true, "\(result.stderr)")
         }
-        let bad = try await runProcess(try VolleyBinaries.volley(), arguments: [
-            "serve", "--root", scratch.path("root"), "--port", "0", "--control-listen", "nonsense",
-        ], timeout: 30)
+        let bad = try await runProcess(
+            try VolleyBinaries.volley(),
+            arguments: [
+                "serve", "--root", scratch.path("root"), "--port", "0", "--control-listen", "nonsense",
+            ], timeout: 30)
         #expect(bad.status != 0 && bad.stderr.contains("control_listen"), "\(bad)")
     }
 }

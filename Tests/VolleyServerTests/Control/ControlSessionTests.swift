@@ -29,7 +29,9 @@ struct ControlSessionTests {
         let renewed = try await fixture.curl("POST", "/v1/sessions/\(id)/heartbeat")
         #expect(renewed.status == 200, "\(renewed.text)")
         let renewedLeft = try #require(renewed.json?["expires_in_seconds"] as? Double, "\(renewed.text)")
-        #expect(renewedLeft > agedLeft + 1 && renewedLeft <= 600, "a heartbeat did not push the deadline back to the full 600 s: \(aged.text) then \(renewed.text)")
+        #expect(
+            renewedLeft > agedLeft + 1 && renewedLeft <= 600,
+            "a heartbeat did not push the deadline back to the full 600 s: \(aged.text) then \(renewed.text)")
         #expect(fixture.scratch.exists("root/s/one.img"))
         #expect(try await fixture.curl("DELETE", "/v1/sessions/\(id)").status == 200)
 
@@ -86,7 +88,8 @@ struct ControlSessionTests {
         let skipped = try await post(["url": "http://127.0.0.1:\(origin.port)/images/kernel.img", "sha256": digest], to: "boot/kernel.img")
         #expect(skipped.json?["skipped"] as? Bool == true, "\(skipped.text)")
 
-        let wrong = try await post(["url": "http://127.0.0.1:\(origin.port)/images/kernel.img", "sha256": String(repeating: "0", count: 64)], to: "wrong.img")
+        let wrong = try await post(
+            ["url": "http://127.0.0.1:\(origin.port)/images/kernel.img", "sha256": String(repeating: "0", count: 64)], to: "wrong.img")
         #expect(wrong.status == 422, "\(wrong.text)")
         #expect(!fixture.scratch.exists("root/wrong.img"))
         let missing = try await post(["url": "http://127.0.0.1:\(origin.port)/images/none.img"], to: "none.img")
@@ -101,7 +104,8 @@ struct ControlSessionTests {
         let local = try await post(["url": "file://\(fixture.scratch.path("origin/images/kernel.img"))"], to: "local.img")
         #expect(local.status == 201, "\(local.text)")
         #expect(fixture.scratch.contents("root/local.img") == content)
-        let bad = try await fixture.curl("POST", "/v1/files/x.img", body: Array("not json".utf8), headers: ["Content-Type: application/json"])
+        let bad = try await fixture.curl(
+            "POST", "/v1/files/x.img", body: Array("not json".utf8), headers: ["Content-Type: application/json"])
         #expect(bad.status == 400, "\(bad.text)")
     }
 }

@@ -40,11 +40,14 @@ struct AdmissionLimitTests {
         let scratch = try TestDirectory("rq")
         defer { scratch.remove() }
         try scratch.write("root/x", [1])
-        try await withServer(root: scratch.path("root"), configure: {
-            $0.requestsPerSecondPerClient = 5
-            $0.errorRepliesPerSecondPerClient = 0
-            $0.errorRepliesPerSecond = 0
-        }) { server in
+        try await withServer(
+            root: scratch.path("root"),
+            configure: {
+                $0.requestsPerSecondPerClient = 5
+                $0.errorRepliesPerSecondPerClient = 0
+                $0.errorRepliesPerSecond = 0
+            }
+        ) { server in
             let replies: Int = try await offload {
                 let client = try RawTFTPClient()
                 for i in 0..<60 { client.sendReadRequest("missing-\(i)", to: server.address) }
@@ -82,13 +85,17 @@ struct AdmissionLimitTests {
         let scratch = try TestDirectory("ss")
         defer { scratch.remove() }
         try scratch.write("root/big.bin", SeededBytes.make(count: 4 << 20, seed: 43))
-        try await withServer(root: scratch.path("root"), configure: {
-            $0.retransmitTimeoutMilliseconds = 20
-            $0.maximumRetransmitTimeoutMilliseconds = 40
-        }) { server in
+        try await withServer(
+            root: scratch.path("root"),
+            configure: {
+                $0.retransmitTimeoutMilliseconds = 20
+                $0.maximumRetransmitTimeoutMilliseconds = 40
+            }
+        ) { server in
             let (withOptions, withoutOptions): ([Int], [Int]) = try await offload {
                 let silent = try RawTFTPClient()
-                silent.sendReadRequest("big.bin", options: [("blksize", "65464"), ("windowsize", "64"), ("tsize", "0")], to: server.address)
+                silent.sendReadRequest(
+                    "big.bin", options: [("blksize", "65464"), ("windowsize", "64"), ("tsize", "0")], to: server.address)
                 let first = silent.receiveAll(for: 1.0).map(\.bytes.count)
                 let plain = try RawTFTPClient()
                 plain.sendReadRequest("big.bin", to: server.address)

@@ -39,7 +39,9 @@ struct ChangedFileTests {
                 let outcome: Result<[UInt8], any Error> = try await offload {
                     let client = try RawTFTPClient()
                     do {
-                        let result = try client.fetch("boot.img", options: [("blksize", "1468"), ("tsize", "0")], from: server.address, timeout: 5) { block in
+                        let result = try client.fetch(
+                            "boot.img", options: [("blksize", "1468"), ("tsize", "0")], from: server.address, timeout: 5
+                        ) { block in
                             if block == rewriteAt { Self.rewriteInPlace(path, with: new) }
                             usleep(300)
                         }
@@ -63,7 +65,9 @@ struct ChangedFileTests {
         #expect(endedWithError > 0, "no round caught the rewrite (\(deliveredWhole) delivered whole)")
     }
 
-    @Test("a file truncated while windows go out from its mapping ends the transfer with ERROR 0; the server goes on", arguments: ServerMode.allCases)
+    @Test(
+        "a file truncated while windows go out from its mapping ends the transfer with ERROR 0; the server goes on",
+        arguments: ServerMode.allCases)
     func truncationUnderTheMappingIsAnErrorNotACrash(mode: ServerMode) async throws {
         let scratch = try TestDirectory("tr")
         defer { scratch.remove() }
@@ -90,7 +94,9 @@ struct ChangedFileTests {
             _ = try await server.waitUntilIdle(timeout: 5)
             // Still serving, from a fresh mapping of the new content.
             try scratch.write("root/initrd.img", content)
-            let again = try await offload { try RawTFTPClient().fetch("initrd.img", options: [("blksize", "1468"), ("windowsize", "8")], from: server.address) }
+            let again = try await offload {
+                try RawTFTPClient().fetch("initrd.img", options: [("blksize", "1468"), ("windowsize", "8")], from: server.address)
+            }
             #expect(again.bytes == content)
         }
     }

@@ -21,7 +21,8 @@ struct ConcurrencyTests {
             let failures = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
                 for (i, client) in clients.enumerated() {
                     group.addTask {
-                        let (_, failure) = try await client.fetch(port: port, name: "image-\(i).bin", output: directory.path("out-\(i)"), timeout: 90)
+                        let (_, failure) = try await client.fetch(
+                            port: port, name: "image-\(i).bin", output: directory.path("out-\(i)"), timeout: 90)
                         return (i, failure)
                     }
                 }

@@ -47,7 +47,8 @@ struct HostileRequestTests {
             let tempPath = fixture.directory.path
             try await offload {
                 for name in ["nope.bin", "sub/nope.bin", "nodir/x.bin"] {
-                    let reply = try Self.firstReply(TFTPPacketEncoder.encode(.readRequest(TFTPRequest(filename: name, mode: "octet"))), to: address)
+                    let reply = try Self.firstReply(
+                        TFTPPacketEncoder.encode(.readRequest(TFTPRequest(filename: name, mode: "octet"))), to: address)
                     let error = try #require(reply?.error, "no ERROR for \(name)")
                     #expect(error.code == 1, "\(name): \(error)")
                     #expect(!error.message.contains(tempPath) && !error.message.contains("/"), "message leaks a path: \(error.message)")
@@ -82,7 +83,9 @@ struct HostileRequestTests {
                     client.sendReadRequest(name, to: address)
                     let reply = try #require(client.receive(timeout: 2), "no answer for \(name)")
                     if case .data(_, let payload) = reply.packet {
-                        Issue.record("\(name.debugDescription) was served \(payload.count) bytes: \(String(decoding: payload.prefix(40), as: UTF8.self))")
+                        Issue.record(
+                            "\(name.debugDescription) was served \(payload.count) bytes: \(String(decoding: payload.prefix(40), as: UTF8.self))"
+                        )
                         #expect(payload != Array("SECRET-OUTSIDE".utf8) && payload != Array("ESCAPED".utf8))
                         if let hostname { #expect(payload != hostname) }
                         continue
@@ -103,7 +106,8 @@ struct HostileRequestTests {
             let address = server.address
             try await offload {
                 for name in ["sub", "sub/", "."] {
-                    let reply = try Self.firstReply(TFTPPacketEncoder.encode(.readRequest(TFTPRequest(filename: name, mode: "octet"))), to: address)
+                    let reply = try Self.firstReply(
+                        TFTPPacketEncoder.encode(.readRequest(TFTPRequest(filename: name, mode: "octet"))), to: address)
                     let error = try #require(reply?.error, "\(name): no ERROR, got \(reply?.bytes.prefix(8) ?? [])")
                     #expect(error.code != 0 || !error.message.isEmpty, "\(name): \(error)")
                     #expect(!error.message.contains(fixture.directory.path))
@@ -256,7 +260,8 @@ struct HostileRequestTests {
             let address = server.address
             try await offload {
                 for mode in ["mail", "MAIL", "binary", "octet2"] {
-                    let reply = try Self.firstReply(TFTPPacketEncoder.encode(.readRequest(TFTPRequest(filename: "good.bin", mode: mode))), to: address)
+                    let reply = try Self.firstReply(
+                        TFTPPacketEncoder.encode(.readRequest(TFTPRequest(filename: "good.bin", mode: mode))), to: address)
                     #expect(reply?.error?.code == 4, "mode \(mode): \(reply?.bytes.prefix(8) ?? [])")
                 }
                 // Mode names are case-insensitive.

@@ -39,9 +39,11 @@ struct LargeFileTests {
                 let client = try RawTFTPClient()
                 client.sendReadRequest("disk.img", options: [("tsize", "0"), ("blksize", "65464")], to: address)
                 let oack = try #require(client.receive(timeout: 2))
-                #expect(oack.packet == .optionAcknowledgement([
-                    TFTPOption(name: "tsize", value: "5368709120"), TFTPOption(name: "blksize", value: "65464"),
-                ]))
+                #expect(
+                    oack.packet
+                        == .optionAcknowledgement([
+                            TFTPOption(name: "tsize", value: "5368709120"), TFTPOption(name: "blksize", value: "65464"),
+                        ]))
                 client.send(.error(code: .optionNegotiationFailed, message: "probe"), to: oack.source)
             }
             // The whole file through curl, compared by cmp without landing on disk. About 80 s alone;

@@ -48,9 +48,11 @@ struct MultiReactorTests {
         let (directory, content) = try imageRoot("spread", copies: 16, size: 1_500_000, seed: 31)
         defer { directory.remove() }
         // Its own process: the test runner holds other tests' reactor threads.
-        let service = try ServiceProcess(try VolleyBinaries.volley(), [
-            "serve", "--root", directory.path("root"), "--host", "127.0.0.1", "--port", "0", "--reactors", "2",
-        ] + (mode == .singlePort ? ["--single-port"] : []), timeout: 90)
+        let service = try ServiceProcess(
+            try VolleyBinaries.volley(),
+            [
+                "serve", "--root", directory.path("root"), "--host", "127.0.0.1", "--port", "0", "--reactors", "2",
+            ] + (mode == .singlePort ? ["--single-port"] : []), timeout: 90)
         defer { service.killIfRunning() }
         let port = try await service.waitForServingPort()
         #expect(service.lines(containing: "2 reactor threads").count == 1, "\(service.stderrText)")
@@ -74,10 +76,13 @@ struct MultiReactorTests {
     func sharedLimit(mode: ServerMode) async throws {
         let (directory, _) = try imageRoot("shared-limit", copies: 10, size: 2_000_000, seed: 32)
         defer { directory.remove() }
-        try await withServer(root: directory.path("root"), configure: { configuration in
-            Self.twoReactors(mode)(&configuration)
-            configuration.maximumTransfers = 2
-        }) { server in
+        try await withServer(
+            root: directory.path("root"),
+            configure: { configuration in
+                Self.twoReactors(mode)(&configuration)
+                configuration.maximumTransfers = 2
+            }
+        ) { server in
             let peak = Mutex(0)
             let watcher = Task {
                 while !Task.isCancelled {
@@ -119,10 +124,13 @@ struct MultiReactorTests {
         defer { close(passed) }
         #expect(SocketAddress(ip: "127.0.0.1", port: 0)!.withSockaddr { bind(passed, $0, $1) } == 0)
         let logs = LogCapture()
-        try await withServer(root: directory.path("root"), logs: logs, configure: { configuration in
-            Self.twoReactors(mode)(&configuration)
-            configuration.inheritedSockets = [passed]
-        }) { server in
+        try await withServer(
+            root: directory.path("root"), logs: logs,
+            configure: { configuration in
+                Self.twoReactors(mode)(&configuration)
+                configuration.inheritedSockets = [passed]
+            }
+        ) { server in
             let expected = mode == .singlePort ? "1 reactor thread" : "2 reactor threads"
             #expect(logs.all.contains { $0.contains(expected) }, "\(logs.all)")
             let failures = try await fetchAll(.curlBlockSize1468, count: 6, port: server.port, directory: directory)
@@ -191,7 +199,8 @@ private func fetchAll(
     try await withThrowingTaskGroup(of: (Int, String?).self) { group in
         for i in 0..<count {
             group.addTask {
-                let (_, failure) = try await client.fetch(port: port, name: "image-\(i).bin", output: directory.path("out-\(i)"), timeout: timeout)
+                let (_, failure) = try await client.fetch(
+                    port: port, name: "image-\(i).bin", output: directory.path("out-\(i)"), timeout: timeout)
                 return (i, failure)
             }
         }
@@ -209,9 +218,9 @@ enum ReactorThreads {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
         for task in tasks {
             guard let name = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8),
-                  name.hasPrefix("volley-reactor"),
-                  let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
-                  let end = stat.lastIndex(of: ")")
+                name.hasPrefix("volley-reactor"),
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                let end = stat.lastIndex(of: ")")
             else { continue }
             // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
             let fields = stat[stat.index(after: end)...].split(separator: " ")

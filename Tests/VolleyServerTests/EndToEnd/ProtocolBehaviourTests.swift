@@ -50,8 +50,9 @@ struct ProtocolBehaviourTests {
         }
     }
 
-    @Test("a file of whole blocks ends with an empty DATA block, with and without windows",
-          arguments: [(1024, 1), (1024, 3), (1024, 4), (512, 8)])
+    @Test(
+        "a file of whole blocks ends with an empty DATA block, with and without windows",
+        arguments: [(1024, 1), (1024, 3), (1024, 4), (512, 8)])
     func wholeBlocksEndWithEmptyBlock(blockSize: Int, windowSize: Int) async throws {
         let content = SeededBytes.make(count: blockSize * 8, seed: 10)
         let directory = try Self.makeRoot(["f.bin": content])
@@ -118,17 +119,22 @@ struct ProtocolBehaviourTests {
         let directory = try Self.makeRoot(["k.efi": content])
         defer { directory.remove() }
         let logs = LogCapture()
-        try await withServer(root: directory.path("root"), logs: logs, configure: {
-            $0.retransmitTimeoutMilliseconds = 150
-        }) { server in
+        try await withServer(
+            root: directory.path("root"), logs: logs,
+            configure: {
+                $0.retransmitTimeoutMilliseconds = 150
+            }
+        ) { server in
             let address = server.address
             try await offload {
                 let client = try RawTFTPClient()
                 client.sendReadRequest("k.efi", options: [("tsize", "0"), ("blksize", "1468")], to: address)
                 let oack = try #require(client.receive(timeout: 2))
-                #expect(oack.packet == .optionAcknowledgement([
-                    TFTPOption(name: "tsize", value: "70000"), TFTPOption(name: "blksize", value: "1468"),
-                ]))
+                #expect(
+                    oack.packet
+                        == .optionAcknowledgement([
+                            TFTPOption(name: "tsize", value: "70000"), TFTPOption(name: "blksize", value: "1468"),
+                        ]))
                 #expect(server.statistics.activeTransfers == 1)
                 client.send(.error(code: .optionNegotiationFailed, message: "tsize probe"), to: oack.source)
                 // Nothing more: no retransmitted OACK, no DATA, no ERROR back.
@@ -143,8 +149,9 @@ struct ProtocolBehaviourTests {
         }
     }
 
-    @Test("a stranger's ACK on a transfer's port gets ERROR 5 and the transfer still completes",
-          arguments: [ServerMode.perTransferSockets, .singlePort])
+    @Test(
+        "a stranger's ACK on a transfer's port gets ERROR 5 and the transfer still completes",
+        arguments: [ServerMode.perTransferSockets, .singlePort])
     func unknownTransferID(mode: ServerMode) async throws {
         let content = SeededBytes.make(count: 512 * 8 + 100, seed: 3)
         let directory = try Self.makeRoot(["f.bin": content])
@@ -162,7 +169,8 @@ struct ProtocolBehaviourTests {
                 while true {
                     let datagram = try #require(client.receive(timeout: 2), "stalled at block \(expected)")
                     guard case .data(let block, let payload) = datagram.packet else {
-                        Issue.record("unexpected \(datagram.bytes.prefix(8))"); return
+                        Issue.record("unexpected \(datagram.bytes.prefix(8))")
+                        return
                     }
                     // A late re-send of the block just acknowledged (the client paused at block 2, longer than
                     // the loopback round-trip timeout).
@@ -182,8 +190,9 @@ struct ProtocolBehaviourTests {
                         // server may re-send block 2 (its timeout follows the sub-millisecond round trip), never
                         // send block 3 or later.
                         let meanwhile = client.receiveAll(for: 0.2)
-                        #expect(meanwhile.allSatisfy { $0.packet == datagram.packet && $0.source == datagram.source },
-                                "\(meanwhile.map { $0.bytes.prefix(4) })")
+                        #expect(
+                            meanwhile.allSatisfy { $0.packet == datagram.packet && $0.source == datagram.source },
+                            "\(meanwhile.map { $0.bytes.prefix(4) })")
                     }
                     client.send(.acknowledgement(block: block), to: datagram.source)
                     if payload.count < 512 { break }
@@ -203,14 +212,17 @@ struct ProtocolBehaviourTests {
         let content = SeededBytes.make(count: 512 * blockCount - 1, seed: 4)
         let directory = try Self.makeRoot(["f.bin": content])
         defer { directory.remove() }
-        try await withServer(root: directory.path("root"), configure: {
-            // 3 s however short the measured round trip: a duplicate ACK may bring one resend per
-            // timeout period (RFC 6298 timer), and a loaded machine can hold the second copy of
-            // an ACK back past the 20 ms floor.
-            $0.retransmitTimeoutMilliseconds = 3000
-            $0.minimumRetransmitTimeoutMilliseconds = 3000
-            $0.maximumRetransmitTimeoutMilliseconds = 3000
-        }) { server in
+        try await withServer(
+            root: directory.path("root"),
+            configure: {
+                // 3 s however short the measured round trip: a duplicate ACK may bring one resend per
+                // timeout period (RFC 6298 timer), and a loaded machine can hold the second copy of
+                // an ACK back past the 20 ms floor.
+                $0.retransmitTimeoutMilliseconds = 3000
+                $0.minimumRetransmitTimeoutMilliseconds = 3000
+                $0.maximumRetransmitTimeoutMilliseconds = 3000
+            }
+        ) { server in
             let address = server.address
             try await offload {
                 let client = try RawTFTPClient()
@@ -225,7 +237,8 @@ struct ProtocolBehaviourTests {
                 while true {
                     guard let datagram = client.receive(timeout: 1) else { break }
                     guard case .data(let block, let payload) = datagram.packet else {
-                        Issue.record("unexpected \(datagram.bytes.prefix(8))"); return
+                        Issue.record("unexpected \(datagram.bytes.prefix(8))")
+                        return
                     }
                     blocks.append(block)
                     received += payload
@@ -255,11 +268,14 @@ struct ProtocolBehaviourTests {
         let directory = try Self.makeRoot(["f.bin": content])
         defer { directory.remove() }
         let logs = LogCapture()
-        try await withServer(root: directory.path("root"), logs: logs, configure: {
-            $0.retransmitTimeoutMilliseconds = 100
-            $0.maximumRetransmitTimeoutMilliseconds = 100
-            $0.maximumRetransmissions = 2
-        }) { server in
+        try await withServer(
+            root: directory.path("root"), logs: logs,
+            configure: {
+                $0.retransmitTimeoutMilliseconds = 100
+                $0.maximumRetransmitTimeoutMilliseconds = 100
+                $0.maximumRetransmissions = 2
+            }
+        ) { server in
             let address = server.address
             let start = Date()
             let arrivals: [(Date, ReceivedDatagram)] = try await offload {
@@ -283,7 +299,8 @@ struct ProtocolBehaviourTests {
                 // two arrive close together, but never the resend less than a timeout after it asked.
                 let sinceRequest = data[1].0.timeIntervalSince(start)
                 let gap = data[1].0.timeIntervalSince(data[0].0)
-                #expect(sinceRequest >= 0.09 && gap < 0.6, "first resend \(sinceRequest) s after the request, \(gap) s after the first DATA")
+                #expect(
+                    sinceRequest >= 0.09 && gap < 0.6, "first resend \(sinceRequest) s after the request, \(gap) s after the first DATA")
             }
             let statistics = try await server.waitUntilIdle(timeout: 1)
             #expect(statistics.activeTransfers == 0)
@@ -309,9 +326,15 @@ struct ProtocolBehaviourTests {
                 var dropped = false
                 while true {
                     let datagram = try #require(client.receive(timeout: 2))
-                    guard case .data(let block, let payload) = datagram.packet else { Issue.record("\(datagram.bytes)"); return }
+                    guard case .data(let block, let payload) = datagram.packet else {
+                        Issue.record("\(datagram.bytes)")
+                        return
+                    }
                     if block != expected { continue }
-                    if block == 3 && !dropped { dropped = true; continue }  // "lose" the first copy of block 3
+                    if block == 3 && !dropped {
+                        dropped = true
+                        continue
+                    }  // "lose" the first copy of block 3
                     received += payload
                     client.send(.acknowledgement(block: block), to: datagram.source)
                     if payload.count < 512 { break }
@@ -329,10 +352,13 @@ struct ProtocolBehaviourTests {
         let directory = try Self.makeRoot(["f.bin": content])
         defer { directory.remove() }
         func block(_ n: Int) -> [UInt8] { Array(content[(n - 1) * 512..<min(n * 512, content.count)]) }
-        try await withServer(root: directory.path("root"), configure: {
-            $0.retransmitTimeoutMilliseconds = 5000
-            $0.minimumRetransmitTimeoutMilliseconds = 5000
-        }) { server in
+        try await withServer(
+            root: directory.path("root"),
+            configure: {
+                $0.retransmitTimeoutMilliseconds = 5000
+                $0.minimumRetransmitTimeoutMilliseconds = 5000
+            }
+        ) { server in
             let address = server.address
             try await offload {
                 let client = try RawTFTPClient()
@@ -340,9 +366,11 @@ struct ProtocolBehaviourTests {
                 // listens for 250 ms per window; otherwise it would follow the loopback round trip down to 20 ms.
                 client.sendReadRequest("f.bin", options: [("windowsize", "4"), ("timeout", "5")], to: address)
                 let oack = try #require(client.receive(timeout: 2))
-                #expect(oack.packet == .optionAcknowledgement([
-                    TFTPOption(name: "windowsize", value: "4"), TFTPOption(name: "timeout", value: "5"),
-                ]))
+                #expect(
+                    oack.packet
+                        == .optionAcknowledgement([
+                            TFTPOption(name: "windowsize", value: "4"), TFTPOption(name: "timeout", value: "5"),
+                        ]))
                 let port = oack.source
                 func window() -> [TFTPPacket?] { client.receiveAll(for: 0.25).map(\.packet) }
                 client.send(.acknowledgement(block: 0), to: port)
@@ -374,8 +402,10 @@ struct ProtocolBehaviourTests {
             try await offload {
                 let first = try RawTFTPClient()
                 let second = try RawTFTPClient()
-                let request = TFTPPacketEncoder.encode(.readRequest(TFTPRequest(
-                    filename: "bootcode.bin", mode: "octet", options: [TFTPOption(name: "blksize", value: "1024")])))
+                let request = TFTPPacketEncoder.encode(
+                    .readRequest(
+                        TFTPRequest(
+                            filename: "bootcode.bin", mode: "octet", options: [TFTPOption(name: "blksize", value: "1024")])))
                 first.send(request, to: address)
                 second.send(request, to: address)
                 let firstOACK = try #require(first.receive(timeout: 2))
@@ -391,7 +421,10 @@ struct ProtocolBehaviourTests {
                 while !(done[0] && done[1]) {
                     for i in 0..<2 where !done[i] {
                         let datagram = try #require(clients[i].receive(timeout: 2), "client \(i) stalled")
-                        guard case .data(let block, let payload) = datagram.packet else { Issue.record("\(datagram.bytes.prefix(8))"); return }
+                        guard case .data(let block, let payload) = datagram.packet else {
+                            Issue.record("\(datagram.bytes.prefix(8))")
+                            return
+                        }
                         #expect(datagram.source == ports[i])
                         // A loaded machine can delay an ACK past the server's timeout: a resent block
                         // is acknowledged again, not appended again.
@@ -416,7 +449,8 @@ struct ProtocolBehaviourTests {
         defer { directory.remove() }
         try await withServer(root: directory.path("root"), host: "::1") { server in
             #expect(server.host == "::1")
-            let (_, failure) = try await RealClient.curlBlockSize1468.fetch(host: "::1", port: server.port, name: "v6.bin", output: directory.path("out"))
+            let (_, failure) = try await RealClient.curlBlockSize1468.fetch(
+                host: "::1", port: server.port, name: "v6.bin", output: directory.path("out"))
             #expect(failure == nil, "\(failure ?? "")")
             #expect(byteDifference(directory.contents("out"), content) == nil)
             let address = server.address

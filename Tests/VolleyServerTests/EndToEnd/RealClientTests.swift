@@ -24,8 +24,9 @@ struct RealClientTests {
             let output = directory.path("out.bin")
             let (_, failure) = try await client.fetch(port: server.port, name: "file-\(size).bin", output: output)
             #expect(failure == nil, "\(failure ?? "")")
-            #expect(byteDifference(directory.contents("out.bin"), content) == nil,
-                    "\(byteDifference(directory.contents("out.bin"), content) ?? "")")
+            #expect(
+                byteDifference(directory.contents("out.bin"), content) == nil,
+                "\(byteDifference(directory.contents("out.bin"), content) ?? "")")
             // The server's transfer line shows the options the client really got.
             let line = try await waitForLogLine(logs, containing: "\"file-\(size).bin\" octet")
             #expect(line?.contains(client.expectedLogFragment) == true, "log line: \(line ?? "none")")
@@ -65,15 +66,17 @@ struct RealClientTests {
             let result = try await runProcess(
                 "tftp", arguments: ["127.0.0.1", String(server.port), "-m", "ascii", "-c", "get", "text.cfg", directory.path("out")])
             #expect(!result.timedOut && result.stdout.isEmpty && result.stderr.isEmpty, "\(result)")
-            #expect(byteDifference(directory.contents("out"), content) == nil,
-                    "\(byteDifference(directory.contents("out"), content) ?? "")")
+            #expect(
+                byteDifference(directory.contents("out"), content) == nil,
+                "\(byteDifference(directory.contents("out"), content) ?? "")")
             let line = try await waitForLogLine(logs, containing: "\"text.cfg\" netascii")
             #expect(line?.hasSuffix("delivered") == true, "log line: \(line ?? "none")")
         }
     }
 
-    @Test("a file over 32 MiB at blksize 512: block numbers roll over", .timeLimit(.minutes(2)),
-          arguments: [RealClient.tftpHPA, .atftpBlockSize512Window16])
+    @Test(
+        "a file over 32 MiB at blksize 512: block numbers roll over", .timeLimit(.minutes(2)),
+        arguments: [RealClient.tftpHPA, .atftpBlockSize512Window16])
     func blockNumberRollover(client: RealClient) async throws {
         let directory = try TestDirectory("rollover")
         defer { directory.remove() }
@@ -83,8 +86,9 @@ struct RealClientTests {
         try await withServer(root: directory.path("root")) { server in
             let (_, failure) = try await client.fetch(port: server.port, name: "big.img", output: directory.path("out"), timeout: 90)
             #expect(failure == nil, "\(failure ?? "")")
-            #expect(byteDifference(directory.contents("out"), content) == nil,
-                    "\(byteDifference(directory.contents("out"), content) ?? "")")
+            #expect(
+                byteDifference(directory.contents("out"), content) == nil,
+                "\(byteDifference(directory.contents("out"), content) ?? "")")
         }
     }
 }

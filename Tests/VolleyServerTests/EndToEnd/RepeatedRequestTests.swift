@@ -10,7 +10,9 @@ import VolleySystem
 /// has already answered with ACK 0, aborts with "unexpected OACK" (seen under 10 % loss).
 @Suite("Regressions: one OACK per repeated request", .timeLimit(.minutes(1)))
 struct RepeatedRequestTests {
-    @Test("after the OACK that answers a repeated request, the timer sends no other for its patience", arguments: [ServerMode.perTransferSockets, .singlePort])
+    @Test(
+        "after the OACK that answers a repeated request, the timer sends no other for its patience",
+        arguments: [ServerMode.perTransferSockets, .singlePort])
     func noSecondOptionAcknowledgementRightBehindTheAnswer(mode: ServerMode) async throws {
         let scratch = try TestDirectory("repeat")
         defer { scratch.remove() }

@@ -30,7 +30,9 @@ struct ReviewBugTests {
                 }
                 let seconds = Date().timeIntervalSince(start)
                 client.send(.acknowledgement(block: 0), to: first.source)
-                guard let data = client.receive(timeout: 5), case .data(1, let payload)? = data.packet else { return (options, seconds, false) }
+                guard let data = client.receive(timeout: 5), case .data(1, let payload)? = data.packet else {
+                    return (options, seconds, false)
+                }
                 #expect(payload.count == 1024 && payload.allSatisfy { $0 == 0 }, "NULs stay NULs in netascii")
                 client.send(.error(code: .notDefined, message: "enough"), to: data.source)
                 return (options, seconds, fetched?.bytes == SeededBytes.make(count: 3000, seed: 4))
@@ -70,7 +72,10 @@ struct ReviewBugTests {
         var source = NetasciiBlockSource()
         let block = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 8)
         let scratchBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
-        defer { block.deallocate(); scratchBuffer.deallocate() }
+        defer {
+            block.deallocate()
+            scratchBuffer.deallocate()
+        }
         #expect(throws: NetasciiBlockSource.MissingCheckpoint.self) {
             _ = try source.produce(block: 5, blockSize: 512, from: file.rawValue, into: block, scratch: scratchBuffer)
         }
@@ -85,7 +90,9 @@ struct ReviewBugTests {
         let content = SeededBytes.make(count: 700, seed: 5)
         try scratch.write("root/placeholder", [0])
         let full = Array(scratch.path("root/").utf8) + name + [0]
-        let fd = full.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT | O_TRUNC, 0o644) } }
+        let fd = full.withUnsafeBufferPointer {
+            $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT | O_TRUNC, 0o644) }
+        }
         try #require(fd >= 0)
         _ = content.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)

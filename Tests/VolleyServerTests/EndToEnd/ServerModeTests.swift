@@ -23,8 +23,9 @@ struct ServerModeTests {
         try await withServer(root: directory.path("root"), logs: logs, configure: mode.apply(to:)) { server in
             let (_, failure) = try await client.fetch(port: server.port, name: "boot/image.bin", output: directory.path("out.bin"))
             #expect(failure == nil, "\(failure ?? "")")
-            #expect(byteDifference(directory.contents("out.bin"), content) == nil,
-                    "\(byteDifference(directory.contents("out.bin"), content) ?? "")")
+            #expect(
+                byteDifference(directory.contents("out.bin"), content) == nil,
+                "\(byteDifference(directory.contents("out.bin"), content) ?? "")")
             let line = try await waitForLogLine(logs, containing: "\"boot/image.bin\" octet")
             #expect(line?.contains(client.expectedLogFragment) == true, "log line: \(line ?? "none")")
             #expect(line?.hasSuffix("delivered") == true, "log line: \(line ?? "none")")
@@ -39,8 +40,9 @@ struct ServerModeTests {
         try directory.write("root/both.bin", content)
         try await withServer(root: directory.path("root"), host: "::", configure: mode.apply(to:)) { server in
             for (host, output) in [("127.0.0.1", "out4"), ("::1", "out6")] {
-                let (_, failure) = try await RealClient.curlBlockSize1468.fetch(host: host, port: server.port, name: "both.bin",
-                                                                              output: directory.path(output))
+                let (_, failure) = try await RealClient.curlBlockSize1468.fetch(
+                    host: host, port: server.port, name: "both.bin",
+                    output: directory.path(output))
                 #expect(failure == nil, "\(host): \(failure ?? "")")
                 #expect(byteDifference(directory.contents(output), content) == nil, "\(host)")
             }

@@ -197,8 +197,10 @@ extension FileStore {
                 #expect(mkfifo(scratch.root + "/fifo", 0o644) == 0)
                 try scratch.symlink("root/out", to: scratch.outside + "/secret.txt")
                 try scratch.symlink("root/outdir", to: "../outside")
-                let names = ["missing", "../x", "sub", "fifo", "out", "outdir/secret.txt", "file/x", "", "/etc/passwd",
-                             scratch.root + "/file/x", scratch.outside + "/secret.txt"]
+                let names = [
+                    "missing", "../x", "sub", "fifo", "out", "outdir/secret.txt", "file/x", "", "/etc/passwd",
+                    scratch.root + "/file/x", scratch.outside + "/secret.txt",
+                ]
                 for name in names {
                     let error = try #require(try Self.failure(name, in: scratch), "\(name) opened")
                     #expect(!error.clientMessage.contains(scratch.base), "\(name)")

@@ -129,7 +129,9 @@ extension FileStore {
                 #expect(try await store.putFile("s/greeting", from: stream(chunks)) == .written)
                 #expect(scratch.contents("root/s/greeting") == bytes("hello netboot lab"))
                 let expected = try digest(bytes("second"))
-                #expect(try await store.putFile("s/greeting", from: stream([bytes("sec"), bytes("ond")]), sha256: expected.uppercased()) == .written)
+                #expect(
+                    try await store.putFile("s/greeting", from: stream([bytes("sec"), bytes("ond")]), sha256: expected.uppercased())
+                        == .written)
                 #expect(scratch.contents("root/s/greeting") == bytes("second"))
                 #expect(scratch.uploadTemporaries() == [])
             }
@@ -182,8 +184,10 @@ extension FileStore {
             }
         }
 
-        @Test(arguments: ["../x", "sub/../../x", "..", "outdir/evil", "absdir/evil", "outdir/new/evil", "escape", "", "sub/",
-                          ".volley-upload-1"])
+        @Test(arguments: [
+            "../x", "sub/../../x", "..", "outdir/evil", "absdir/evil", "outdir/new/evil", "escape", "", "sub/",
+            ".volley-upload-1",
+        ])
         func putRefusesHostileNames(name: String) async throws {
             try await Scratch.with { (scratch) async throws in
                 try scratch.mkdir("root/sub")

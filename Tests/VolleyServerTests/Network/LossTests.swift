@@ -6,8 +6,9 @@ import Testing
 /// with an nftables input rule (this kernel has no sch_netem): six real clients fetch a
 /// 1 MiB file at once and must all finish byte-exact within 60 s, in both socket modes.
 /// Needs root, `ip` and `nft`; skipped with a message otherwise.
-@Suite("Network: loss in a namespace", .serialized, .timeLimit(.minutes(5)),
-       .enabled(if: LossNamespace.unavailableReason == nil, "\(LossNamespace.unavailableReason ?? "")"))
+@Suite(
+    "Network: loss in a namespace", .serialized, .timeLimit(.minutes(5)),
+    .enabled(if: LossNamespace.unavailableReason == nil, "\(LossNamespace.unavailableReason ?? "")"))
 struct LossTests {
     @Test("six clients under 10% loss each way finish a 1 MiB file byte-exact within 60 s", arguments: ["default", "single-port"])
     func clientsFinishUnderLoss(mode: String) async throws {
@@ -20,7 +21,8 @@ struct LossTests {
 
         var arguments = ["serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0"]
         if mode == "single-port" { arguments.append("--single-port") }
-        let server = try ServiceProcess(try VolleyBinaries.program("ip"), ["netns", "exec", namespace.name, try VolleyBinaries.volley()] + arguments, timeout: 120)
+        let server = try ServiceProcess(
+            try VolleyBinaries.program("ip"), ["netns", "exec", namespace.name, try VolleyBinaries.volley()] + arguments, timeout: 120)
         defer { server.killIfRunning() }
         let port = try await server.waitForServingPort()
 
@@ -31,8 +33,10 @@ struct LossTests {
                 group.addTask {
                     let output = scratch.path("out-\(index)")
                     let (program, clientArguments) = client.command(host: "127.0.0.1", port: port, name: "initrd.img", output: output)
-                    guard let result = try? await runProcess(
-                        "ip", arguments: ["netns", "exec", namespace.name, program] + clientArguments, timeout: 60) else {
+                    guard
+                        let result = try? await runProcess(
+                            "ip", arguments: ["netns", "exec", namespace.name, program] + clientArguments, timeout: 60)
+                    else {
                         return "\(client) #\(index) could not run"
                     }
                     if result.timedOut { return "\(client) #\(index) did not finish within 60 s" }

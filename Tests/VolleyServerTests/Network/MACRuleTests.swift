@@ -4,8 +4,9 @@ import Testing
 
 /// Rules by MAC address, where the neighbour table is real: the server in one network
 /// namespace, the client in another, joined by a veth pair. Needs root and `ip`.
-@Suite("Network: rules by MAC address", .serialized, .timeLimit(.minutes(2)),
-       .enabled(if: LossNamespace.unavailableReason == nil, "\(LossNamespace.unavailableReason ?? "")"))
+@Suite(
+    "Network: rules by MAC address", .serialized, .timeLimit(.minutes(2)),
+    .enabled(if: LossNamespace.unavailableReason == nil, "\(LossNamespace.unavailableReason ?? "")"))
 struct MACRuleTests {
     @Test("A board's MAC picks its root ({mac}) and a MAC match; another board gets the default root")
     func macRules() async throws {
@@ -22,7 +23,10 @@ struct MACRuleTests {
         defer { _ = system("ip netns del \(server) 2>/dev/null; ip netns del \(client) 2>/dev/null") }
         let steps: [[String]] = [
             ["netns", "add", server], ["netns", "add", client],
-            ["link", "add", "vs\(suffix % 100_000)", "netns", server, "type", "veth", "peer", "name", "vc\(suffix % 100_000)", "netns", client],
+            [
+                "link", "add", "vs\(suffix % 100_000)", "netns", server, "type", "veth", "peer", "name", "vc\(suffix % 100_000)", "netns",
+                client,
+            ],
             ["-n", server, "addr", "add", "10.77.0.1/24", "dev", "vs\(suffix % 100_000)"],
             ["-n", server, "link", "set", "vs\(suffix % 100_000)", "up"],
             ["-n", client, "link", "set", "vc\(suffix % 100_000)", "address", "02:aa:bb:cc:dd:ee"],
@@ -34,29 +38,37 @@ struct MACRuleTests {
             let result = try await runProcess("ip", arguments: step, timeout: 10)
             try #require(result.status == 0, "ip \(step.joined(separator: " ")): \(result)")
         }
-        try scratch.write("volley.yaml", Array("""
-            root_dir: \(scratch.path("root"))
-            host: 10.77.0.1
-            port: 0
-            rules:
-              - name: by-mac
-                match: { mac: "02:AA:BB:CC:DD:EE", name: "regex:(?i)only-.*" }
-                rewrite: { case_insensitive: true }
-              - name: per-board
-                match: { client: 10.77.0.2 }
-                root: \(scratch.path("boards"))/{mac}
+        try scratch.write(
+            "volley.yaml",
+            Array(
+                """
+                root_dir: \(scratch.path("root"))
+                host: 10.77.0.1
+                port: 0
+                rules:
+                  - name: by-mac
+                    match: { mac: "02:AA:BB:CC:DD:EE", name: "regex:(?i)only-.*" }
+                    rewrite: { case_insensitive: true }
+                  - name: per-board
+                    match: { client: 10.77.0.2 }
+                    root: \(scratch.path("boards"))/{mac}
 
-            """.utf8))
-        let service = try ServiceProcess(try VolleyBinaries.program("ip"), [
-            "netns", "exec", server, try VolleyBinaries.volley(), "serve", "--config", scratch.path("volley.yaml"),
-        ], timeout: 90)
+                """.utf8))
+        let service = try ServiceProcess(
+            try VolleyBinaries.program("ip"),
+            [
+                "netns", "exec", server, try VolleyBinaries.volley(), "serve", "--config", scratch.path("volley.yaml"),
+            ], timeout: 90)
         defer { service.killIfRunning() }
         let port = try await service.waitForServingPort()
 
         func fetch(_ name: String, from source: String, into output: String) async throws -> ProcessResult {
-            try await runProcess("ip", arguments: [
-                "netns", "exec", client, "curl", "-s", "--interface", source, "-o", scratch.path(output), "tftp://10.77.0.1:\(port)/\(name)",
-            ], timeout: 30)
+            try await runProcess(
+                "ip",
+                arguments: [
+                    "netns", "exec", client, "curl", "-s", "--interface", source, "-o", scratch.path(output),
+                    "tftp://10.77.0.1:\(port)/\(name)",
+                ], timeout: 30)
         }
         let board = try await fetch("kernel", from: "10.77.0.2", into: "board")
         #expect(board.status == 0, "\(board)\n\(service.stderrText)")

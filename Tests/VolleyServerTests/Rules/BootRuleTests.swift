@@ -23,17 +23,19 @@ struct BootRuleTests {
         try scratch.write("root/boot/vmlinuz", main)
         try scratch.write("special/boot/vmlinuz", special)
         try scratch.write("root/boot/PXELinux.0", pxe)
-        let (service, port) = try await Self.serve(scratch, rules: """
-              - name: special-board
-                match: { client: 127.0.0.2/32, name: "boot/*" }
-                root: \(scratch.path("special"))
-              - name: legacy
-                match: { name: "regex:^old/.*" }
-                rewrite: { regex: "^old/(.*)", replacement: "boot/\\\\1" }
-              - name: windows
-                match: { name: "**.0" }
-                rewrite: { backslash_to_slash: true, case_insensitive: true }
-            """)
+        let (service, port) = try await Self.serve(
+            scratch,
+            rules: """
+                  - name: special-board
+                    match: { client: 127.0.0.2/32, name: "boot/*" }
+                    root: \(scratch.path("special"))
+                  - name: legacy
+                    match: { name: "regex:^old/.*" }
+                    rewrite: { regex: "^old/(.*)", replacement: "boot/\\\\1" }
+                  - name: windows
+                    match: { name: "**.0" }
+                    rewrite: { backslash_to_slash: true, case_insensitive: true }
+                """)
         defer { service.killIfRunning() }
 
         let fromSpecial = try await offload { try RawTFTPClient(ip: "127.0.0.2").fetch("boot/vmlinuz", from: loopback(port: port)) }
@@ -64,14 +66,16 @@ struct BootRuleTests {
         let content = SeededBytes.make(count: 20_000, seed: 44)
         try scratch.write("root/f.bin", content)
         try scratch.write("root/uefi/f.bin", content)
-        let (service, port) = try await Self.serve(scratch, rules: """
-              - name: quirky
-                match: { client: 127.0.0.2 }
-                options: { tsize: never, max_window_size: 1, max_block_size: 1024 }
-              - name: aptio
-                match: { name: "uefi/*" }
-                options: { tsize: never }
-            """)
+        let (service, port) = try await Self.serve(
+            scratch,
+            rules: """
+                  - name: quirky
+                    match: { client: 127.0.0.2 }
+                    options: { tsize: never, max_window_size: 1, max_block_size: 1024 }
+                  - name: aptio
+                    match: { name: "uefi/*" }
+                    options: { tsize: never }
+                """)
         defer { service.killIfRunning() }
         let asked: [(String, String)] = [("blksize", "1468"), ("windowsize", "8"), ("tsize", "0")]
         let quirky = try await offload { try RawTFTPClient(ip: "127.0.0.2").fetch("f.bin", options: asked, from: loopback(port: port)) }
@@ -85,10 +89,12 @@ struct BootRuleTests {
         #expect(normalOptions == ["blksize": "1468", "windowsize": "8", "tsize": "20000"], "\(normalOptions)")
         // A real client sees it in the OACK too: atftp --trace, from the matched address.
         func atftpOACK(_ name: String) async throws -> String {
-            let traced = try await runProcess("atftp", arguments: [
-                "--trace", "--option", "blksize 1468", "--option", "tsize 0", "--option", "windowsize 8",
-                "-g", "-r", name, "-l", scratch.path("atftp.out"), "127.0.0.1", String(port),
-            ], timeout: 30)
+            let traced = try await runProcess(
+                "atftp",
+                arguments: [
+                    "--trace", "--option", "blksize 1468", "--option", "tsize 0", "--option", "windowsize 8",
+                    "-g", "-r", name, "-l", scratch.path("atftp.out"), "127.0.0.1", String(port),
+                ], timeout: 30)
             #expect(scratch.contents("atftp.out") == content, "\(traced)")
             return String((traced.stdout + traced.stderr).split(separator: "\n").first { $0.contains("OACK") } ?? "")
         }
@@ -106,18 +112,29 @@ struct BootRuleTests {
         defer { scratch.remove() }
         try scratch.write("root/a.bin", [1, 2, 3])
         try scratch.write("special/a.bin", [9])
-        try scratch.write("bad.yaml", Array("root_dir: \(scratch.path("root"))\nport: 0\nrules:\n  - match: { client: 10.0.0.0/8 }\n    root: \(scratch.path("nowhere"))/{mac}\n".utf8))
-        let refused = try await runProcess(try VolleyBinaries.volley(), arguments: ["serve", "--config", scratch.path("bad.yaml"), "--host", "127.0.0.1"], timeout: 30)
+        try scratch.write(
+            "bad.yaml",
+            Array(
+                "root_dir: \(scratch.path("root"))\nport: 0\nrules:\n  - match: { client: 10.0.0.0/8 }\n    root: \(scratch.path("nowhere"))/{mac}\n"
+                    .utf8))
+        let refused = try await runProcess(
+            try VolleyBinaries.volley(), arguments: ["serve", "--config", scratch.path("bad.yaml"), "--host", "127.0.0.1"], timeout: 30)
         #expect(refused.status != 0)
         let errorLines = refused.stderr.split(separator: "\n").filter { !$0.contains(" info ") }
         #expect(errorLines.count == 1 && errorLines[0].contains("rules[0]") && errorLines[0].contains("nowhere"), "\(refused.stderr)")
 
-        let (service, port) = try await Self.serve(scratch, rules: """
-              - match: { client: 127.0.0.2 }
-                root: \(scratch.path("special"))
-            """)
+        let (service, port) = try await Self.serve(
+            scratch,
+            rules: """
+                  - match: { client: 127.0.0.2 }
+                    root: \(scratch.path("special"))
+                """)
         defer { service.killIfRunning() }
-        try scratch.write("volley.yaml", Array("root_dir: \(scratch.path("root"))\nhost: \"127.0.0.1\"\nport: 0\nrules:\n  - match: { client: 127.0.0.2 }\n    root: \(scratch.path("gone"))\n".utf8))
+        try scratch.write(
+            "volley.yaml",
+            Array(
+                "root_dir: \(scratch.path("root"))\nhost: \"127.0.0.1\"\nport: 0\nrules:\n  - match: { client: 127.0.0.2 }\n    root: \(scratch.path("gone"))\n"
+                    .utf8))
         service.send(SIGHUP)
         let failed = try await service.waitForLine(containing: "reload failed", timeout: 10)
         #expect(failed?.contains("gone") == true, "\(service.stderrText)")
@@ -141,7 +158,9 @@ struct BootRuleTests {
         let port = try await service.waitForServingPort()
         _ = try await service.waitForLine(containing: "control plane listening", timeout: 60)
         func reload() async throws -> ProcessResult {
-            try await runProcess("curl", arguments: ["-s", "-w", "\n%{http_code}", "-X", "POST", "--unix-socket", socket, "http://localhost/v1/reload"], timeout: 30)
+            try await runProcess(
+                "curl", arguments: ["-s", "-w", "\n%{http_code}", "-X", "POST", "--unix-socket", socket, "http://localhost/v1/reload"],
+                timeout: 30)
         }
         #expect(try await offload { try RawTFTPClient().fetch("a.bin", from: loopback(port: port)).bytes } == [1])
         try scratch.write("volley.yaml", Array((base + "rules:\n  - name: all\n    root: \(scratch.path("special"))\n").utf8))
@@ -151,7 +170,9 @@ struct BootRuleTests {
         try scratch.write("volley.yaml", Array((base + "rules:\n  - root: \(scratch.path("nowhere"))\n").utf8))
         let refused = try await reload()
         #expect(refused.stdout.hasSuffix("422") && refused.stdout.contains("nowhere"), "\(refused)")
-        #expect(try await offload { try RawTFTPClient().fetch("a.bin", from: loopback(port: port)).bytes } == [2], "the running rules were not kept")
+        #expect(
+            try await offload { try RawTFTPClient().fetch("a.bin", from: loopback(port: port)).bytes } == [2],
+            "the running rules were not kept")
     }
 
     @Test("volley rules explain names the rule and the file, and exits 2 when nothing would be served")
@@ -160,27 +181,36 @@ struct BootRuleTests {
         defer { scratch.remove() }
         try scratch.write("root/a.bin", [1])
         try scratch.write("boards/01-aa-bb-cc-dd-ee-ff/kernel", [2])
-        try scratch.write("volley.yaml", Array("""
-            root_dir: \(scratch.path("root"))
-            rules:
-              - name: per-board
-                match: { client: 10.1.0.0/16 }
-                root: \(scratch.path("boards"))/{mac}
+        try scratch.write(
+            "volley.yaml",
+            Array(
+                """
+                root_dir: \(scratch.path("root"))
+                rules:
+                  - name: per-board
+                    match: { client: 10.1.0.0/16 }
+                    root: \(scratch.path("boards"))/{mac}
 
-            """.utf8))
-        let found = try await runProcess(try VolleyBinaries.volley(), arguments: [
-            "rules", "explain", "--config", scratch.path("volley.yaml"), "--client", "10.1.2.3", "--mac", "AA:BB:CC:DD:EE:FF", "kernel",
-        ], timeout: 30)
+                """.utf8))
+        let found = try await runProcess(
+            try VolleyBinaries.volley(),
+            arguments: [
+                "rules", "explain", "--config", scratch.path("volley.yaml"), "--client", "10.1.2.3", "--mac", "AA:BB:CC:DD:EE:FF", "kernel",
+            ], timeout: 30)
         #expect(found.status == 0, "\(found)")
         #expect(found.stdout.contains("rule:  per-board"), "\(found.stdout)")
         #expect(found.stdout.contains("file:  \(scratch.path("boards"))/01-aa-bb-cc-dd-ee-ff/kernel"), "\(found.stdout)")
-        let noMAC = try await runProcess(try VolleyBinaries.volley(), arguments: [
-            "rules", "explain", "--config", scratch.path("volley.yaml"), "--client", "10.1.2.4", "kernel",
-        ], timeout: 30)
+        let noMAC = try await runProcess(
+            try VolleyBinaries.volley(),
+            arguments: [
+                "rules", "explain", "--config", scratch.path("volley.yaml"), "--client", "10.1.2.4", "kernel",
+            ], timeout: 30)
         #expect(noMAC.status == 2 && noMAC.stdout.contains("neighbour table"), "\(noMAC)")
-        let other = try await runProcess(try VolleyBinaries.volley(), arguments: [
-            "rules", "explain", "--config", scratch.path("volley.yaml"), "--client", "192.168.0.9", "a.bin",
-        ], timeout: 30)
+        let other = try await runProcess(
+            try VolleyBinaries.volley(),
+            arguments: [
+                "rules", "explain", "--config", scratch.path("volley.yaml"), "--client", "192.168.0.9", "a.bin",
+            ], timeout: 30)
         #expect(other.status == 0 && other.stdout.contains("rule:  none"), "\(other)")
     }
 }

@@ -8,21 +8,26 @@ import Testing
 struct OriginTests {
     /// An HTTP origin that logs each request to stderr (python's http.server); it answers
     /// If-Modified-Since with 304 when the file did not change.
-    private static func serve(_ scratch: TestDirectory, ttl: Int = 60, cacheBytes: Int = 1 << 30) async throws -> (ServiceProcess, Int, LocalHTTPServer) {
+    private static func serve(
+        _ scratch: TestDirectory, ttl: Int = 60, cacheBytes: Int = 1 << 30
+    ) async throws -> (ServiceProcess, Int, LocalHTTPServer) {
         let origin = try await LocalHTTPServer(directory: scratch.path("origin"))
         try scratch.makeDirectory("root")
-        try scratch.write("volley.yaml", Array("""
-            root_dir: \(scratch.path("root"))
-            host: "127.0.0.1"
-            port: 0
-            origin: http://127.0.0.1:\(origin.port)/
-            cache_dir: \(scratch.path("cache"))
-            origin_ttl_s: \(ttl)
-            cache_max_bytes: \(cacheBytes)
-            request_rate_per_client: 0
-            max_transfers_per_client: 0
+        try scratch.write(
+            "volley.yaml",
+            Array(
+                """
+                root_dir: \(scratch.path("root"))
+                host: "127.0.0.1"
+                port: 0
+                origin: http://127.0.0.1:\(origin.port)/
+                cache_dir: \(scratch.path("cache"))
+                origin_ttl_s: \(ttl)
+                cache_max_bytes: \(cacheBytes)
+                request_rate_per_client: 0
+                max_transfers_per_client: 0
 
-            """.utf8))
+                """.utf8))
         let service = try ServiceProcess(try VolleyBinaries.volley(), ["serve", "--config", scratch.path("volley.yaml")], timeout: 150)
         return (service, try await service.waitForServingPort(), origin)
     }
@@ -34,7 +39,10 @@ struct OriginTests {
         let image = SeededBytes.make(count: 8 << 20, seed: 81)
         try scratch.write("origin/images/initrd.img", image)
         let (service, port, origin) = try await Self.serve(scratch)
-        defer { service.killIfRunning(); origin.stop() }
+        defer {
+            service.killIfRunning()
+            origin.stop()
+        }
 
         let failures = Mutex(0)
         let done = DispatchGroup()
@@ -42,7 +50,8 @@ struct OriginTests {
             done.enter()
             Thread.detachNewThread {
                 let bytes = try? RawTFTPClient().fetch(
-                    "images/initrd.img", options: [("blksize", "1428"), ("windowsize", "16")], from: loopback(port: port), timeout: 20).bytes
+                    "images/initrd.img", options: [("blksize", "1428"), ("windowsize", "16")], from: loopback(port: port), timeout: 20
+                ).bytes
                 if bytes != image { failures.withLock { $0 += 1 } }
                 done.leave()
             }
@@ -72,7 +81,10 @@ struct OriginTests {
         try scratch.write("origin/k.img", first)
         _ = utimes(scratch.path("origin/k.img"), [timeval(tv_sec: 1_700_000_000, tv_usec: 0), timeval(tv_sec: 1_700_000_000, tv_usec: 0)])
         let (service, port, origin) = try await Self.serve(scratch, ttl: 1)
-        defer { service.killIfRunning(); origin.stop() }
+        defer {
+            service.killIfRunning()
+            origin.stop()
+        }
         func fetch() async throws -> [UInt8] {
             try await offload { try RawTFTPClient().fetch("k.img", from: loopback(port: port), timeout: 10).bytes }
         }
@@ -96,7 +108,10 @@ struct OriginTests {
         let files = (0..<3).map { SeededBytes.make(count: 60_000, seed: UInt64(90 + $0)) }
         for (index, content) in files.enumerated() { try scratch.write("origin/f\(index).img", content) }
         let (service, port, origin) = try await Self.serve(scratch, cacheBytes: 130_000)
-        defer { service.killIfRunning(); origin.stop() }
+        defer {
+            service.killIfRunning()
+            origin.stop()
+        }
         func fetch(_ index: Int) async throws {
             let bytes = try await offload { try RawTFTPClient().fetch("f\(index).img", from: loopback(port: port), timeout: 10).bytes }
             #expect(bytes == files[index], "f\(index).img")
@@ -135,10 +150,12 @@ struct OriginTests {
         defer { origin.stop() }
         try scratch.makeDirectory("root")
         try scratch.write("volley.yaml", Array("cache_dir: \(scratch.path("cache"))\n".utf8))
-        let service = try ServiceProcess(try VolleyBinaries.volley(), [
-            "serve", "--config", scratch.path("volley.yaml"), "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0",
-            "--origin", "http://127.0.0.1:\(origin.port)/",
-        ], timeout: 90)
+        let service = try ServiceProcess(
+            try VolleyBinaries.volley(),
+            [
+                "serve", "--config", scratch.path("volley.yaml"), "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0",
+                "--origin", "http://127.0.0.1:\(origin.port)/",
+            ], timeout: 90)
         defer { service.killIfRunning() }
         let port = try await service.waitForServingPort()
         let outcome = try await offload { () -> String in

@@ -44,7 +44,8 @@ struct RuleUnitTests {
         try rewrite.substitute("^pxelinux/(.*)\\.cfg$", with: "cfg/\\1")
         var rule = BootRule(name: "r")
         rule.rewrite = rewrite
-        let decision = BootRules([rule]).decide(name: "pxelinux\\default.cfg", address: [1, 2, 3, 4], ip: "1.2.3.4", root: "/srv", mac: { nil })
+        let decision = BootRules([rule]).decide(
+            name: "pxelinux\\default.cfg", address: [1, 2, 3, 4], ip: "1.2.3.4", root: "/srv", mac: { nil })
         #expect(decision.name == "cfg/default")
         #expect(decision.rule == "r")
     }
@@ -104,7 +105,9 @@ struct RuleUnitTests {
         }
         var settings = VolleySettings()
         #expect(throws: Never.self) {
-            try SettingsFile.parse(yaml: "rules:\n  - match: { name: \"*\" }\n    rewrite: { backslash_to_slash: true, case_insensitive: true }\n", into: &settings)
+            try SettingsFile.parse(
+                yaml: "rules:\n  - match: { name: \"*\" }\n    rewrite: { backslash_to_slash: true, case_insensitive: true }\n",
+                into: &settings)
         }
         #expect(settings.server.rules.rules.count == 1)
         #expect(settings.server.rules.rules[0].rewrite.caseInsensitive)

@@ -103,8 +103,10 @@ final class RunningProcess: @unchecked Sendable {
     private var timer: DispatchWorkItem?
 
     /// Starts `executable` (a name on PATH or a path); it is killed with SIGKILL after `timeout` seconds.
-    init(_ executable: String, arguments: [String], timeout: Double, standardInput: FileHandle? = nil,
-         standardOutput: FileHandle? = nil, environment: [String: String]? = nil) throws {
+    init(
+        _ executable: String, arguments: [String], timeout: Double, standardInput: FileHandle? = nil,
+        standardOutput: FileHandle? = nil, environment: [String: String]? = nil
+    ) throws {
         stdoutFile = try makeCaptureFile()
         stderrFile = try makeCaptureFile()
         let path = executable.contains("/") ? executable : executablePath(executable)
@@ -234,8 +236,10 @@ final class RunningProcess: @unchecked Sendable {
 }
 
 /// Runs a program to completion with a hard timeout (SIGKILL by PID) and returns status and output.
-func runProcess(_ executable: String, arguments: [String], timeout: Double = 60,
-                environment: [String: String]? = nil) async throws -> ProcessResult {
+func runProcess(
+    _ executable: String, arguments: [String], timeout: Double = 60,
+    environment: [String: String]? = nil
+) async throws -> ProcessResult {
     let running = try RunningProcess(executable, arguments: arguments, timeout: timeout, environment: environment)
     return try await running.wait()
 }

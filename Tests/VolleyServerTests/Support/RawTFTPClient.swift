@@ -27,7 +27,10 @@ final class RawTFTPClient {
         var size: Int32 = 8 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, 4)
         let bound = bind.withSockaddr { Glibc.bind(fd, $0, $1) }
-        guard bound == 0 else { close(fd); throw TestFailure("bind: errno \(errno)") }
+        guard bound == 0 else {
+            close(fd)
+            throw TestFailure("bind: errno \(errno)")
+        }
         do {
             localAddress = try UDPSocket.localAddress(of: fd)
         } catch {
@@ -54,7 +57,9 @@ final class RawTFTPClient {
 
     /// Sends an RRQ.
     func sendReadRequest(_ name: String, mode: String = "octet", options: [(String, String)] = [], to address: SocketAddress) {
-        send(.readRequest(TFTPRequest(filename: name, mode: mode, options: options.map { TFTPOption(name: $0.0, value: $0.1) })), to: address)
+        send(
+            .readRequest(TFTPRequest(filename: name, mode: mode, options: options.map { TFTPOption(name: $0.0, value: $0.1) })), to: address
+        )
     }
 
     /// Waits up to `timeout` seconds for one datagram; nil on timeout.

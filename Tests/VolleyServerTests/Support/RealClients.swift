@@ -53,8 +53,13 @@ enum RealClient: String, CaseIterable, Sendable, CustomStringConvertible {
         case .curlNoOptions: return ("curl", ["-s", "-S", "--tftp-no-options", "-o", output, url])
         case .tftpHPA: return ("tftp", [host, String(port), "-m", "binary", "-c", "get", name, output])
         case .atftp:
-            return ("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "--option", "tsize 0",
-                              "-g", "-r", name, "-l", output, host, String(port)])
+            return (
+                "atftp",
+                [
+                    "--option", "blksize 1428", "--option", "windowsize 8", "--option", "tsize 0",
+                    "-g", "-r", name, "-l", output, host, String(port),
+                ]
+            )
         case .busybox: return ("busybox", ["tftp", "-b", "1468", "-g", "-r", name, "-l", output, host, String(port)])
         case .atftpBlockSize512Window16:
             return ("atftp", ["--option", "blksize 512", "--option", "windowsize 16", "-g", "-r", name, "-l", output, host, String(port)])
@@ -62,7 +67,9 @@ enum RealClient: String, CaseIterable, Sendable, CustomStringConvertible {
     }
 
     /// Fetches `name` into `output`; returns the process result and a failure text when the client reports one.
-    func fetch(host: String = "127.0.0.1", port: Int, name: String, output: String, timeout: Double = 60) async throws -> (ProcessResult, String?) {
+    func fetch(
+        host: String = "127.0.0.1", port: Int, name: String, output: String, timeout: Double = 60
+    ) async throws -> (ProcessResult, String?) {
         let (program, arguments) = command(host: host, port: port, name: name, output: output)
         let result = try await runProcess(program, arguments: arguments, timeout: timeout)
         if result.timedOut { return (result, "\(self) timed out: \(result)") }

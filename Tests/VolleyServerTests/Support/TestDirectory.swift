@@ -92,13 +92,18 @@ enum SeededBytes {
 func byteDifference(_ actual: [UInt8]?, _ expected: [UInt8]) -> String? {
     guard let actual else { return "no bytes at all (expected \(expected.count))" }
     if actual.count == expected.count {
-        let same = actual.withUnsafeBytes { a in expected.withUnsafeBytes { b in
-            a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
-        } }
+        let same = actual.withUnsafeBytes { a in
+            expected.withUnsafeBytes { b in
+                a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
+            }
+        }
         if same { return nil }
     }
     let common = min(actual.count, expected.count)
     var first = common
-    for i in 0..<common where actual[i] != expected[i] { first = i; break }
+    for i in 0..<common where actual[i] != expected[i] {
+        first = i
+        break
+    }
     return "got \(actual.count) bytes, expected \(expected.count); first difference at offset \(first)"
 }

@@ -19,8 +19,10 @@ struct ControlUnderSystemdTests {
         let port = try freeLoopbackUDPPort()
         let service = try ServiceProcess(
             try VolleyBinaries.program("systemd-socket-activate"),
-            ["--datagram", "-l", "127.0.0.1:\(port)", "--fdname=tftp", "-E", "NOTIFY_SOCKET=\(notify.path)",
-             try VolleyBinaries.volley(), "serve", "--root", scratch.path("root"), "--control-listen", "unix:\(socket)"],
+            [
+                "--datagram", "-l", "127.0.0.1:\(port)", "--fdname=tftp", "-E", "NOTIFY_SOCKET=\(notify.path)",
+                try VolleyBinaries.volley(), "serve", "--root", scratch.path("root"), "--control-listen", "unix:\(socket)",
+            ],
             timeout: 90)
         defer { service.killIfRunning() }
         try #require(try await waitUntilBound(port: port, timeout: 60), "not bound; \(service.stderrText)")
@@ -35,7 +37,8 @@ struct ControlUnderSystemdTests {
             return try await runProcess(try VolleyBinaries.volley(), arguments: arguments, timeout: 60, environment: environment)
         }
         func http(_ method: String, _ path: String) async throws -> String {
-            try await runProcess("curl", arguments: ["-s", "-X", method, "--unix-socket", socket, "http://localhost\(path)"], timeout: 30).stdout
+            try await runProcess("curl", arguments: ["-s", "-X", method, "--unix-socket", socket, "http://localhost\(path)"], timeout: 30)
+                .stdout
         }
 
         let session = try await volley(["session", "open", "--ttl", "300"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)

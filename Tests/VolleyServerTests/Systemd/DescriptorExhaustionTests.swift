@@ -16,8 +16,10 @@ struct DescriptorExhaustionTests {
         for i in 0..<80 { try scratch.write("root/f\(i).bin", content) }
         let service = try ServiceProcess(
             try VolleyBinaries.program("prlimit"),
-            ["--nofile=48:48", try VolleyBinaries.volley(), "serve", "--root", scratch.path("root"),
-             "--host", "127.0.0.1", "--port", "0", "--retransmit-timeout", "5000"],
+            [
+                "--nofile=48:48", try VolleyBinaries.volley(), "serve", "--root", scratch.path("root"),
+                "--host", "127.0.0.1", "--port", "0", "--retransmit-timeout", "5000",
+            ],
             timeout: 60)
         defer { service.killIfRunning() }
         let port = try await service.waitForServingPort()
@@ -33,7 +35,9 @@ struct DescriptorExhaustionTests {
             for client in clients {
                 guard let reply = client.receive(timeout: max(0.02, deadline.timeIntervalSinceNow)) else { continue }
                 switch reply.packet {
-                case .data(1, _)?: started += 1; stalled.append((client, reply.source))
+                case .data(1, _)?:
+                    started += 1
+                    stalled.append((client, reply.source))
                 case .error(let code, let message)? where code == .notDefined && message == "Server busy, try again": busy += 1
                 default: break
                 }

@@ -18,8 +18,10 @@ struct SinglePortDrainTests {
         try scratch.write("root/slow.bin", content)
         let service = try ServiceProcess(
             try VolleyBinaries.volley(),
-            ["serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0", "--single-port",
-             "--retransmit-timeout", "100", "--drain-timeout", "20000"],
+            [
+                "serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0", "--single-port",
+                "--retransmit-timeout", "100", "--drain-timeout", "20000",
+            ],
             timeout: 60)
         defer { service.killIfRunning() }
         let port = try await service.waitForServingPort()
@@ -31,18 +33,19 @@ struct SinglePortDrainTests {
                     // Each client blocks (it sleeps holding its ACK): a thread of its own, not the task pool.
                     await withCheckedContinuation { (done: CheckedContinuation<Result<[UInt8], any Error>, Never>) in
                         Thread {
-                            done.resume(returning: Result {
-                                try RawTFTPClient().slowFetch("slow.bin", serverPort: port, ackDelay: 0.02, timeout: 15) { block in
-                                    // Hold the ACK of block 3: the server retransmits it meanwhile, during the drain.
-                                    if block == 3 {
-                                        holding.count.withLock { $0 += 1 }
-                                        // Until SIGTERM went out, then a little longer: retransmissions fire in the drain.
-                                        let deadline = Date().addingTimeInterval(20)
-                                        while !holding.signalled.withLock({ $0 }), Date() < deadline { usleep(10_000) }
-                                        usleep(300_000)
+                            done.resume(
+                                returning: Result {
+                                    try RawTFTPClient().slowFetch("slow.bin", serverPort: port, ackDelay: 0.02, timeout: 15) { block in
+                                        // Hold the ACK of block 3: the server retransmits it meanwhile, during the drain.
+                                        if block == 3 {
+                                            holding.count.withLock { $0 += 1 }
+                                            // Until SIGTERM went out, then a little longer: retransmissions fire in the drain.
+                                            let deadline = Date().addingTimeInterval(20)
+                                            while !holding.signalled.withLock({ $0 }), Date() < deadline { usleep(10_000) }
+                                            usleep(300_000)
+                                        }
                                     }
-                                }
-                            })
+                                })
                         }.start()
                     }
                 }

@@ -19,8 +19,10 @@ struct SystemdServiceTests {
         // host and port given on purpose: with a passed socket they must be ignored.
         let service = try ServiceProcess(
             try VolleyBinaries.program("systemd-socket-activate"),
-            ["--datagram", "-l", "127.0.0.1:\(port)", "--fdname=tftp",
-             try VolleyBinaries.volley(), "serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "1"],
+            [
+                "--datagram", "-l", "127.0.0.1:\(port)", "--fdname=tftp",
+                try VolleyBinaries.volley(), "serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "1",
+            ],
             timeout: 60)
         defer { service.killIfRunning() }
         let listening = try await waitUntilBound(port: port, timeout: 60)
@@ -32,8 +34,9 @@ struct SystemdServiceTests {
         #expect(scratch.contents("out") == content ? true : false, "the fetched file differs")
 
         let activation = try await service.waitForLine(containing: "socket activation:", timeout: 10)
-        #expect(activation?.contains("serving the 1 socket(s) systemd passed: tftp (fd 3); host and port settings are ignored") == true,
-                "stderr:\n\(service.stderrText)")
+        #expect(
+            activation?.contains("serving the 1 socket(s) systemd passed: tftp (fd 3); host and port settings are ignored") == true,
+            "stderr:\n\(service.stderrText)")
         // It serves on the passed socket, not on the configured 127.0.0.1:1.
         #expect(!service.lines(containing: "serving ").contains { $0.hasSuffix(" port 1") })
         #expect(service.lines(containing: "on 127.0.0.1 port \(port)").count == 1, "stderr:\n\(service.stderrText)")
@@ -177,8 +180,9 @@ struct SystemdServiceTests {
             let from = notify.messages.count
             service.send(SIGHUP)
             let reloading = try await notify.waitFor(from: from, timeout: 10) { $0.has("RELOADING=1") }
-            #expect(reloading?.message.value(of: "MONOTONIC_USEC").flatMap { UInt64($0) } != nil,
-                    "RELOADING=1 without MONOTONIC_USEC: \(reloading?.message.text ?? "none")")
+            #expect(
+                reloading?.message.value(of: "MONOTONIC_USEC").flatMap { UInt64($0) } != nil,
+                "RELOADING=1 without MONOTONIC_USEC: \(reloading?.message.text ?? "none")")
             let readyAgain = try await notify.waitFor(from: (reloading?.index ?? from) + 1, timeout: 10) { $0.has("READY=1") }
             #expect(reloading != nil && readyAgain != nil, "no RELOADING=1 then READY=1; notifications:\n\(notify.transcript)")
         }
@@ -239,16 +243,18 @@ struct SystemdServiceTests {
         let fetched: Result<[UInt8], TestFailure> = try await offload {
             let client = try RawTFTPClient()
             do {
-                return .success(try client.slowFetch("slow.bin", serverPort: port, ackDelay: 0.05) { block in
-                    if block == 5 { service.send(SIGTERM) }
-                })
+                return .success(
+                    try client.slowFetch("slow.bin", serverPort: port, ackDelay: 0.05) { block in
+                        if block == 5 { service.send(SIGTERM) }
+                    })
             } catch let failure as TestFailure {
                 return .failure(failure)
             }
         }
         let fetchEnd = monotonicSeconds()
         switch fetched {
-        case .success(let bytes): #expect(bytes == Self.twentyBlocks ? true : false, "got \(bytes.count) bytes, expected \(Self.twentyBlocks.count)")
+        case .success(let bytes):
+            #expect(bytes == Self.twentyBlocks ? true : false, "got \(bytes.count) bytes, expected \(Self.twentyBlocks.count)")
         case .failure(let failure): Issue.record("the transfer in flight did not finish: \(failure)\nstderr:\n\(service.stderrText)")
         }
         #expect(fetchEnd - fetchStart >= 0.7, "the transfer was not slow: \(fetchEnd - fetchStart) s")
@@ -304,8 +310,10 @@ struct SystemdServiceTests {
         try scratch.write("root/slow.bin", Self.twentyBlocks)
         let service = try ServiceProcess(
             try VolleyBinaries.volley(),
-            ["serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0",
-             "--drain-timeout", "30000", "--retransmit-timeout", "5000"],
+            [
+                "serve", "--root", scratch.path("root"), "--host", "127.0.0.1", "--port", "0",
+                "--drain-timeout", "30000", "--retransmit-timeout", "5000",
+            ],
             timeout: 60)
         defer { service.killIfRunning() }
         let port = try await service.waitForServingPort()

@@ -92,7 +92,7 @@ final class ServiceProcess: Sendable {
     /// The port from the "serving ROOT on ADDR port N" line.
     func waitForServingPort(timeout: Double = 60) async throws -> Int {
         guard let line = try await waitForLine(containing: " port ", timeout: timeout),
-              line.contains("serving "), let port = Int(line.split(separator: " ").last ?? "")
+            line.contains("serving "), let port = Int(line.split(separator: " ").last ?? "")
         else { throw TestFailure("volley did not log its port; stderr:\n\(stderrText)") }
         return port
     }
@@ -217,8 +217,10 @@ func loopback(port: Int) -> SocketAddress { SocketAddress(ip: "127.0.0.1", port:
 extension RawTFTPClient {
     /// Fetches `name` in octet mode without options (512-byte blocks), sleeping `ackDelay`
     /// seconds before each ACK; `onBlock(n)` runs after block n arrived, before its ACK.
-    func slowFetch(_ name: String, serverPort: Int, ackDelay: Double, timeout: Double = 5,
-                   onBlock: (Int) -> Void = { _ in }) throws -> [UInt8] {
+    func slowFetch(
+        _ name: String, serverPort: Int, ackDelay: Double, timeout: Double = 5,
+        onBlock: (Int) -> Void = { _ in }
+    ) throws -> [UInt8] {
         sendReadRequest(name, to: loopback(port: serverPort))
         var bytes: [UInt8] = []
         var expected: UInt16 = 1

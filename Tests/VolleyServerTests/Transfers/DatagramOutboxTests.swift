@@ -24,7 +24,9 @@ struct DatagramOutboxTests {
     }
 
     /// Queues one DATA block `block` of `payload` on `socket`, as a transfer's window of one.
-    private static func queueBlock(_ block: UInt16, payload: [UInt8], on socket: DatagramSocket, to peer: SocketAddress, in outbox: DatagramOutbox) {
+    private static func queueBlock(
+        _ block: UInt16, payload: [UInt8], on socket: DatagramSocket, to peer: SocketAddress, in outbox: DatagramOutbox
+    ) {
         let slots = outbox.reserveWindow(blockSize: 512, count: 1)
         TFTPPacketEncoder.writeDataHeader(block: block, to: slots)
         payload.withUnsafeBytes { if let base = $0.baseAddress { (slots + 4).copyMemory(from: base, byteCount: $0.count) } }

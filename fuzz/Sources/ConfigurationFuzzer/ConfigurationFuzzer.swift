@@ -33,34 +33,47 @@ public func configurationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
         case .accepted:
             fuzzCheck(false, "parse threw \(error.description.debugDescription), the table accepts the document")
         case .invalidYAML:
-            fuzzCheck(error.description.hasPrefix("not valid YAML: "), "parse threw \(error.description.debugDescription), Yams refuses the document")
+            fuzzCheck(
+                error.description.hasPrefix("not valid YAML: "),
+                "parse threw \(error.description.debugDescription), Yams refuses the document")
         case .notAMapping:
-            fuzzCheck(error.description.hasPrefix("expected a mapping"), "parse threw \(error.description.debugDescription) for a document that is not a mapping")
+            fuzzCheck(
+                error.description.hasPrefix("expected a mapping"),
+                "parse threw \(error.description.debugDescription) for a document that is not a mapping")
         case .unknownKey(let key):
             let named = "unknown key \(escapedQuote(key))"
-            fuzzCheck(error.description.hasPrefix(named), "unknown key \(key.debugDescription) reported as \(error.description.debugDescription)")
+            fuzzCheck(
+                error.description.hasPrefix(named), "unknown key \(key.debugDescription) reported as \(error.description.debugDescription)")
             let rest = error.description.dropFirst(named.count)
             if !rest.isEmpty {
                 let suggestion = rest.dropFirst(" (did you mean \"".count).dropLast(3)
-                fuzzCheck(rest.hasPrefix(" (did you mean \"") && rest.hasSuffix("\"?)") && knownKeys.contains(String(suggestion)),
-                          "suggested unknown key in \(error.description.debugDescription)")
+                fuzzCheck(
+                    rest.hasPrefix(" (did you mean \"") && rest.hasSuffix("\"?)") && knownKeys.contains(String(suggestion)),
+                    "suggested unknown key in \(error.description.debugDescription)")
             }
         case .tooManyValues:
-            fuzzCheck(error.description == "the document holds more than \(SettingsFile.maximumValueCount) values (aliases counted each time they are used)",
-                      "a document of more than \(SettingsFile.maximumValueCount) values reported as \(error.description.debugDescription)")
+            fuzzCheck(
+                error.description
+                    == "the document holds more than \(SettingsFile.maximumValueCount) values (aliases counted each time they are used)",
+                "a document of more than \(SettingsFile.maximumValueCount) values reported as \(error.description.debugDescription)")
         case .nonScalarKey(let kind):
-            fuzzCheck(error.description.hasSuffix("a key must be a setting name, not a \(kind)"),
-                      "a key that is a \(kind) reported as \(error.description.debugDescription)")
+            fuzzCheck(
+                error.description.hasSuffix("a key must be a setting name, not a \(kind)"),
+                "a key that is a \(kind) reported as \(error.description.debugDescription)")
         case .numberOutOfRange:
-            fuzzCheck(error.description.contains("the number ") && error.description.hasSuffix(" is out of range"),
-                      "a base-60 integer beyond Int reported as \(error.description.debugDescription)")
+            fuzzCheck(
+                error.description.contains("the number ") && error.description.hasSuffix(" is out of range"),
+                "a base-60 integer beyond Int reported as \(error.description.debugDescription)")
         case .wrongKind(let key):
-            fuzzCheck(error.description.hasPrefix("\(key): expected "), "wrong value for \(key) reported as \(error.description.debugDescription)")
+            fuzzCheck(
+                error.description.hasPrefix("\(key): expected "), "wrong value for \(key) reported as \(error.description.debugDescription)"
+            )
         case .rules:
             break
         case .reactorCountOutOfRange:
-            fuzzCheck(error.description.hasPrefix("reactors: ") && error.description.hasSuffix(" is not a number from 1 to 256 or auto"),
-                      "a reactors value out of range reported as \(error.description.debugDescription)")
+            fuzzCheck(
+                error.description.hasPrefix("reactors: ") && error.description.hasSuffix(" is not a number from 1 to 256 or auto"),
+                "a reactors value out of range reported as \(error.description.debugDescription)")
         }
         return 0
     }
@@ -76,12 +89,14 @@ public func configurationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
         if let wanted = given[definition.key] {
             var expectedValue = wanted
             if definition.key == SettingsTable.maximumRetransmitTimeout.key,
-               case .integer(let ceiling) = wanted, case .integer(let first)? = given[SettingsTable.retransmitTimeout.key] {
+                case .integer(let ceiling) = wanted, case .integer(let first)? = given[SettingsTable.retransmitTimeout.key]
+            {
                 expectedValue = .integer(max(ceiling, first))
             }
             fuzzCheck(value == expectedValue, "\(definition.key): \(value) stored, the document says \(expectedValue)")
         } else if value != definition.current(defaults) {
-            let raisedByRetransmit = definition.key == SettingsTable.maximumRetransmitTimeout.key && given[SettingsTable.retransmitTimeout.key] != nil
+            let raisedByRetransmit =
+                definition.key == SettingsTable.maximumRetransmitTimeout.key && given[SettingsTable.retransmitTimeout.key] != nil
             fuzzCheck(raisedByRetransmit, "\(definition.key) changed to \(value), not in the document")
         }
     }
@@ -98,11 +113,15 @@ public func configurationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     if let message = settings.server.validationError() { checkOneLine(message, "validationError") }
     do { _ = try settings.parsedLogLevel() } catch {
         checkOneLine(error.description, "parsedLogLevel")
-        fuzzCheck(error.description.hasPrefix("log level \(escapedQuote(settings.logLevel)) is not one of "), "log level error \(error.description.debugDescription)")
+        fuzzCheck(
+            error.description.hasPrefix("log level \(escapedQuote(settings.logLevel)) is not one of "),
+            "log level error \(error.description.debugDescription)")
     }
     do { _ = try settings.parsedLogFormat() } catch {
         checkOneLine(error.description, "parsedLogFormat")
-        fuzzCheck(error.description.hasPrefix("log format \(escapedQuote(settings.logFormat)) is not one of "), "log format error \(error.description.debugDescription)")
+        fuzzCheck(
+            error.description.hasPrefix("log format \(escapedQuote(settings.logFormat)) is not one of "),
+            "log format error \(error.description.debugDescription)")
     }
     return 0
 }
@@ -133,7 +152,8 @@ private func yamsWouldTrapOnBaseSixty(_ node: Node) -> Bool {
     switch node {
     case .scalar(let scalar):
         guard scalar.style == .plain || scalar.style == .any, scalar.string.contains(":"),
-              node.tag.rawValue == Tag.Name.int.rawValue else { return false }
+            node.tag.rawValue == Tag.Name.int.rawValue
+        else { return false }
         var text = scalar.string.replacingOccurrences(of: "_", with: "")
         if text.hasPrefix("-") || text.hasPrefix("+") { text.removeFirst() }
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).compactMap { Int($0) }
@@ -187,7 +207,11 @@ private func valueCount(_ node: Node, limit: Int) -> Int {
         switch node {
         case .scalar, .alias: break
         case .sequence(let sequence): sequence.forEach(visit)
-        case .mapping(let mapping): for (key, value) in mapping { visit(key); visit(value) }
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                visit(key)
+                visit(value)
+            }
         }
     }
     visit(node)
@@ -268,5 +292,6 @@ private let lineBreaks: Set<Unicode.Scalar> = ["\n", "\u{0B}", "\u{0C}", "\r", "
 /// Messages go to a terminal or the journal as one line, whatever the document holds.
 private func checkOneLine(_ message: String, _ source: String) {
     fuzzCheck(!message.isEmpty, "\(source): empty message")
-    fuzzCheck(!message.unicodeScalars.contains(where: lineBreaks.contains), "\(source): message with a line break: \(message.debugDescription)")
+    fuzzCheck(
+        !message.unicodeScalars.contains(where: lineBreaks.contains), "\(source): message with a line break: \(message.debugDescription)")
 }

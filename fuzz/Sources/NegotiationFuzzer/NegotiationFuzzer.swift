@@ -42,8 +42,10 @@ public func negotiationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
         fuzzCheck(options.contains { asciiLowercased($0.name) == option.name }, "acknowledged \(option.name), never requested")
         fuzzCheck(parseDecimal(option.value) != nil, "non-decimal acknowledged value \(option.value)")
     }
-    fuzzCheck(result.acknowledgedOptions == expected.acknowledged,
-              "OACK \(result.acknowledgedOptions) but model expects \(expected.acknowledged) for \(options) limits \(limits) cap \(String(describing: blockSizeCap))")
+    fuzzCheck(
+        result.acknowledgedOptions == expected.acknowledged,
+        "OACK \(result.acknowledgedOptions) but model expects \(expected.acknowledged) for \(options) limits \(limits) cap \(String(describing: blockSizeCap))"
+    )
 
     // Ranges, independent of the model's arithmetic.
     let serverMaximum = min(max(limits.maximumBlockSize, 8), 65464)
@@ -58,7 +60,9 @@ public func negotiationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     }
     if let value = acknowledged("windowsize", result) {
         let requested = expected.requested["windowsize"]!
-        fuzzCheck(value >= 1 && value <= UInt64(windowMaximum) && value <= requested, "windowsize \(value) outside 1...min(\(windowMaximum), \(requested))")
+        fuzzCheck(
+            value >= 1 && value <= UInt64(windowMaximum) && value <= requested,
+            "windowsize \(value) outside 1...min(\(windowMaximum), \(requested))")
         fuzzCheck(result.windowSize == Int(value), "windowSize \(result.windowSize) but OACK says \(value)")
     } else {
         fuzzCheck(result.windowSize == 1, "windowSize \(result.windowSize) without an acknowledged windowsize")
@@ -72,7 +76,9 @@ public func negotiationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     }
     if let value = acknowledged("tsize", result) {
         fuzzCheck(transferSize != nil, "tsize \(value) acknowledged although the size is unknown")
-        fuzzCheck(value == transferSize && result.transferSize == transferSize, "tsize \(value) / \(String(describing: result.transferSize)), real size \(String(describing: transferSize))")
+        fuzzCheck(
+            value == transferSize && result.transferSize == transferSize,
+            "tsize \(value) / \(String(describing: result.transferSize)), real size \(String(describing: transferSize))")
     } else {
         fuzzCheck(result.transferSize == nil, "transferSize set without an acknowledged tsize")
     }
@@ -80,7 +86,8 @@ public func negotiationFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     if transferSize == nil, expected.requested["tsize"] != nil {
         fuzzCheck(result.notes.contains { $0.contains("tsize") }, "tsize requested, size unknown, but no note says so: \(result.notes)")
     }
-    fuzzCheck(result.sendsOptionAcknowledgement == !result.acknowledgedOptions.isEmpty, "sendsOptionAcknowledgement disagrees with the OACK")
+    fuzzCheck(
+        result.sendsOptionAcknowledgement == !result.acknowledgedOptions.isEmpty, "sendsOptionAcknowledgement disagrees with the OACK")
 
     // Notes go to logs: printable ASCII on one line, whatever the client sent.
     for note in result.notes {
@@ -126,8 +133,10 @@ private func makeValue(_ input: inout FuzzInput) -> String {
     case 1: return String(input.uint16())
     case 2: return String(input.uint64())
     case 3:
-        let boundaries: [UInt64] = [0, 1, 7, 8, 9, 255, 256, 511, 512, 513, 1428, 1468, 32767, 32768, 65464, 65465, 65535, 65536,
-                                    UInt64(Int.max), UInt64(Int.max) + 1, UInt64.max]
+        let boundaries: [UInt64] = [
+            0, 1, 7, 8, 9, 255, 256, 511, 512, 513, 1428, 1468, 32767, 32768, 65464, 65465, 65535, 65536,
+            UInt64(Int.max), UInt64(Int.max) + 1, UInt64.max,
+        ]
         return String(boundaries[Int(input.byte()) % boundaries.count])
     case 4: return String(repeating: "0", count: Int(input.byte() % 40)) + String(input.uint16())
     case 5: return String(repeating: "9", count: Int(input.byte() % 50))
@@ -163,7 +172,7 @@ private func model(_ options: [TFTPOption], limits: NegotiationLimits, transferS
         case "tsize":
             guard let transferSize else { continue }
             out.acknowledged.append(TFTPOption(name: name, value: String(transferSize)))
-        default: // windowsize
+        default:  // windowsize
             guard number >= 1 else { continue }
             let cap = UInt64(min(max(limits.maximumWindowSize, 1), NegotiationLimits.windowSizeRange.upperBound))
             out.acknowledged.append(TFTPOption(name: name, value: String(min(number, cap))))

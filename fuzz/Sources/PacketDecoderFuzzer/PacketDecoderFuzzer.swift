@@ -47,7 +47,8 @@ public func packetDecoderFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
         fuzzCheck(!request.filenameBytes.contains(0), "file name contains NUL")
         fuzzCheck(!request.mode.isEmpty, "request with an empty mode")
         fuzzCheck(!request.mode.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }), "mode not lowercased: \(request.mode)")
-        fuzzCheck(request.transferMode?.rawValue == nil || request.transferMode?.rawValue == request.mode, "transferMode disagrees with mode")
+        fuzzCheck(
+            request.transferMode?.rawValue == nil || request.transferMode?.rawValue == request.mode, "transferMode disagrees with mode")
         checkOptions(request.options)
     case .optionAcknowledgement(let options):
         checkOptions(options)

@@ -30,12 +30,14 @@ private struct Fixture: Sendable {
     init() {
         base = makeScratchDirectory(label: "paths")
         let rootPath = base + "/root"
-        buildTree(at: base, [
-            FixtureEntry("secret", .file(content: Array("the secret beside the root".utf8), mode: 0o644)),
-            FixtureEntry("outside", .directory),
-            FixtureEntry("outside/file", .file(content: Array("outside the root".utf8), mode: 0o644)),
-            FixtureEntry("root", .directory),
-        ])
+        buildTree(
+            at: base,
+            [
+                FixtureEntry("secret", .file(content: Array("the secret beside the root".utf8), mode: 0o644)),
+                FixtureEntry("outside", .directory),
+                FixtureEntry("outside/file", .file(content: Array("outside the root".utf8), mode: 0o644)),
+                FixtureEntry("root", .directory),
+            ])
         let plain: (String) -> FixtureNode = { .file(content: Array($0.utf8), mode: 0o644) }
         let entries: [FixtureEntry] = [
             FixtureEntry("a.bin", plain("a")),
@@ -95,7 +97,9 @@ private struct Fixture: Sendable {
 private let fixture = Fixture()
 
 @_cdecl("LLVMFuzzerInitialize")
-public func pathFuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> CInt {
+public func pathFuzzInitialize(
+    _ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
+) -> CInt {
     _ = fixture
     return 0
 }
@@ -109,12 +113,17 @@ public func pathFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     let expectedComponents = modelParse(raw)
     switch FileNameFuzzing.parse(raw) {
     case .success(let parsed):
-        fuzzCheck(expectedComponents == parsed.components,
-                  "parse \(describe(raw)) gave \(parsed.components.map { describe($0) }), model \(String(describing: expectedComponents?.map { describe($0) }))")
+        fuzzCheck(
+            expectedComponents == parsed.components,
+            "parse \(describe(raw)) gave \(parsed.components.map { describe($0) }), model \(String(describing: expectedComponents?.map { describe($0) }))"
+        )
         checkParsed(parsed, raw)
     case .failure(let failure):
-        fuzzCheck(expectedComponents == nil, "parse refused \(describe(raw)) (\(failure.logDetail)), model accepts \(expectedComponents!.map { describe($0) })")
-        fuzzCheck(failure.kind == .invalidName && failure.tftpErrorCode == 2, "refused name with \(failure.kind), code \(failure.tftpErrorCode)")
+        fuzzCheck(
+            expectedComponents == nil,
+            "parse refused \(describe(raw)) (\(failure.logDetail)), model accepts \(expectedComponents!.map { describe($0) })")
+        fuzzCheck(
+            failure.kind == .invalidName && failure.tftpErrorCode == 2, "refused name with \(failure.kind), code \(failure.tftpErrorCode)")
         checkTexts(failure, raw)
     }
 
@@ -154,12 +163,16 @@ private func modelParse(_ raw: [UInt8]) -> [[UInt8]]? {
 private func checkParsed(_ parsed: FileNameFuzzing.ParsedName, _ raw: [UInt8]) {
     fuzzCheck(!parsed.components.isEmpty, "accepted \(describe(raw)) with no component")
     for component in parsed.components {
-        fuzzCheck(!component.isEmpty && component != [0x2E] && component != [0x2E, 0x2E],
-                  "accepted \(describe(raw)) with component \(describe(component))")
-        fuzzCheck(!component.contains(0) && !component.contains(slash) && !component.contains(UInt8(ascii: "\\")),
-                  "component \(describe(component)) of \(describe(raw)) holds NUL or a separator")
+        fuzzCheck(
+            !component.isEmpty && component != [0x2E] && component != [0x2E, 0x2E],
+            "accepted \(describe(raw)) with component \(describe(component))")
+        fuzzCheck(
+            !component.contains(0) && !component.contains(slash) && !component.contains(UInt8(ascii: "\\")),
+            "component \(describe(component)) of \(describe(raw)) holds NUL or a separator")
     }
-    fuzzCheck(parsed.bytes == Array(parsed.components.joined(separator: [slash])), "bytes \(describe(parsed.bytes)) are not the joined components")
+    fuzzCheck(
+        parsed.bytes == Array(parsed.components.joined(separator: [slash])), "bytes \(describe(parsed.bytes)) are not the joined components"
+    )
     fuzzCheck(parsed.bytes.first != slash, "accepted \(describe(raw)) joins with a leading /")
 }
 
@@ -207,19 +220,24 @@ private func resolve(_ joined: [UInt8], _ components: [[UInt8]]) -> Expected {
             return .file(Array(path.joined(separator: [slash])))
         }
     }
-    return .notRegular // ended on a directory
+    return .notRegular  // ended on a directory
 }
 
-private func check(_ outcome: Result<FileNameFuzzing.OpenedFile, FileNameFuzzing.Failure>, expected: Expected?,
-                   requireWorldReadable: Bool, _ raw: [UInt8]) {
+private func check(
+    _ outcome: Result<FileNameFuzzing.OpenedFile, FileNameFuzzing.Failure>, expected: Expected?,
+    requireWorldReadable: Bool, _ raw: [UInt8]
+) {
     let policy = requireWorldReadable ? " (require_world_readable)" : ""
     switch outcome {
     case .success(let opened):
         var status = stat()
         fuzzCheck(fstat(opened.descriptor, &status) == 0, "fstat of the opened \(describe(raw)) failed")
         let identity = FileIdentity(status)
-        fuzzCheck(fixture.forbidden[identity] == nil, "\(describe(raw)) opened \(fixture.forbidden[identity] ?? "") outside the root\(policy)")
-        fuzzCheck(status.st_mode & S_IFMT == S_IFREG, "\(describe(raw)) opened a non-regular file (mode \(String(status.st_mode, radix: 8)))\(policy)")
+        fuzzCheck(
+            fixture.forbidden[identity] == nil, "\(describe(raw)) opened \(fixture.forbidden[identity] ?? "") outside the root\(policy)")
+        fuzzCheck(
+            status.st_mode & S_IFMT == S_IFREG,
+            "\(describe(raw)) opened a non-regular file (mode \(String(status.st_mode, radix: 8)))\(policy)")
         fuzzCheck(fixture.files.values.contains(identity), "\(describe(raw)) opened \(identity), no file of the root\(policy)")
         fuzzCheck(UInt64(status.st_size) == opened.size, "size \(opened.size) recorded, file has \(status.st_size)")
         guard case .file(let path) = expected else {
@@ -227,7 +245,9 @@ private func check(_ outcome: Result<FileNameFuzzing.OpenedFile, FileNameFuzzing
             return
         }
         fuzzCheck(fixture.files[path] == identity, "\(describe(raw)) opened \(identity), model expects \(describe(path))\(policy)")
-        fuzzCheck(!requireWorldReadable || status.st_mode & S_IROTH != 0, "\(describe(raw)) opened mode \(String(status.st_mode, radix: 8))\(policy)")
+        fuzzCheck(
+            !requireWorldReadable || status.st_mode & S_IROTH != 0,
+            "\(describe(raw)) opened mode \(String(status.st_mode, radix: 8))\(policy)")
     case .failure(let failure):
         checkTexts(failure, raw)
         guard let expected else {
@@ -237,24 +257,30 @@ private func check(_ outcome: Result<FileNameFuzzing.OpenedFile, FileNameFuzzing
         switch expected {
         case .file(let path):
             let privateFile = fixture.nodes[path].map { $0.kind == .file && $0.mode & S_IROTH == 0 } ?? false
-            fuzzCheck(requireWorldReadable && privateFile && failure.kind == .notWorldReadable,
-                      "\(describe(raw)) failed with \(failure.kind) (\(failure.logDetail)), model expects \(describe(path))\(policy)")
+            fuzzCheck(
+                requireWorldReadable && privateFile && failure.kind == .notWorldReadable,
+                "\(describe(raw)) failed with \(failure.kind) (\(failure.logDetail)), model expects \(describe(path))\(policy)")
         case .notRegular:
-            fuzzCheck(failure.kind == .notARegularFile, "\(describe(raw)) failed with \(failure.kind) (\(failure.logDetail)), model expects not a regular file")
+            fuzzCheck(
+                failure.kind == .notARegularFile,
+                "\(describe(raw)) failed with \(failure.kind) (\(failure.logDetail)), model expects not a regular file")
         case .failure(let code):
-            let kind: FileNameFuzzing.FailureKind = switch code {
-            case ENOENT, ENOTDIR: .notFound
-            case EXDEV, ELOOP: .accessDenied
-            default: .invalidName // ENAMETOOLONG
+            let kind: FileNameFuzzing.FailureKind =
+                switch code {
+                case ENOENT, ENOTDIR: .notFound
+                case EXDEV, ELOOP: .accessDenied
+                default: .invalidName  // ENAMETOOLONG
+                }
+            fuzzCheck(
+                failure.kind == kind && failure.logDetail.hasSuffix("(errno \(code))"),
+                "\(describe(raw)) failed with \(failure.kind) (\(failure.logDetail)), model expects errno \(code)\(policy)")
+        }
+        let code: UInt16 =
+            switch failure.kind {
+            case .notFound: 1
+            case .accessDenied, .notARegularFile, .invalidName, .notWorldReadable: 2
+            case .resourcesExhausted, .other: 0
             }
-            fuzzCheck(failure.kind == kind && failure.logDetail.hasSuffix("(errno \(code))"),
-                      "\(describe(raw)) failed with \(failure.kind) (\(failure.logDetail)), model expects errno \(code)\(policy)")
-        }
-        let code: UInt16 = switch failure.kind {
-        case .notFound: 1
-        case .accessDenied, .notARegularFile, .invalidName, .notWorldReadable: 2
-        case .resourcesExhausted, .other: 0
-        }
         fuzzCheck(failure.tftpErrorCode == code, "\(failure.kind) sent as TFTP error \(failure.tftpErrorCode)")
     }
 }
@@ -265,6 +291,7 @@ private func checkTexts(_ failure: FileNameFuzzing.Failure, _ raw: [UInt8]) {
         fuzzCheck(!text.contains(fixture.base), "error text reveals the server path: \(text)")
         fuzzCheck(!text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }), "error text with a line break: \(text.debugDescription)")
     }
-    fuzzCheck(["File not found", "Access violation", "Not a regular file", "Illegal file name", "Server busy, try again", "Cannot open file"]
-        .contains(failure.clientMessage), "unexpected client message \(failure.clientMessage)")
+    fuzzCheck(
+        ["File not found", "Access violation", "Not a regular file", "Illegal file name", "Server busy, try again", "Cannot open file"]
+            .contains(failure.clientMessage), "unexpected client message \(failure.clientMessage)")
 }

@@ -28,12 +28,14 @@ private struct Fixture: Sendable {
         // Every put fsyncs the file and its directory: on a disk that is 10-20 ms a put, on tmpfs nothing.
         base = makeScratchDirectory(label: "store", in: memoryBackedTemporaryDirectory)
         rootPath = base + "/root"
-        buildTree(at: base, [
-            FixtureEntry("secret", .file(content: Array("the secret beside the root".utf8), mode: 0o644)),
-            FixtureEntry("outside", .directory),
-            FixtureEntry("outside/file", .file(content: Array("outside the root".utf8), mode: 0o644)),
-            FixtureEntry("root", .directory),
-        ])
+        buildTree(
+            at: base,
+            [
+                FixtureEntry("secret", .file(content: Array("the secret beside the root".utf8), mode: 0o644)),
+                FixtureEntry("outside", .directory),
+                FixtureEntry("outside/file", .file(content: Array("outside the root".utf8), mode: 0o644)),
+                FixtureEntry("root", .directory),
+            ])
         let plain: (String) -> FixtureNode = { .file(content: Array($0.utf8), mode: 0o644) }
         entries = [
             FixtureEntry("a.bin", plain("a")),
@@ -84,7 +86,9 @@ nonisolated(unsafe) private var pristine: Set<EntryState> = []
 nonisolated(unsafe) private var resets = 0
 
 @_cdecl("LLVMFuzzerInitialize")
-public func storeFuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> CInt {
+public func storeFuzzInitialize(
+    _ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
+) -> CInt {
     outside = fixture.outsideState()
     pristine = entryStates(below: fixture.rootPath)
     return 0
@@ -217,10 +221,13 @@ private func checkReadsBack(_ name: String, _ content: [UInt8]) {
         forEachEntry(below: fixture.rootPath) { _, status in
             inside = inside || (FileIdentity(status) == identity && status.st_mode & S_IFMT == S_IFREG)
         }
-        fuzzCheck(inside,
-                  "written \(name.debugDescription) (\(identity)) is not a regular file inside the root")
+        fuzzCheck(
+            inside,
+            "written \(name.debugDescription) (\(identity)) is not a regular file inside the root")
         var bytes = [UInt8](repeating: 0, count: content.count + 1)
         let count = bytes.withUnsafeMutableBytes { pread(opened.descriptor, $0.baseAddress, $0.count, 0) }
-        fuzzCheck(count == content.count && Array(bytes.prefix(count)) == content, "written \(name.debugDescription) reads back \(count) other bytes")
+        fuzzCheck(
+            count == content.count && Array(bytes.prefix(count)) == content,
+            "written \(name.debugDescription) reads back \(count) other bytes")
     }
 }

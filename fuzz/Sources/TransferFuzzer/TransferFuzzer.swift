@@ -69,7 +69,9 @@ public func transferFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     let (quotient, overflow) = (transferSize / UInt64(blockSize)).addingReportingOverflow(1)
     let lastBlock = overflow ? UInt64.max : quotient
     if streaming {
-        fuzzCheck(machine.blockCount == nil && machine.transferSize == nil, "unknown size reported as \(String(describing: machine.blockCount)) blocks")
+        fuzzCheck(
+            machine.blockCount == nil && machine.transferSize == nil,
+            "unknown size reported as \(String(describing: machine.blockCount)) blocks")
     } else {
         fuzzCheck(machine.blockCount == lastBlock, "blockCount \(String(describing: machine.blockCount)) for \(transferSize)/\(blockSize)")
     }
@@ -78,12 +80,16 @@ public func transferFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     let maximumRetransmissions = machine.retransmission.maximumRetransmissions
     let adaptive = machine.retransmission.isAdaptive
     fuzzCheck(adaptive == policy.isAdaptive, "isAdaptive changed by the machine")
-    fuzzCheck(initialTimeout >= 1 && maximumTimeout >= initialTimeout && maximumRetransmissions >= 0, "policy not clamped: \(machine.retransmission)")
+    fuzzCheck(
+        initialTimeout >= 1 && maximumTimeout >= initialTimeout && maximumRetransmissions >= 0,
+        "policy not clamped: \(machine.retransmission)")
     fuzzCheck(machine.currentTimeoutMilliseconds == initialTimeout, "timeout does not start at the initial value")
     fuzzCheck(machine.retransmissionTimeoutMilliseconds == initialTimeout, "retransmission timeout does not start at the initial value")
     // The floor (50 ms, or the ceiling when lower) and the ceiling of the round-trip estimate.
     let floor = min(RetransmissionPolicy.minimumAdaptiveTimeoutMilliseconds, maximumTimeout)
-    fuzzCheck(machine.retransmission.adaptiveTimeoutRange == floor...maximumTimeout, "adaptive range \(machine.retransmission.adaptiveTimeoutRange), expected \(floor)...\(maximumTimeout)")
+    fuzzCheck(
+        machine.retransmission.adaptiveTimeoutRange == floor...maximumTimeout,
+        "adaptive range \(machine.retransmission.adaptiveTimeoutRange), expected \(floor)...\(maximumTimeout)")
     // How long a client must be silent before it is given up: maximumRetransmissions + 1 timeouts from the initial
     // one, doubling up to the ceiling (saturating).
     var silenceLimit = 0
@@ -96,7 +102,9 @@ public func transferFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
             step = doubledOverflow ? maximumTimeout : min(doubled, maximumTimeout)
         }
     }
-    fuzzCheck(machine.retransmission.silenceLimitMilliseconds == silenceLimit, "silence limit \(machine.retransmission.silenceLimitMilliseconds), model \(silenceLimit)")
+    fuzzCheck(
+        machine.retransmission.silenceLimitMilliseconds == silenceLimit,
+        "silence limit \(machine.retransmission.silenceLimitMilliseconds), model \(silenceLimit)")
     checkByteRanges(machine, blocks: [0, 1, 2, lastBlock &- 1, lastBlock, lastBlock &+ 1, UInt64.max])
 
     // The model.
@@ -151,7 +159,10 @@ public func transferFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     /// Common checks on every action, then the model update for sends and ends.
     func observe(_ action: ReadTransferAction, expected: ReadTransferAction, event eventText: @autoclosure () -> String) {
         func event() -> String { "\(eventText()) at \(now) ms" }
-        fuzzCheck(action == expected, "\(event()): got \(action), model expects \(expected) (acked \(acked), sentUpTo \(sentUpTo), lastBlock \(lastBlock), end known \(endReported), window \(window))")
+        fuzzCheck(
+            action == expected,
+            "\(event()): got \(action), model expects \(expected) (acked \(acked), sentUpTo \(sentUpTo), lastBlock \(lastBlock), end known \(endReported), window \(window))"
+        )
         switch action {
         case .sendBlocks(let first, let count):
             fuzzCheck(first >= 1, "\(event()): first block \(first)")
@@ -179,7 +190,9 @@ public func transferFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
                 fuzzCheck(accepted, "\(event()): endOfData(atBlock: \(lastBlock)) refused (acked \(acked))")
                 endReported = true
                 modelEnd = lastBlock
-                fuzzCheck(machine.blockCount == lastBlock, "\(event()): blockCount \(String(describing: machine.blockCount)) after endOfData(atBlock: \(lastBlock))")
+                fuzzCheck(
+                    machine.blockCount == lastBlock,
+                    "\(event()): blockCount \(String(describing: machine.blockCount)) after endOfData(atBlock: \(lastBlock))")
                 // The end block left in this window: it is timed instead of the blocks that do not exist.
                 if let timed = timedBlock, timed > lastBlock { timedBlock = lastBlock }
             }
@@ -189,38 +202,57 @@ public func transferFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
             finishedCount += 1
             fuzzCheck(finishedCount == 1, "\(event()): finished twice")
             if outcome == .delivered {
-                fuzzCheck(endReported && acked == lastBlock, "\(event()): delivered with acked \(acked), last block \(lastBlock), end known \(endReported)")
+                fuzzCheck(
+                    endReported && acked == lastBlock,
+                    "\(event()): delivered with acked \(acked), last block \(lastBlock), end known \(endReported)")
             }
             if case .timedOut(let count) = outcome {
                 // Dead only after at least maximumRetransmissions re-sends and one more expiry, all without a word
                 // from the client, for at least as long as the configured schedule takes.
-                fuzzCheck(count >= maximumRetransmissions && silentExpiries == count + 1 && silentSpent >= silenceLimit,
-                          "\(event()): timed out after \(count) retransmissions, \(silentExpiries) silent expiries of \(silentSpent) ms, limits \(maximumRetransmissions) and \(silenceLimit) ms")
+                fuzzCheck(
+                    count >= maximumRetransmissions && silentExpiries == count + 1 && silentSpent >= silenceLimit,
+                    "\(event()): timed out after \(count) retransmissions, \(silentExpiries) silent expiries of \(silentSpent) ms, limits \(maximumRetransmissions) and \(silenceLimit) ms"
+                )
             }
             phase = .finished
         case .wait, .sendOptionAcknowledgement:
             break
         }
         fuzzCheck(machine.isFinished == (phase == .finished), "\(event()): isFinished \(machine.isFinished), model phase \(phase)")
-        fuzzCheck(machine.isAwaitingOptionAcknowledgementReply == (phase == .awaitingOptionAcknowledgementReply), "\(event()): awaiting-OACK flag disagrees")
-        fuzzCheck(machine.highestAcknowledgedBlock == acked, "\(event()): highestAcknowledgedBlock \(machine.highestAcknowledgedBlock), model \(acked)")
-        fuzzCheck(machine.currentTimeoutMilliseconds == timeout, "\(event()): timeout \(machine.currentTimeoutMilliseconds), model \(timeout)")
-        fuzzCheck(timeout >= min(initialTimeout, floor) && timeout <= maximumTimeout, "\(event()): timeout \(timeout) outside \(min(initialTimeout, floor))...\(maximumTimeout)")
-        fuzzCheck(machine.retransmissionCount == retransmissions, "\(event()): retransmissionCount \(machine.retransmissionCount), model \(retransmissions)")
+        fuzzCheck(
+            machine.isAwaitingOptionAcknowledgementReply == (phase == .awaitingOptionAcknowledgementReply),
+            "\(event()): awaiting-OACK flag disagrees")
+        fuzzCheck(
+            machine.highestAcknowledgedBlock == acked,
+            "\(event()): highestAcknowledgedBlock \(machine.highestAcknowledgedBlock), model \(acked)")
+        fuzzCheck(
+            machine.currentTimeoutMilliseconds == timeout, "\(event()): timeout \(machine.currentTimeoutMilliseconds), model \(timeout)")
+        fuzzCheck(
+            timeout >= min(initialTimeout, floor) && timeout <= maximumTimeout,
+            "\(event()): timeout \(timeout) outside \(min(initialTimeout, floor))...\(maximumTimeout)")
+        fuzzCheck(
+            machine.retransmissionCount == retransmissions,
+            "\(event()): retransmissionCount \(machine.retransmissionCount), model \(retransmissions)")
         // The retransmission timeout: the estimate within [floor, ceiling] once measured, the initial value before;
         // exactly the initial (negotiated) value when fixed, with no estimator at all.
         let current = machine.retransmissionTimeoutMilliseconds
         fuzzCheck(current == rto, "\(event()): retransmission timeout \(current), model \(rto)")
         if !adaptive {
-            fuzzCheck(current == initialTimeout && machine.roundTrip.sampleCount == 0, "\(event()): fixed timeout became \(current) after \(machine.roundTrip.sampleCount) samples")
+            fuzzCheck(
+                current == initialTimeout && machine.roundTrip.sampleCount == 0,
+                "\(event()): fixed timeout became \(current) after \(machine.roundTrip.sampleCount) samples")
         } else if machine.roundTrip.sampleCount == 0 {
-            fuzzCheck(current == initialTimeout, "\(event()): retransmission timeout \(current) before any sample, initial \(initialTimeout)")
+            fuzzCheck(
+                current == initialTimeout, "\(event()): retransmission timeout \(current) before any sample, initial \(initialTimeout)")
         } else {
-            fuzzCheck(current >= floor && current <= maximumTimeout, "\(event()): retransmission timeout \(current) outside \(floor)...\(maximumTimeout)")
+            fuzzCheck(
+                current >= floor && current <= maximumTimeout,
+                "\(event()): retransmission timeout \(current) outside \(floor)...\(maximumTimeout)")
         }
-        fuzzCheck(machine.roundTrip.sampleCount == samples && machine.roundTrip.smoothedMicroseconds == smoothed
-                  && (samples == 0 || machine.roundTrip.variationMicroseconds == variation),
-                  "\(event()): estimator \(machine.roundTrip), model srtt \(String(describing: smoothed)) rttvar \(variation) samples \(samples)")
+        fuzzCheck(
+            machine.roundTrip.sampleCount == samples && machine.roundTrip.smoothedMicroseconds == smoothed
+                && (samples == 0 || machine.roundTrip.variationMicroseconds == variation),
+            "\(event()): estimator \(machine.roundTrip), model srtt \(String(describing: smoothed)) rttvar \(variation) samples \(samples)")
     }
 
     // start()
@@ -313,11 +345,13 @@ public func transferFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
             if staleBy > 0, phase == .sending {
                 fuzzCheck(expected == .wait, "stale ACK \(wire) (older than acked block \(before.acked)) accepted with window \(window)")
             }
-            let action = viaPacket ? machine.receive(.acknowledgement(block: wire), now: now) : machine.receiveAcknowledgement(wire, now: now)
+            let action =
+                viaPacket ? machine.receive(.acknowledgement(block: wire), now: now) : machine.receiveAcknowledgement(wire, now: now)
             if duplicateResend, case .sendBlocks = action {
                 // At most one re-send per timeout period for duplicates: nothing went out within the last one.
-                fuzzCheck(now >= before.lastSend && now - before.lastSend >= UInt64(before.rto),
-                          "duplicate ACK \(wire) re-sent \(now - before.lastSend) ms after the last send, timeout \(before.rto)")
+                fuzzCheck(
+                    now >= before.lastSend && now - before.lastSend >= UInt64(before.rto),
+                    "duplicate ACK \(wire) re-sent \(now - before.lastSend) ms after the last send, timeout \(before.rto)")
             }
             observe(action, expected: expected, event: "ACK \(wire) (acked \(before.acked), \(before.phase))")
             // The same ACK again, right away: a duplicate of an ACK just acted on must never trigger a send.
@@ -394,16 +428,25 @@ public func transferFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
             let expected = kind == 3 && phase != .finished
             let before = (blockCount: machine.blockCount, acked: machine.highestAcknowledgedBlock, finished: machine.isFinished)
             let accepted = machine.endOfData(atBlock: block)
-            fuzzCheck(accepted == expected, "endOfData(atBlock: \(block)) returned \(accepted) (acked \(acked), last block \(lastBlock), end known \(endReported), \(phase))")
+            fuzzCheck(
+                accepted == expected,
+                "endOfData(atBlock: \(block)) returned \(accepted) (acked \(acked), last block \(lastBlock), end known \(endReported), \(phase))"
+            )
             if accepted {
                 endReported = true
                 modelEnd = lastBlock
                 if let timed = timedBlock, timed > lastBlock { timedBlock = lastBlock }
-                fuzzCheck(machine.blockCount == lastBlock, "blockCount \(String(describing: machine.blockCount)) after endOfData(atBlock: \(lastBlock))")
+                fuzzCheck(
+                    machine.blockCount == lastBlock,
+                    "blockCount \(String(describing: machine.blockCount)) after endOfData(atBlock: \(lastBlock))")
             } else {
-                fuzzCheck(machine.blockCount == before.blockCount, "refused endOfData(atBlock: \(block)) changed blockCount to \(String(describing: machine.blockCount))")
+                fuzzCheck(
+                    machine.blockCount == before.blockCount,
+                    "refused endOfData(atBlock: \(block)) changed blockCount to \(String(describing: machine.blockCount))")
             }
-            fuzzCheck(machine.highestAcknowledgedBlock == before.acked && machine.isFinished == before.finished, "endOfData(atBlock: \(block)) changed the transfer")
+            fuzzCheck(
+                machine.highestAcknowledgedBlock == before.acked && machine.isFinished == before.finished,
+                "endOfData(atBlock: \(block)) changed the transfer")
         }
     }
     return 0
@@ -420,23 +463,28 @@ private func checkByteRanges(_ machine: ReadTransferStateMachine, blocks: [UInt6
             let range = machine.byteRange(ofBlock: block)
             let (offset, overflow) = (block &- 1).multipliedReportingOverflow(by: blockSize)
             if block >= 1, !overflow, block <= machine.blockCount ?? UInt64.max {
-                fuzzCheck(range.offset == offset && range.length == machine.blockSize, "unknown size, block \(block): \(range), expected (\(offset), \(blockSize))")
+                fuzzCheck(
+                    range.offset == offset && range.length == machine.blockSize,
+                    "unknown size, block \(block): \(range), expected (\(offset), \(blockSize))")
             } else {
                 fuzzCheck(range.offset == 0 && range.length == 0, "unknown size, block \(block) that cannot exist: \(range)")
             }
         }
         return
     }
-    let saturated = size / blockSize == UInt64.max // blockCount could not count the final empty block
+    let saturated = size / blockSize == UInt64.max  // blockCount could not count the final empty block
     for block in blocks {
         let range = machine.byteRange(ofBlock: block)
         fuzzCheck(range.length >= 0 && UInt64(range.length) <= blockSize, "block \(block): length \(range.length)")
-        fuzzCheck(range.offset <= size && UInt64(range.length) <= size - range.offset, "block \(block): \(range) past the end of \(size) bytes")
+        fuzzCheck(
+            range.offset <= size && UInt64(range.length) <= size - range.offset, "block \(block): \(range) past the end of \(size) bytes")
         if block >= 1, block < blockCount || (block == blockCount && !saturated) {
             let offset = (block - 1) * blockSize
             fuzzCheck(range.offset == offset, "block \(block): offset \(range.offset), expected \(offset)")
             let expectedLength = block < blockCount ? blockSize : size % blockSize
-            fuzzCheck(UInt64(range.length) == expectedLength, "block \(block) of \(blockCount): length \(range.length), expected \(expectedLength)")
+            fuzzCheck(
+                UInt64(range.length) == expectedLength,
+                "block \(block) of \(blockCount): length \(range.length), expected \(expectedLength)")
         } else if block == 0 || block > blockCount {
             fuzzCheck(range.length == 0, "block \(block) outside 1...\(blockCount) has length \(range.length)")
         }
