@@ -26,7 +26,7 @@ public enum Net {
 
     /// Where to reach a socket bound to a wildcard address: the loopback address of its family, same port.
     public static func reachable(_ address: SocketAddress) -> SocketAddress {
-        var target = address.family == AF_INET ? v4() : v6()
+        var target = address.family == .ipv4 ? v4() : v6()
         target.port = address.port
         return target
     }

@@ -321,7 +321,7 @@ struct DatagramBatchTests {
             closeDescriptor(server)
             closeDescriptor(client)
         }
-        #expect(try UDPSocket.family(of: server) == AF_INET6)
+        #expect(try UDPSocket.family(of: server) == .ipv6)
         Net.send(client, [7, 7], to: Net.v4(port: serverAddress.port))
         let received = try receiveAll(DatagramReceiveBatch(capacity: 2), from: server, expected: 1)
         try #require(received.count == 1)

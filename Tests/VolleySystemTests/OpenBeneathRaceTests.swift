@@ -5,7 +5,7 @@ import Testing
 @testable import VolleySystem
 
 /// `openat2(RESOLVE_BENEATH)` fails a lookup through `..` with `EAGAIN` when a rename anywhere on the system races
-/// it; ``FileSystem/openBeneath(_:_:flags:mode:followSymlinks:)`` retries, so a client never sees that race.
+/// it; ``FileSystem/openBeneath(_:_:options:followSymlinks:)`` retries, so a client never sees that race.
 @Suite("openBeneath under concurrent renames")
 struct OpenBeneathRaceTests {
     @Test func lookupsThroughDotDotSucceedWhileRenamesRace() throws {
@@ -18,7 +18,7 @@ struct OpenBeneathRaceTests {
         FileManager.default.createFile(atPath: scratch + "/root/file", contents: Data("x".utf8))
         FileManager.default.createFile(atPath: scratch + "/spin/a", contents: nil)
 
-        let root = try FileSystem.open(scratch + "/root", flags: O_RDONLY | O_DIRECTORY)
+        let root = try FileSystem.open(scratch + "/root", options: .directory)
         let stop = StopFlag()
         let renamer = Thread {
             var flip = false
@@ -37,7 +37,7 @@ struct OpenBeneathRaceTests {
         var opens = 0
         while clock.now < end {
             do {
-                _ = try FileSystem.openBeneath(root.rawValue, "sub/../sub/../file", flags: O_RDONLY)
+                _ = try FileSystem.openBeneath(root.rawValue, "sub/../sub/../file")
             } catch {
                 failures.append(error.description)
             }

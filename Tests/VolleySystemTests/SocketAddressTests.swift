@@ -14,7 +14,7 @@ struct SocketAddressTests {
         #expect(raw.sin_family == sa_family_t(AF_INET))
         #expect(raw.sin_port == UInt16(69).bigEndian)
         #expect(raw.sin_addr.s_addr == UInt32(0x7F00_0001).bigEndian)
-        #expect(address.family == AF_INET)
+        #expect(address.family == .ipv4)
         #expect(address.port == 69)
         #expect(address.ipString == "127.0.0.1")
         #expect(address.description == "127.0.0.1:69")
@@ -29,7 +29,7 @@ struct SocketAddressTests {
             return
         }
         #expect(raw.sin6_family == sa_family_t(AF_INET6))
-        #expect(address.family == AF_INET6)
+        #expect(address.family == .ipv6)
         #expect(address.port == 6969)
         #expect(address.ipString == "::1")
         #expect(address.description == "[::1]:6969")
@@ -143,10 +143,10 @@ struct SocketAddressTests {
         for address in [SocketAddress(ip: "127.0.0.1", port: 69)!, SocketAddress(ip: "2001:db8::42", port: 1069)!] {
             storage.initializeMemory(as: UInt8.self, repeating: 0xFF, count: MemoryLayout<sockaddr_storage>.size)
             let length = address.write(to: storage)
-            #expect(Int(length) == (address.family == AF_INET ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size))
+            #expect(Int(length) == (address.family == .ipv4 ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size))
             address.withSockaddr { pointer, length2 in
                 #expect(length2 == length)
-                #expect(Int32(pointer.pointee.sa_family) == address.family)
+                #expect(Int32(pointer.pointee.sa_family) == address.family.rawValue)
             }
             #expect(SocketAddress(storage: storage) == address)
         }

@@ -10,7 +10,7 @@ struct SystemTests {
     @Test func bindToAnAddressInUseThrowsWithCallAndErrno() throws {
         let (first, address) = try Net.bound(Net.v4())
         defer { closeDescriptor(first) }
-        let second = try UDPSocket.open(family: AF_INET).release()
+        let second = try UDPSocket.open(family: .ipv4).release()
         defer { closeDescriptor(second) }
         let error = #expect(throws: SystemError.self) { try UDPSocket.bind(second, to: address) }
         #expect(error?.errno.rawValue == EADDRINUSE)
@@ -136,12 +136,12 @@ struct SystemTests {
     @Test func anOwnedDescriptorIsClosedWhenItsOwnerEnds() throws {
         let number: Int32
         do {
-            let socket = try UDPSocket.open(family: AF_INET)
+            let socket = try UDPSocket.open(family: .ipv4)
             number = socket.rawValue
             #expect(fcntl(number, F_GETFD) >= 0)
         }
         #expect(fcntl(number, F_GETFD) == -1 && errno == EBADF, "closed at the end of its scope")
-        let other = try UDPSocket.open(family: AF_INET)
+        let other = try UDPSocket.open(family: .ipv4)
         let released = other.release()
         #expect(fcntl(released, F_GETFD) >= 0, "release gives up ownership without closing")
         try OwnedDescriptor(adopting: released).close()
@@ -160,7 +160,7 @@ struct SystemTests {
     }
 
     @Test func openedSocketsAreNonBlockingAndCloseOnExec() throws {
-        for family in [AF_INET, AF_INET6] {
+        for family in [AddressFamily.ipv4, .ipv6] {
             let fd = try UDPSocket.open(family: family).release()
             defer { closeDescriptor(fd) }
             #expect(volley_fcntl_getfl(fd) & O_NONBLOCK != 0)
@@ -188,7 +188,7 @@ struct SystemTests {
     }
 
     @Test func bufferSizesAreApplied() throws {
-        let fd = try UDPSocket.open(family: AF_INET).release()
+        let fd = try UDPSocket.open(family: .ipv4).release()
         defer { closeDescriptor(fd) }
         try UDPSocket.setReceiveBufferSize(fd, bytes: 256 * 1024)
         try UDPSocket.setSendBufferSize(fd, bytes: 128 * 1024)

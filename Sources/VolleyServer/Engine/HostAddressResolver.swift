@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import VolleySystem
 
 /// Turns the configured `host` into the address to bind.
@@ -18,7 +17,7 @@ enum HostAddressResolver {
     static func autoDetect(port: UInt16) -> SocketAddress {
         let interfaces = HostNetwork.interfaceAddresses()
         if let hostName = HostNetwork.hostName(),
-            let address = HostNetwork.lookUp(hostName, port: port, family: AF_INET),
+            let address = HostNetwork.lookUp(hostName, port: port, family: .ipv4),
             !address.ipString.hasPrefix("127."),
             interfaces.contains(where: { $0.address.ipString == address.ipString })
         {
@@ -26,7 +25,7 @@ enum HostAddressResolver {
         }
         // The IPv4 address of the interface that carries the default route.
         if let route = HostNetwork.defaultRouteInterface(),
-            var address = interfaces.first(where: { $0.name == route && $0.address.family == AF_INET })?.address
+            var address = interfaces.first(where: { $0.name == route && $0.address.family == .ipv4 })?.address
         {
             address.port = port
             return address

@@ -1,4 +1,3 @@
-import Glibc
 import VolleySystem
 
 /// Opens the sockets a server listens on: bound here, or inherited from systemd.
@@ -74,8 +73,7 @@ enum ListenerSockets {
                 // stopped and started again (control plane) on the socket systemd passed.
                 let owned = try OwnedDescriptor.duplicating(descriptor)
                 try UDPSocket.makeNonBlockingAndCloseOnExec(descriptor)
-                let family = try UDPSocket.family(of: descriptor)
-                guard family == AF_INET || family == AF_INET6 else {
+                guard let family = try UDPSocket.family(of: descriptor) else {
                     throw SystemError(
                         "socket activation: descriptor \(descriptor) is not an IPv4/IPv6 socket", errno: .addressFamilyNotSupported)
                 }

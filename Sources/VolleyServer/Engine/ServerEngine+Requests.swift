@@ -1,4 +1,3 @@
-import Glibc
 import TFTPProtocol
 import VolleySystem
 
@@ -214,7 +213,7 @@ extension ServerEngine {
             maximumWindowSize: min(configuration.maximumWindowSize, rule.options.maximumWindowSize ?? .max))
         let mtuCap =
             configuration.clampBlockSizeToInterfaceMTU
-            ? info.flatMap { blockSizeCaps.cap(interfaceIndex: $0.interfaceIndex, isIPv6: client.family == AF_INET6 && !client.isV4Mapped) }
+            ? info.flatMap { blockSizeCaps.cap(interfaceIndex: $0.interfaceIndex, isIPv6: client.family == .ipv6 && !client.isV4Mapped) }
             : nil
         var options = request.options
         if rule.options.neverSendTransferSize, let rule = rule.rule {
@@ -268,7 +267,7 @@ extension ServerEngine {
     private func replyAddress(for client: SocketAddress, listener: Listener, info: PacketInfo?) -> SocketAddress {
         var local = info?.localAddress ?? listener.address
         // A dual-stack socket reports IPv4 destinations of v4-mapped clients as plain IPv4.
-        if client.family == AF_INET6 { local = local.mappedToIPv6 }
+        if client.family == .ipv6 { local = local.mappedToIPv6 }
         local.port = 0
         return local
     }

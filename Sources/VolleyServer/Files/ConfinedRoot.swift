@@ -1,4 +1,3 @@
-import Glibc
 import VolleySystem
 
 /// The served root directory, opened once; every lookup below it goes through `openat2`
@@ -18,7 +17,7 @@ final class ConfinedRoot: Sendable {
     init(path: String) throws(FileAccessError) {
         self.path = path
         do {
-            owned = try FileSystem.open(path, flags: FileSystem.openPathOnly | O_DIRECTORY)
+            owned = try FileSystem.open(path, options: [.pathOnly, .directory])
         } catch {
             switch error.errno {
             case .noSuchFileOrDirectory:
@@ -38,7 +37,7 @@ final class ConfinedRoot: Sendable {
     /// sandbox that filters it): otherwise every request would fail later with ERROR 0.
     private func requireConfinedLookups() throws(FileAccessError) {
         do {
-            _ = try FileSystem.openBeneath(descriptor, ".", flags: O_RDONLY | O_DIRECTORY)
+            _ = try FileSystem.openBeneath(descriptor, ".", options: .directory)
         } catch  where error.errno == .noFunction {
             throw FileAccessError(
                 .other,
@@ -64,7 +63,7 @@ final class ConfinedRoot: Sendable {
         }
         do throws(SystemError) {
             // O_NONBLOCK so that a FIFO cannot stall the reactor; cleared again for regular files.
-            let file = try FileSystem.openBeneath(descriptor, relative.bytes, flags: O_RDONLY | O_NOCTTY | O_NONBLOCK)
+            let file = try FileSystem.openBeneath(descriptor, relative.bytes, options: [.noControllingTerminal, .nonBlocking])
             let status = try FileSystem.status(of: file.rawValue)
             guard status.isRegularFile else {
                 return .failure(FileAccessError(.notARegularFile, logDetail: "not a regular file"))
@@ -97,7 +96,7 @@ extension ConfinedRoot {
         var resolved: [String] = []
         var directory: OwnedDescriptor
         do {
-            directory = try FileSystem.openBeneath(descriptor, ".", flags: O_RDONLY | O_DIRECTORY)
+            directory = try FileSystem.openBeneath(descriptor, ".", options: .directory)
         } catch {
             return name
         }
@@ -110,7 +109,7 @@ extension ConfinedRoot {
             resolved.append(found)
             if index < relative.components.count - 1 {
                 do {
-                    directory = try FileSystem.openBeneath(directory.rawValue, found, flags: O_RDONLY | O_DIRECTORY)
+                    directory = try FileSystem.openBeneath(directory.rawValue, found, options: .directory)
                 } catch {
                     return name
                 }

@@ -1,4 +1,3 @@
-import Glibc
 import VolleySystem
 
 /// Walks the tree below a ``ConfinedRoot`` and collects the relative paths of its regular files.
@@ -14,7 +13,7 @@ struct FileTreeLister {
     /// The sorted relative paths of the regular files below the root.
     func list() throws(SystemError) -> [String] {
         var found: [String] = []
-        let top = try FileSystem.openBeneath(root.descriptor, ".", flags: O_RDONLY | O_DIRECTORY)
+        let top = try FileSystem.openBeneath(root.descriptor, ".", options: .directory)
         try walk(top.rawValue, prefix: "", into: &found)
         return found.sorted()
     }
@@ -29,7 +28,7 @@ struct FileTreeLister {
             case .directory:
                 let child: OwnedDescriptor
                 do {
-                    child = try FileSystem.openBeneath(directory, entry.name, flags: O_RDONLY | O_DIRECTORY, followSymlinks: false)
+                    child = try FileSystem.openBeneath(directory, entry.name, options: .directory, followSymlinks: false)
                 } catch  where Self.vanished(error) {
                     continue
                 }
@@ -56,7 +55,7 @@ struct FileTreeLister {
     private func symlinkIsServableFile(_ relative: String) throws(SystemError) -> Bool {
         let file: OwnedDescriptor
         do {
-            file = try FileSystem.openBeneath(root.descriptor, relative, flags: FileSystem.openPathOnly)
+            file = try FileSystem.openBeneath(root.descriptor, relative, options: .pathOnly)
         } catch  where Self.vanished(error) {
             return false
         }

@@ -1,4 +1,3 @@
-import Glibc
 import VolleySystem
 
 extension ConfinedRoot {
@@ -14,13 +13,13 @@ extension ConfinedRoot {
     /// root, as this once did, made a name of 2,000 components cost two million lookups.)
     func openParentDirectory(of path: RelativePath, create: Bool) throws(SystemError) -> OwnedDescriptor {
         let directories = path.directories
-        guard !directories.isEmpty else { return try FileSystem.openBeneath(descriptor, ".", flags: O_RDONLY | O_DIRECTORY) }
+        guard !directories.isEmpty else { return try FileSystem.openBeneath(descriptor, ".", options: .directory) }
         do {
-            return try FileSystem.openBeneath(descriptor, directories.joined(separator: "/"), flags: O_RDONLY | O_DIRECTORY)
+            return try FileSystem.openBeneath(descriptor, directories.joined(separator: "/"), options: .directory)
         } catch  where error.errno == .noSuchFileOrDirectory && create {
             // Something is missing: walk down, making what is missing.
         }
-        var current = try FileSystem.openBeneath(descriptor, ".", flags: O_RDONLY | O_DIRECTORY)
+        var current = try FileSystem.openBeneath(descriptor, ".", options: .directory)
         for index in directories.indices {
             current = try openOrMakeDirectory(directories[...index], in: current.rawValue)
         }
@@ -54,9 +53,9 @@ extension ConfinedRoot {
     /// resolved again from the root, which decides.
     private func openDirectory(_ prefix: ArraySlice<String>, in parent: Int32) throws(SystemError) -> OwnedDescriptor {
         do {
-            return try FileSystem.openBeneath(parent, prefix.last!, flags: O_RDONLY | O_DIRECTORY)
+            return try FileSystem.openBeneath(parent, prefix.last!, options: .directory)
         } catch  where error.errno == .improperLink {
-            return try FileSystem.openBeneath(descriptor, prefix.joined(separator: "/"), flags: O_RDONLY | O_DIRECTORY)
+            return try FileSystem.openBeneath(descriptor, prefix.joined(separator: "/"), options: .directory)
         }
     }
 }

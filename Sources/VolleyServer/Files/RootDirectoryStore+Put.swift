@@ -1,4 +1,3 @@
-import Glibc
 import VolleySystem
 
 extension RootDirectoryStore {
@@ -48,7 +47,7 @@ extension RootDirectoryStore {
         let upload = try Upload(store: self, name: name)
         let sourceFile: OwnedDescriptor
         do {
-            sourceFile = try FileSystem.open(localFile, flags: O_RDONLY)
+            sourceFile = try FileSystem.open(localFile)
         } catch  where error.errno == .noSuchFileOrDirectory {
             throw .fileNotFound(localFile)
         } catch {
@@ -151,7 +150,7 @@ private struct Upload {
     private func checkDestination() throws(TFTPError) -> Bool {
         let file: OwnedDescriptor
         do {
-            file = try FileSystem.openBeneath(root.descriptor, path.bytes, flags: FileSystem.openPathOnly)
+            file = try FileSystem.openBeneath(root.descriptor, path.bytes, options: .pathOnly)
         } catch  where FileAccessError.Kind(error.errno) == .notFound {
             return false
         } catch {

@@ -1,4 +1,3 @@
-import Glibc
 import VolleySystem
 
 /// A regular file under a root, as the file API reports it.
@@ -80,7 +79,7 @@ extension RootDirectoryStore {
         }
         return names.compactMap { name in
             // A file that vanished since the listing is left out.
-            guard let file = try? FileSystem.openBeneath(root.descriptor, name, flags: FileSystem.openPathOnly),
+            guard let file = try? FileSystem.openBeneath(root.descriptor, name, options: .pathOnly),
                 let status = try? FileSystem.status(of: file.rawValue), status.isRegularFile
             else { return nil }
             return StoredFileInfo(path: name, status: status)
@@ -94,7 +93,7 @@ extension RootDirectoryStore {
         let root = try ConfinedRoot.forStore(rootDirectory)
         let status: FileStatus
         do {
-            let file = try FileSystem.openBeneath(root.descriptor, path.bytes, flags: FileSystem.openPathOnly)
+            let file = try FileSystem.openBeneath(root.descriptor, path.bytes, options: .pathOnly)
             status = try FileSystem.status(of: file.rawValue)
         } catch {
             throw .lookup(error, name: name)

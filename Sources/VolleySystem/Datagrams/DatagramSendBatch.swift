@@ -280,7 +280,7 @@ public final class DatagramSendBatch {
 
     /// Writes the control messages (source address, GSO segment size) and returns their length.
     private static func writeControl(
-        into control: UnsafeMutableRawPointer, source: PacketInfo?, peerFamily: Int32, segmentSize: Int?
+        into control: UnsafeMutableRawPointer, source: PacketInfo?, peerFamily: AddressFamily, segmentSize: Int?
     ) -> Int {
         guard source != nil || segmentSize != nil else { return 0 }
         control.initializeMemory(as: UInt8.self, repeating: 0, count: controlSize)
@@ -291,7 +291,7 @@ public final class DatagramSendBatch {
         var cmsg = volley_cmsg_firsthdr(&header)
         if let source, let current = cmsg {
             switch source.localAddress {
-            case .v4(let local) where peerFamily == AF_INET:
+            case .v4(let local) where peerFamily == .ipv4:
                 current.pointee.cmsg_level = VOLLEY_IPPROTO_IP
                 current.pointee.cmsg_type = IP_PKTINFO
                 current.pointee.cmsg_len = volley_cmsg_len(MemoryLayout<in_pktinfo>.size)
@@ -299,7 +299,7 @@ public final class DatagramSendBatch {
                 info.ipi_spec_dst = local.sin_addr
                 UnsafeMutableRawPointer(volley_cmsg_data(current)!).storeBytes(of: info, as: in_pktinfo.self)
                 used += volley_cmsg_space(MemoryLayout<in_pktinfo>.size)
-            case .v6(let local) where peerFamily == AF_INET6:
+            case .v6(let local) where peerFamily == .ipv6:
                 current.pointee.cmsg_level = VOLLEY_IPPROTO_IPV6
                 current.pointee.cmsg_type = IPV6_PKTINFO
                 current.pointee.cmsg_len = volley_cmsg_len(MemoryLayout<volley_in6_pktinfo>.size)

@@ -5,7 +5,7 @@ extension FileSystem {
     /// `read` until the end: `/proc` files report size 0, so the size is not asked.
     /// - Parameter limit: at most this many bytes are read.
     public static func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> String {
-        let file = try open(path, flags: O_RDONLY)
+        let file = try open(path)
         var bytes: [UInt8] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
         defer { buffer.deallocate() }
@@ -21,6 +21,6 @@ extension FileSystem {
 extension FileSystem {
     /// Whether `path` is a directory (following symlinks); false when it cannot be reached.
     public static func isDirectory(_ path: String) -> Bool {
-        (try? open(path, flags: O_RDONLY | O_DIRECTORY)) != nil
+        (try? open(path, options: .directory)) != nil
     }
 }

@@ -8,17 +8,14 @@ import SystemPackage
 /// Paths below a root are always resolved with `openat2(RESOLVE_BENEATH)` or relative
 /// to an already confined directory descriptor, never as plain paths.
 public enum FileSystem {
-    /// `O_PATH` (glibc defines it only under `_GNU_SOURCE`, which the shim leaves undefined).
-    public static let openPathOnly: Int32 = 0o10000000
-
     /// The resolve flags of every lookup below a root: stay beneath it, no `/proc` magic links.
     static let confinedResolve: UInt64 = VOLLEY_RESOLVE_BENEATH | VOLLEY_RESOLVE_NO_MAGICLINKS
 
     // MARK: - Opening
 
-    /// Opens `path` (as plain path) with `flags | O_CLOEXEC`.
-    public static func open(_ path: String, flags: Int32) throws(SystemError) -> OwnedDescriptor {
-        OwnedDescriptor(adopting: try syscall("open") { Glibc.open(path, flags | O_CLOEXEC) })
+    /// Opens `path` (as plain path) for reading, close-on-exec.
+    public static func open(_ path: String, options: OpenOptions = []) throws(SystemError) -> OwnedDescriptor {
+        OwnedDescriptor(adopting: try syscall("open") { Glibc.open(path, options.flags) })
     }
 
     /// Opens `path` relative to `directory` with `openat2`, never resolving outside `directory`.
@@ -27,9 +24,9 @@ public enum FileSystem {
     /// that stay inside are followed unless `followSymlinks` is false.
     /// - Parameters:
     ///   - path: the path's bytes, without a NUL (the bytes a client sent, not lossily decoded text).
-    ///   - flags: `O_*` flags; `O_CLOEXEC` is always added.
+    ///   - options: how to open it (read-only, close-on-exec, and these).
     public static func openBeneath(
-        _ directory: Int32, _ path: [UInt8], flags: Int32, mode: UInt64 = 0, followSymlinks: Bool = true
+        _ directory: Int32, _ path: [UInt8], options: OpenOptions = [], followSymlinks: Bool = true
     ) throws(SystemError) -> OwnedDescriptor {
         guard !path.contains(0) else { throw SystemError("openat2", errno: .invalidArgument) }
         let resolve = confinedResolve | (followSymlinks ? 0 : VOLLEY_RESOLVE_NO_SYMLINKS)
@@ -39,7 +36,7 @@ public enum FileSystem {
                 while true {
                     do throws(SystemError) {
                         return try syscall("openat2") {
-                            volley_openat2(directory, name.baseAddress!, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), mode, resolve)
+                            volley_openat2(directory, name.baseAddress!, UInt64(UInt32(bitPattern: options.flags)), 0, resolve)
                         }
                     } catch  where error.errno == .resourceTemporarilyUnavailable && attempt < beneathAttempts {
                         attempt += 1
@@ -55,11 +52,11 @@ public enum FileSystem {
     /// the walk stayed beneath the directory); openat2(2) asks the caller to retry.
     public static let beneathAttempts = 32
 
-    /// ``openBeneath(_:_:flags:mode:followSymlinks:)`` for a path given as text.
+    /// ``openBeneath(_:_:options:followSymlinks:)`` for a path given as text.
     public static func openBeneath(
-        _ directory: Int32, _ path: String, flags: Int32, mode: UInt64 = 0, followSymlinks: Bool = true
+        _ directory: Int32, _ path: String, options: OpenOptions = [], followSymlinks: Bool = true
     ) throws(SystemError) -> OwnedDescriptor {
-        try openBeneath(directory, Array(path.utf8), flags: flags, mode: mode, followSymlinks: followSymlinks)
+        try openBeneath(directory, Array(path.utf8), options: options, followSymlinks: followSymlinks)
     }
 
     /// Creates `name` in `directory` exclusively (`O_EXCL|O_NOFOLLOW`) for writing.

@@ -12,10 +12,10 @@ public enum HostNetwork {
     }
 
     /// The first address `name` resolves to (`getaddrinfo`), with `port`, or nil.
-    /// - Parameter family: `AF_INET`, `AF_INET6`, or nil for either.
-    public static func lookUp(_ name: String, port: UInt16, family: Int32? = nil) -> SocketAddress? {
+    /// - Parameter family: IPv4, IPv6, or nil for either.
+    public static func lookUp(_ name: String, port: UInt16, family: AddressFamily? = nil) -> SocketAddress? {
         var hints = addrinfo()
-        hints.ai_family = family ?? AF_UNSPEC
+        hints.ai_family = family?.rawValue ?? AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(name, nil, &hints, &result) == 0, let first = result else { return nil }
@@ -51,7 +51,7 @@ public enum HostNetwork {
     public static func defaultRouteInterface() -> String? {
         let descriptor: OwnedDescriptor
         do {
-            descriptor = try FileSystem.open("/proc/net/route", flags: O_RDONLY)
+            descriptor = try FileSystem.open("/proc/net/route")
         } catch {
             return nil
         }

@@ -35,11 +35,11 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// AF_INET or AF_INET6.
-    public var family: Int32 {
+    /// IPv4 or IPv6 (a v4-mapped address is IPv6: see ``isV4Mapped``).
+    public var family: AddressFamily {
         switch self {
-        case .v4: AF_INET
-        case .v6: AF_INET6
+        case .v4: .ipv4
+        case .v6: .ipv6
         }
     }
 

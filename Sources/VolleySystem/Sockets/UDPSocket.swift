@@ -3,11 +3,11 @@ import Glibc
 
 /// Creation and options of non-blocking UDP sockets.
 public enum UDPSocket {
-    /// A new non-blocking, close-on-exec UDP socket of `family` (AF_INET or AF_INET6).
+    /// A new non-blocking, close-on-exec UDP socket of `family`.
     /// - Throws: ``SystemError``, e.g. `EMFILE` when the process is out of descriptors.
-    public static func open(family: Int32) throws(SystemError) -> OwnedDescriptor {
+    public static func open(family: AddressFamily) throws(SystemError) -> OwnedDescriptor {
         OwnedDescriptor(
-            adopting: try syscall("socket") { socket(family, VOLLEY_SOCK_DGRAM | VOLLEY_SOCK_NONBLOCK | VOLLEY_SOCK_CLOEXEC, 0) })
+            adopting: try syscall("socket") { socket(family.rawValue, VOLLEY_SOCK_DGRAM | VOLLEY_SOCK_NONBLOCK | VOLLEY_SOCK_CLOEXEC, 0) })
     }
 
     /// A new socket bound to `address`; for `::` both families are served (IPV6_V6ONLY off), and
@@ -21,7 +21,7 @@ public enum UDPSocket {
         let socket = try open(family: address.family)
         let fd = socket.rawValue
         if reusePort { try setOption(fd, SOL_SOCKET, VOLLEY_SO_REUSEPORT, 1, name: "SO_REUSEPORT") }
-        if address.family == AF_INET6 {
+        if address.family == .ipv6 {
             let dualStack = address.isWildcard || address.isV4Mapped
             try setOption(fd, VOLLEY_IPPROTO_IPV6, IPV6_V6ONLY, dualStack ? 0 : 1, name: "IPV6_V6ONLY")
         }
@@ -38,8 +38,8 @@ public enum UDPSocket {
     }
 
     /// Asks the kernel to report each datagram's destination address and interface.
-    public static func enablePacketInfo(_ fd: Int32, family: Int32) throws(SystemError) {
-        if family == AF_INET6 {
+    public static func enablePacketInfo(_ fd: Int32, family: AddressFamily) throws(SystemError) {
+        if family == .ipv6 {
             try setOption(fd, VOLLEY_IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, name: "IPV6_RECVPKTINFO")
             // IPv4 clients of a dual-stack socket are reported through IP_PKTINFO.
             try? setOption(fd, VOLLEY_IPPROTO_IP, IP_PKTINFO, 1, name: "IP_PKTINFO")
@@ -81,12 +81,12 @@ public enum UDPSocket {
         return address
     }
 
-    /// The socket's address family (SO_DOMAIN).
-    public static func family(of fd: Int32) throws(SystemError) -> Int32 {
+    /// The socket's address family (SO_DOMAIN); nil for one that is neither IPv4 nor IPv6.
+    public static func family(of fd: Int32) throws(SystemError) -> AddressFamily? {
         var value: Int32 = 0
         var length = socklen_t(4)
         _ = try syscall("getsockopt(SO_DOMAIN)") { getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &length) }
-        return value
+        return AddressFamily(rawValue: value)
     }
 
     static func setOption(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: Int32, name: String) throws(SystemError) {

@@ -457,7 +457,7 @@ struct ProtocolBehaviourTests {
             try await offload {
                 let client = try RawTFTPClient(ip: "::1")
                 let result = try client.fetch("v6.bin", options: [("blksize", "8192"), ("windowsize", "4")], from: address)
-                #expect(result.transferAddress?.family == AF_INET6)
+                #expect(result.transferAddress?.family == .ipv6)
                 #expect(result.transferAddress?.ipString == "::1")
                 #expect(byteDifference(result.bytes, content) == nil)
             }

@@ -68,7 +68,7 @@ struct ReviewBugTests {
         let scratch = try TestDirectory("nc")
         defer { scratch.remove() }
         let path = try scratch.write("t.txt", Array(repeating: UInt8(ascii: "a"), count: 5000))
-        let file = try FileSystem.open(path, flags: O_RDONLY)
+        let file = try FileSystem.open(path)
         var source = NetasciiBlockSource()
         let block = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 8)
         let scratchBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)

@@ -22,7 +22,7 @@ final class RawTFTPClient {
     /// Opens a socket bound to an ephemeral port on `ip` (127.0.0.1 or ::1).
     init(ip: String = "127.0.0.1") throws {
         guard let bind = SocketAddress(ip: ip, port: 0) else { throw TestFailure("bad ip \(ip)") }
-        let fd = socket(bind.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(bind.family.rawValue, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
         var size: Int32 = 8 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, 4)
