@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import VolleyConfiguration
+import VolleySystem
 
 /// The configured level and format, shared by every logger of the process and changed by
 /// a reload. A logger whose own level was set keeps it (see ``VolleyLogHandler``).
@@ -57,7 +58,7 @@ struct VolleyLogHandler: LogHandler {
     func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { $1 } }
-        let time = Self.timestamp()
+        let time = WallClock.utcTimestamp()
         let line: String
         switch settings.format {
         case .text:
@@ -69,18 +70,7 @@ struct VolleyLogHandler: LogHandler {
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
             line = String(decoding: data, as: UTF8.self)
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardError.write(Array((line + "\n").utf8))
     }
 
-    /// `2026-12-01T03:35:50.123Z`.
-    private static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec, Int(now.tv_nsec / 1_000_000))
-    }
 }
