@@ -60,7 +60,10 @@ let package = Package(
         // The settings of `volley serve`, defined once: YAML keys, flags, defaults, help.
         .target(
             name: "VolleyConfiguration",
-            dependencies: ["VolleyServer", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "VolleyServer", "VolleySystem", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // Layer 5: the HTTP control plane of a running server: the API in `openapi.yaml`
         // (served through the protocol generated from it ahead of time into Generated/ by

@@ -1,4 +1,5 @@
 import Foundation
+import VolleySystem
 import Yams
 
 /// Reads `volley serve`'s YAML configuration into ``VolleySettings``.
@@ -8,14 +9,24 @@ import Yams
 public enum SettingsFile {
     /// Applies the file at `path` on top of `settings`.
     public static func load(_ path: String, into settings: inout VolleySettings) throws(SettingsError) {
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            bytes = try FileSystem.readSmallFileBytes(path, limit: maximumFileBytes + 1)
         } catch {
             throw SettingsError(Self.unreadable(path, error))
         }
+        let shown = oneLine(path)
+        guard bytes.count <= maximumFileBytes else {
+            throw SettingsError("cannot read \(shown): it is larger than \(maximumFileBytes >> 20) MiB")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw SettingsError("cannot read \(shown): not UTF-8 text")
+        }
         try parse(yaml: text, into: &settings)
     }
+
+    /// The largest configuration file read: far more than any lab's rules need.
+    public static let maximumFileBytes = 16 << 20
 
     /// The most values a document may hold, counting every use of an alias again: a settings file holds a few
     /// dozen, and the limit keeps a file of nested aliases ("billion laughs") from taking the time and memory of
@@ -239,13 +250,14 @@ public enum SettingsFile {
     }
 
     /// Why a file cannot be read, in plain words.
-    private static func unreadable(_ path: String, _ error: any Error) -> String {
-        var isDirectory: ObjCBool = false
+    private static func unreadable(_ path: String, _ error: SystemError) -> String {
         let shown = oneLine(path)
-        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { return "cannot read \(shown): it does not exist" }
-        if isDirectory.boolValue { return "cannot read \(shown): it is a directory" }
-        if !FileManager.default.isReadableFile(atPath: path) { return "cannot read \(shown): permission denied" }
-        return "cannot read \(shown): not UTF-8 text"
+        switch error.errno {
+        case .noSuchFileOrDirectory, .notDirectory: return "cannot read \(shown): it does not exist"
+        case .isDirectory: return "cannot read \(shown): it is a directory"
+        case .permissionDenied: return "cannot read \(shown): permission denied"
+        default: return "cannot read \(shown): \(error)"
+        }
     }
 
     /// The known key closest to `key` by edit distance, when it is close enough to be a typo.

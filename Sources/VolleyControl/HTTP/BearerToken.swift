@@ -1,4 +1,5 @@
 import Foundation
+import VolleySystem
 
 /// The shared secret of the control plane, read from `control_token_file`.
 public struct BearerToken: Sendable {
@@ -7,10 +8,13 @@ public struct BearerToken: Sendable {
     /// Reads the token from `path`; surrounding whitespace and the final newline are ignored.
     /// - Throws: ``ControlPlaneError/badTokenFile(_:)`` when it is missing, unreadable or empty.
     public init(contentsOf path: String) throws(ControlPlaneError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .badTokenFile("control_token_file \(path): cannot read it")
+        let content: String
+        do {
+            content = try FileSystem.readSmallFile(path, limit: 64 << 10)
+        } catch {
+            throw .badTokenFile("control_token_file \(path): cannot read it (\(error))")
         }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = content.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw .badTokenFile("control_token_file \(path): the file is empty") }
         bytes = Array(text.utf8)
     }

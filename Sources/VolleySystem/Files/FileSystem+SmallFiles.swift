@@ -5,6 +5,12 @@ extension FileSystem {
     /// `read` until the end: `/proc` files report size 0, so the size is not asked.
     /// - Parameter limit: at most this many bytes are read.
     public static func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> String {
+        String(decoding: try readSmallFileBytes(path, limit: limit), as: UTF8.self)
+    }
+
+    /// The first `limit` bytes of a small file (all of it when it is shorter), read as
+    /// ``readSmallFile(_:limit:)`` does. A directory fails with `EISDIR`.
+    public static func readSmallFileBytes(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> [UInt8] {
         let file = try open(path)
         var bytes: [UInt8] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
@@ -14,7 +20,7 @@ extension FileSystem {
             if count == 0 { break }
             bytes += buffer.prefix(count)
         }
-        return String(decoding: bytes.prefix(limit), as: UTF8.self)
+        return Array(bytes.prefix(limit))
     }
 }
 

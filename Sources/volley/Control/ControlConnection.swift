@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import VolleySystem
 import NIOCore
 import NIOHTTP1
 
@@ -25,10 +26,10 @@ struct ControlConnectionOptions: ParsableArguments {
         let server = server ?? environment["VOLLEY_SERVER"] ?? "/run/volley/control.sock"
         var token: String?
         if let path = tokenFile ?? environment["VOLLEY_TOKEN_FILE"] {
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let content = try? FileSystem.readSmallFile(path, limit: 64 << 10) else {
                 throw ControlFailure(.usage, "cannot read the token file \(path)")
             }
-            token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            token = content.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         return ControlConnection(server: server, token: token)
     }
