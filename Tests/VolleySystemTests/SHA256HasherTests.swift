@@ -1,3 +1,5 @@
+import Foundation
+import Glibc
 import Testing
 import VolleySystem
 
@@ -37,5 +39,17 @@ import VolleySystem
         let digest = hasher.finalize()
         #expect(digest.count == SHA256Hasher.byteCount)
         #expect(digest.prefix(4) == [0xba, 0x78, 0x16, 0xbf])
+        #expect(hasher.finalize() == digest, "asked again, the same digest")
+    }
+
+    @Test func fileReadToItsEnd() throws {
+        let path = "/tmp/volley-sha256-\(getpid())"
+        let content = [UInt8]((0..<600_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(content)))
+        defer { unlink(path) }
+        let file = try FileSystem.open(path)
+        let hasher = SHA256Hasher()
+        try hasher.update(readingToEndOf: file.rawValue)
+        #expect(hasher.finalizeHex() == SHA256Hasher.hex(of: content))
     }
 }

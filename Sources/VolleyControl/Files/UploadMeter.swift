@@ -11,7 +11,7 @@ struct UploadMeter<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
         fileprivate(set) var bytes = 0
         fileprivate(set) var exceededLimit = false
         fileprivate let hasher = SHA256Hasher()
-        /// The SHA-256 of what went through, as lowercase hex. Read it once, after the upload.
+        /// The SHA-256 of what went through, as lowercase hex; read it after the upload.
         var sha256: String { hasher.finalizeHex() }
     }
 

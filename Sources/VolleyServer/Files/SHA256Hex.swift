@@ -15,13 +15,7 @@ enum SHA256Hex {
     static func of(descriptor: Int32) throws(SystemError) -> String {
         filesHashed?.add(1)
         let hasher = SHA256Hasher()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: copyBufferSize, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count = try FileSystem.read(descriptor, into: buffer)
-            if count == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-        }
+        try hasher.update(readingToEndOf: descriptor)
         return hasher.finalizeHex()
     }
 
@@ -36,7 +30,7 @@ enum SHA256Hex {
     }
 }
 
-/// The buffer size for hashing and copying files.
+/// The buffer size for copying files.
 let copyBufferSize = 256 * 1024
 
 /// A counter a test reads to check how often files were hashed.

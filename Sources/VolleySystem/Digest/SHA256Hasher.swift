@@ -10,7 +10,8 @@ public final class SHA256Hasher {
     public static let byteCount = 32
 
     private let context: OpaquePointer
-    private var finished = false
+    /// The digest, once ``finalize()`` has computed it.
+    private var digest: [UInt8]?
 
     /// A hasher that has seen no bytes yet.
     public init() {
@@ -27,7 +28,7 @@ public final class SHA256Hasher {
 
     /// Adds `bytes` to the digest.
     public func update(_ bytes: UnsafeRawBufferPointer) {
-        precondition(!finished, "SHA256Hasher.update after finalize")
+        precondition(digest == nil, "SHA256Hasher.update after finalize")
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
         // EVP_DigestUpdate fails only on a context that was never initialised (ruled out above).
         _ = EVP_DigestUpdate(context, base, bytes.count)
@@ -38,18 +39,30 @@ public final class SHA256Hasher {
         bytes.withUnsafeBytes { update($0) }
     }
 
-    /// The digest of everything added, as 32 bytes. Call it once; the hasher is spent after it.
-    public func finalize() -> [UInt8] {
-        precondition(!finished, "SHA256Hasher.finalize called twice")
-        finished = true
-        var digest = [UInt8](repeating: 0, count: Self.byteCount)
-        var length: UInt32 = 0
-        _ = digest.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(context, $0.baseAddress, &length) }
-        precondition(length == UInt32(Self.byteCount), "libcrypto returned a SHA-256 of \(length) bytes")
-        return digest
+    /// Adds everything readable from `descriptor`, from its current offset to its end.
+    public func update(readingToEndOf descriptor: Int32) throws(SystemError) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try FileSystem.read(descriptor, into: buffer)
+            if count == 0 { break }
+            update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
     }
 
-    /// The digest of everything added, as 64 lowercase hex digits. The hasher is spent after it.
+    /// The digest of everything added, as 32 bytes. Nothing can be added after it; asked
+    /// again, it gives the same digest.
+    public func finalize() -> [UInt8] {
+        if let digest { return digest }
+        var result = [UInt8](repeating: 0, count: Self.byteCount)
+        var length: UInt32 = 0
+        _ = result.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(context, $0.baseAddress, &length) }
+        precondition(length == UInt32(Self.byteCount), "libcrypto returned a SHA-256 of \(length) bytes")
+        digest = result
+        return result
+    }
+
+    /// The digest of everything added, as 64 lowercase hex digits (see ``finalize()``).
     public func finalizeHex() -> String {
         Self.hex(finalize())
     }

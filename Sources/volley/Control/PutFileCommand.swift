@@ -67,10 +67,9 @@ struct PutFileCommand: ControlCommand {
 
     /// The SHA-256 of a local file as lowercase hex, nil when it cannot be read.
     static func sha256(ofFile path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
+        guard let file = try? FileSystem.open(path) else { return nil }
         let hasher = SHA256Hasher()
-        while let data = try? handle.read(upToCount: 1 << 20), !data.isEmpty { data.withUnsafeBytes { hasher.update($0) } }
+        guard (try? hasher.update(readingToEndOf: file.rawValue)) != nil else { return nil }
         return hasher.finalizeHex()
     }
 }
