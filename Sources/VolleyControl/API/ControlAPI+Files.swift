@@ -1,6 +1,7 @@
 import Foundation
 import OpenAPIRuntime
 import VolleyServer
+import VolleySystem
 
 extension ControlAPI {
     func listFiles(_ input: Operations.ListFiles.Input) async throws -> Operations.ListFiles.Output {
@@ -29,7 +30,7 @@ extension ControlAPI {
         do {
             let reader = try store.openFile(input.path.path)
             let digest = try digests.digest(of: reader)
-            let modified = HTTPDate.string(epochSeconds: reader.info.modificationNanoseconds / 1_000_000_000)
+            let modified = WallClock.httpDate(epochSeconds: reader.info.modificationNanoseconds / 1_000_000_000)
             return .ok(
                 .init(
                     headers: .init(

@@ -1,21 +1,44 @@
 import Glibc
 
-/// The time of day, for log lines (the reactor itself only ever uses ``MonotonicClock``).
+/// The time of day, for log lines and HTTP dates (the reactor itself only ever uses
+/// ``MonotonicClock``). Formatted from the C library's UTC calendar, so no locale or time zone
+/// setting of the machine changes the text.
 public enum WallClock {
     /// Now in UTC with milliseconds, ISO 8601: `2026-12-01T03:35:50.123Z`.
     public static func utcTimestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
+        let parts = utc(now.tv_sec)
+        return "\(digits(parts.tm_year + 1900, 4))-\(digits(parts.tm_mon + 1, 2))-\(digits(parts.tm_mday, 2))"
+            + "T\(time(of: parts)).\(digits(Int32(now.tv_nsec / 1_000_000), 3))Z"
+    }
+
+    /// `seconds` since the epoch as an HTTP date (RFC 9110 §5.6.7, IMF-fixdate):
+    /// `Sun, 06 Nov 1994 08:49:37 GMT`.
+    public static func httpDate(epochSeconds seconds: Int64) -> String {
+        let parts = utc(time_t(seconds))
+        return "\(weekdays[Int(parts.tm_wday)]), \(digits(parts.tm_mday, 2)) \(months[Int(parts.tm_mon)]) "
+            + "\(digits(parts.tm_year + 1900, 4)) \(time(of: parts)) GMT"
+    }
+
+    private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// The UTC calendar fields of `seconds` since the epoch.
+    private static func utc(_ seconds: time_t) -> tm {
+        var seconds = seconds
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return "\(digits(Int(parts.tm_year) + 1900, 4))-\(digits(Int(parts.tm_mon) + 1, 2))-\(digits(Int(parts.tm_mday), 2))"
-            + "T\(digits(Int(parts.tm_hour), 2)):\(digits(Int(parts.tm_min), 2)):\(digits(Int(parts.tm_sec), 2))"
-            + ".\(digits(Int(now.tv_nsec) / 1_000_000, 3))Z"
+        return parts
+    }
+
+    /// `HH:MM:SS`.
+    private static func time(of parts: tm) -> String {
+        "\(digits(parts.tm_hour, 2)):\(digits(parts.tm_min, 2)):\(digits(parts.tm_sec, 2))"
     }
 
     /// `value` in decimal, zero-padded to `width` digits.
-    private static func digits(_ value: Int, _ width: Int) -> String {
+    private static func digits(_ value: Int32, _ width: Int) -> String {
         let text = String(value)
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
