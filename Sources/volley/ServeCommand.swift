@@ -208,9 +208,9 @@ struct ServeCommand: ParsableCommand {
         let reloader = ConfigurationReloader(
             signals: hangups, server: server, notifier: notifier, logger: logger, logSettings: logSettings,
             controlToken: controlToken, load: { try self.loadSettings() })
-        let controlPlane = try metrics.flatMap { metrics in
-            try controlToken.map { token in
-                try Self.controlPlane(
+        let controlPlane = metrics.flatMap { metrics in
+            controlToken.map { token in
+                Self.controlPlane(
                     settings.control, token: token, server: server, metrics: metrics, health: health,
                     reload: { reloader.reload() }, logger: logger)
             }
@@ -267,21 +267,17 @@ struct ServeCommand: ParsableCommand {
         }
     }
 
-    /// The control plane `settings` ask for, checking requests against `token`.
+    /// The control plane `settings` ask for, on the address of `token`, checking requests against it.
     private static func controlPlane(
         _ settings: ControlSettings, token: ControlToken, server: TFTPServer, metrics: TransferMetrics, health: ReactorHealth,
         reload: @escaping @Sendable () -> String?, logger: Logger
-    ) throws -> ControlPlane {
-        do {
-            let configuration = ControlPlaneConfiguration(
-                address: try ControlAddress(parsing: settings.listen), token: token,
-                maximumUploadBytes: settings.maximumUploadBytes, sessionTTLSeconds: settings.sessionTTLSeconds,
-                allowFileURLs: settings.allowFileURLs)
-            return ControlPlane(
-                configuration: configuration, server: server, metrics: metrics, health: health, reload: reload, logger: logger)
-        } catch {
-            throw StartupFailure("cannot start the control plane: \(error)")
-        }
+    ) -> ControlPlane {
+        let configuration = ControlPlaneConfiguration(
+            address: token.address, token: token,
+            maximumUploadBytes: settings.maximumUploadBytes, sessionTTLSeconds: settings.sessionTTLSeconds,
+            allowFileURLs: settings.allowFileURLs)
+        return ControlPlane(
+            configuration: configuration, server: server, metrics: metrics, health: health, reload: reload, logger: logger)
     }
 
     /// Becomes `user` now that the port is bound and the root is open, as tftpd-hpa's `-u`.

@@ -6,7 +6,8 @@ import Synchronization
 /// can be rotated without a restart. A reload that cannot read the new token keeps the old one.
 public final class ControlToken: Sendable {
     private let current: Mutex<BearerToken?>
-    private let address: ControlAddress
+    /// The address of the control plane this token guards.
+    public let address: ControlAddress
 
     /// Reads the token file at `path` (empty: no token) for a control plane on `address`.
     /// - Throws: ``ControlPlaneError/badTokenFile(_:)`` for a missing, unreadable or empty file,
