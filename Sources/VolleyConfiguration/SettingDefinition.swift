@@ -1,10 +1,20 @@
 import VolleyServer
 
 /// A value of a setting, from YAML or from a flag.
-public enum SettingValue: Equatable, Sendable {
+public enum SettingValue: Equatable, Sendable, Encodable {
     case integer(Int)
     case boolean(Bool)
     case text(String)
+
+    /// The bare value, as JSON writes it (`65464`, `false`, `"text"`).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .integer(let number): try container.encode(number)
+        case .boolean(let on): try container.encode(on)
+        case .text(let string): try container.encode(string)
+        }
+    }
 }
 
 /// One setting of `volley serve`, defined once: its YAML key, its flag, its default, its
@@ -12,7 +22,7 @@ public enum SettingValue: Equatable, Sendable {
 /// and the tests that check the README and the packaged `volley.yaml` all read this.
 public struct SettingDefinition: Sendable {
     /// The kind of value the setting takes.
-    public enum Kind: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable, Encodable {
         case integer, boolean, text
     }
 

@@ -48,9 +48,9 @@ struct SettingsCommand: ParsableCommand {
         /// `--max-block-size`; nil for a YAML-only key. Booleans also take `--no-…`.
         var flag: String?
         /// `integer`, `boolean` or `text`.
-        var type: String
+        var type: SettingDefinition.Kind
         /// The default value, typed (an empty text for "none").
-        var `default`: Value
+        var `default`: SettingValue
         /// The default as `--help` shows it.
         var defaultText: String
         var minimum: Int?
@@ -59,38 +59,15 @@ struct SettingsCommand: ParsableCommand {
         /// Whether a rule's `options:` may set it.
         var ruleOption: Bool
 
-        enum Value: Encodable {
-            case integer(Int), boolean(Bool), text(String)
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.singleValueContainer()
-                switch self {
-                case .integer(let number): try container.encode(number)
-                case .boolean(let on): try container.encode(on)
-                case .text(let string): try container.encode(string)
-                }
-            }
-        }
     }
 
     private static func json(_ defaults: VolleySettings) throws -> String {
         let ruleOptions = Set(SettingsTable.ruleOptions.map(\.key))
         let entries = SettingsTable.all.map { setting in
-            let value: Entry.Value =
-                switch setting.current(defaults) {
-                case .integer(let number): .integer(number)
-                case .boolean(let on): .boolean(on)
-                case .text(let string): .text(string)
-                }
-            let type =
-                switch setting.kind {
-                case .integer: "integer"
-                case .boolean: "boolean"
-                case .text: "text"
-                }
-            return Entry(
-                key: setting.key, flag: setting.flag.map { "--\($0)" }, type: type, default: value, defaultText: setting.defaultText,
-                minimum: setting.range?.lowerBound, maximum: setting.range?.upperBound, meaning: setting.meaning,
-                ruleOption: ruleOptions.contains(setting.key))
+            Entry(
+                key: setting.key, flag: setting.flag.map { "--\($0)" }, type: setting.kind, default: setting.current(defaults),
+                defaultText: setting.defaultText, minimum: setting.range?.lowerBound, maximum: setting.range?.upperBound,
+                meaning: setting.meaning, ruleOption: ruleOptions.contains(setting.key))
         }
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
