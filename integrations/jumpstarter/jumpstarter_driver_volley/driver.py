@@ -137,6 +137,7 @@ class Volley(Driver):
             "host": self.host,
             "port": self.port,
             "log_level": self._volley_log_level,
+            "log_format": "json",  # read by process.py as data
         }
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__ if not name.startswith("_")}
         configuration.update(_settings.pass_through(self._binary(), fields, self.settings, timeout=self.start_timeout))

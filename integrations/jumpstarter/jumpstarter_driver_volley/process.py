@@ -6,6 +6,9 @@ the child as NOTIFY_SOCKET; Volley sends `READY=1` (with `X_VOLLEY_HOST=` and
 `STOPPING=1`. When it cannot start it exits 1 with a last stderr line such as
 `Error: cannot start: ...`, which becomes the `TftpError`.
 
+Volley runs with `log_format: json`: each log line is one JSON object with `level`,
+`label` and `message` (and the event's fields), read as data rather than matched as text.
+
 One supervisor thread per child spawns it, forwards its output to the Python logger line by
 line, drains the notify socket, and reaps it.
 
@@ -28,9 +31,9 @@ from __future__ import annotations
 
 import atexit
 import collections
+import json
 import logging
 import os
-import re
 import selectors
 import shutil
 import signal
@@ -53,8 +56,6 @@ _LEVELS = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
-# Volley's text log lines: "<timestamp> <level> <label>: <message>" (older builds: "<label> : [<logger>] <message>")
-_LOG_LINE = re.compile(r"^\S+ (?P<level>trace|debug|info|notice|warning|error|critical) (?P<label>\S+) ?:(?P<message>.*)$")
 
 _setpriv: list[str] | None = None
 
@@ -96,6 +97,19 @@ def parse_notify(datagram: bytes) -> dict[str, str]:
         if sep:
             fields[key] = value
     return fields
+
+
+def parse_log_record(line: str) -> dict | None:
+    """One of Volley's JSON log lines as a dict with a known `level` and a `message`; None otherwise."""
+    if not line.startswith("{"):
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("level") not in _LEVELS or not isinstance(record.get("message"), str):
+        return None
+    return record
 
 
 @dataclass
@@ -293,12 +307,12 @@ class VolleyProcess:
     def _log_line(self, raw: bytes):
         line = raw.decode("utf-8", "replace").rstrip("\r")
         self.stderr_tail.append(line)
-        match = _LOG_LINE.match(line)
-        if match:
-            self.logger.log(_LEVELS[match.group("level")], "volley:%s", match.group("message"))
+        record = parse_log_record(line)
+        if record is not None:
+            self.logger.log(_LEVELS[record["level"]], "volley: %s", record["message"])
         elif line.startswith("Error: "):
             self.logger.error("volley: %s", line)
-        elif line:
+        elif line:  # not a log record: a crash report, or a binary that is not Volley
             self.logger.info("volley: %s", line)
 
     def _drain_notify(self):

@@ -87,3 +87,6 @@ def test_unknown_setting_is_refused_by_name(tmp_path):
     driver = Volley(root_dir=str(tmp_path / "root"), host="127.0.0.1", port=0, settings={"port": 70})
     with pytest.raises(TftpError, match="driver field"):
         driver.start()
+    driver = Volley(root_dir=str(tmp_path / "root"), host="127.0.0.1", port=0, settings={"log_format": "text"})
+    with pytest.raises(TftpError, match="log_format"):
+        driver.start()

@@ -108,5 +108,9 @@ def test_stderr_goes_to_the_logger(tmp_path, caplog):
         while "delivered" not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "hello.txt" in caplog.text and "delivered" in caplog.text
+        # Volley logs JSON lines; the driver logs their message at their level, not the raw JSON.
+        delivered = [r for r in caplog.records if "delivered" in r.getMessage()]
+        assert delivered and all(r.levelno == logging.INFO for r in delivered)
+        assert not any('"level"' in r.getMessage() for r in caplog.records), caplog.text
     finally:
         driver.close()
