@@ -6,9 +6,9 @@ import Testing
 @testable import VolleyReactor
 
 /// Reads and discards every waiting datagram.
-private func drain(_ fd: Int32) {
+private func drain(_ fd: Descriptor) {
     var byte: UInt8 = 0
-    while recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) >= 0 {}
+    while recv(fd.rawValue, &byte, 1, Int32(MSG_DONTWAIT)) >= 0 {}
 }
 
 @Suite("Reactor", .timeLimit(.minutes(1)))
@@ -297,8 +297,8 @@ struct ReactorTests {
     @Test func registeringAnInvalidDescriptorThrows() throws {
         let reactor = try Reactor()
         // A regular file cannot be watched by epoll (EPERM).
-        let fd = open("/proc/self/stat", O_RDONLY)
-        try #require(fd >= 0)
+        let fd = Descriptor(rawValue: open("/proc/self/stat", O_RDONLY))
+        try #require(fd.rawValue >= 0)
         defer { closeDescriptor(fd) }
         #expect(throws: SystemError.self) { try reactor.register(fd) { _ in } }
         reactor.deregister(fd)
@@ -320,7 +320,7 @@ struct ReactorTests {
         var newCalls = 0
         var swapped = false
 
-        func replace(_ victim: Int32) {
+        func replace(_ victim: Descriptor) {
             guard !swapped else { return }
             swapped = true
             reactor.deregister(victim)
@@ -330,7 +330,7 @@ struct ReactorTests {
                 Issue.record("socket")
                 return
             }
-            #expect(dup2(fresh, victim) == victim)
+            #expect(dup2(fresh.rawValue, victim.rawValue) == victim.rawValue)
             closeDescriptor(fresh)
             do {
                 try reactor.register(victim) { _ in
@@ -373,12 +373,12 @@ struct ReactorTests {
     @Test func eventsArrayGrowsWhenMoreDescriptorsAreReadyThanItsCapacity() throws {
         let reactor = try Reactor(initialEventCapacity: 2)
         let (sender, _) = try Net.bound(Net.v4())
-        var sockets: [(Int32, SocketAddress)] = []
+        var sockets: [(Descriptor, SocketAddress)] = []
         defer {
             closeDescriptor(sender)
             for (fd, _) in sockets { closeDescriptor(fd) }
         }
-        var handled: Set<Int32> = []
+        var handled: Set<Descriptor> = []
         var calls = 0
         for _ in 0..<10 {
             let (fd, address) = try Net.bound(Net.v4())

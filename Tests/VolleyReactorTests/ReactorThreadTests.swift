@@ -134,7 +134,7 @@ struct ReactorThreadTests {
         let handle = try ReactorThread.start(name: "io") { reactor in
             try reactor.register(receiver) { _ in
                 var byte: UInt8 = 0
-                while recv(receiver, &byte, 1, Int32(MSG_DONTWAIT)) >= 0 {}
+                while recv(receiver.rawValue, &byte, 1, Int32(MSG_DONTWAIT)) >= 0 {}
                 got.signal()
             }
         }

@@ -19,7 +19,7 @@ public enum Net {
     public static var loopbackIndex: UInt32 { if_nametoindex("lo") }
 
     /// A non-blocking socket bound to `address` (port 0 picks one), with its actual address.
-    public static func bound(_ address: SocketAddress, packetInfo: Bool = false) throws -> (fd: Int32, address: SocketAddress) {
+    public static func bound(_ address: SocketAddress, packetInfo: Bool = false) throws -> (fd: Descriptor, address: SocketAddress) {
         let fd = try UDPSocket.openBound(to: address, packetInfo: packetInfo).release()
         return (fd, try UDPSocket.localAddress(of: fd))
     }
@@ -33,29 +33,31 @@ public enum Net {
 
     /// sendto(2) of one datagram; fails the test on error.
     @discardableResult
-    public static func send(_ fd: Int32, _ bytes: [UInt8], to peer: SocketAddress) -> Bool {
+    public static func send(_ fd: Descriptor, _ bytes: [UInt8], to peer: SocketAddress) -> Bool {
         let sent = bytes.withUnsafeBytes { raw in
-            peer.withSockaddr { address, length in sendto(fd, raw.baseAddress, raw.count, 0, address, length) }
+            peer.withSockaddr { address, length in sendto(fd.rawValue, raw.baseAddress, raw.count, 0, address, length) }
         }
         #expect(sent == bytes.count, "sendto(\(peer)) failed: errno \(errno)")
         return sent == bytes.count
     }
 
     /// Waits up to `milliseconds` for `fd` to become readable.
-    public static func waitReadable(_ fd: Int32, milliseconds: Int32) -> Bool {
-        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    public static func waitReadable(_ fd: Descriptor, milliseconds: Int32) -> Bool {
+        var descriptor = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
         return poll(&descriptor, 1, milliseconds) == 1
     }
 
     /// recvfrom(2) of one datagram, waiting at most `milliseconds`; nil on timeout.
-    public static func receive(_ fd: Int32, milliseconds: Int32 = 2000) -> (bytes: [UInt8], from: SocketAddress)? {
+    public static func receive(_ fd: Descriptor, milliseconds: Int32 = 2000) -> (bytes: [UInt8], from: SocketAddress)? {
         guard waitReadable(fd, milliseconds: milliseconds) else { return nil }
         var buffer = [UInt8](repeating: 0, count: 65536)
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let count = buffer.withUnsafeMutableBytes { raw in
             withUnsafeMutablePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, raw.baseAddress, raw.count, 0, $0, &length) }
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd.rawValue, raw.baseAddress, raw.count, 0, $0, &length)
+                }
             }
         }
         guard count >= 0 else { return nil }
@@ -75,7 +77,7 @@ public func completes(withinSeconds seconds: Double, _ body: @escaping @Sendable
     return done.wait(timeout: .now() + seconds) == .success
 }
 
-/// Closes a descriptor a test owns as a raw number (tests may call libc directly).
-public func closeDescriptor(_ fd: Int32) {
-    _ = Glibc.close(fd)
+/// Closes a descriptor a test owns without an ``OwnedDescriptor`` (tests may call libc directly).
+public func closeDescriptor(_ fd: Descriptor) {
+    _ = Glibc.close(fd.rawValue)
 }

@@ -7,7 +7,7 @@ import VolleySystemTestSupport
 
 /// Receives until `expected` datagrams arrived (or 3 s passed), copying each out of the batch.
 private func receiveAll(
-    _ batch: DatagramReceiveBatch, from fd: Int32, expected: Int
+    _ batch: DatagramReceiveBatch, from fd: Descriptor, expected: Int
 ) throws -> [(bytes: [UInt8], source: SocketAddress?, truncated: Bool, info: PacketInfo?)] {
     var result: [(bytes: [UInt8], source: SocketAddress?, truncated: Bool, info: PacketInfo?)] = []
     let start = MonotonicClock.milliseconds()
@@ -29,7 +29,7 @@ private func receiveAll(
 }
 
 private func send(
-    _ batch: DatagramSendBatch, from fd: Int32, to peer: SocketAddress, _ datagrams: [[UInt8]], stride: Int
+    _ batch: DatagramSendBatch, from fd: Descriptor, to peer: SocketAddress, _ datagrams: [[UInt8]], stride: Int
 )
     -> DatagramSendBatch.Result
 {
@@ -155,8 +155,8 @@ struct DatagramBatchTests {
     }
 
     @Test func receiveOnABlockingSocketDoesNotBlock() throws {
-        let fd = socket(AF_INET, VOLLEY_SOCK_DGRAM, 0)
-        try #require(fd >= 0)
+        let fd = Descriptor(rawValue: socket(AF_INET, VOLLEY_SOCK_DGRAM, 0))
+        try #require(fd.rawValue >= 0)
         defer { closeDescriptor(fd) }
         try UDPSocket.bind(fd, to: Net.v4())
         let batch = DatagramReceiveBatch(capacity: 4)
@@ -166,8 +166,8 @@ struct DatagramBatchTests {
     }
 
     @Test func receiveOnANonSocketThrows() throws {
-        let fd = open("/dev/null", O_RDONLY)
-        try #require(fd >= 0)
+        let fd = Descriptor(rawValue: open("/dev/null", O_RDONLY))
+        try #require(fd.rawValue >= 0)
         defer { closeDescriptor(fd) }
         // One slot goes through recvmsg, more through recvmmsg: both report the error.
         for (capacity, call) in [(1, "recvmsg"), (4, "recvmmsg")] {

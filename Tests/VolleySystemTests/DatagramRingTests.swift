@@ -25,7 +25,7 @@ struct DatagramRingTests {
     /// Queues `count` datagrams, the i-th from `senders[i % senders.count]` (so the sockets
     /// alternate, the worst case for per-socket calls), and flushes once.
     private static func sendAlternating(
-        _ batch: DatagramSendBatch, senders: [Int32], to receiver: SocketAddress, count: Int, firstPayload: Int = 0
+        _ batch: DatagramSendBatch, senders: [Descriptor], to receiver: SocketAddress, count: Int, firstPayload: Int = 0
     ) -> (DatagramSendBatch.Result, [[UInt8]]) {
         let datagrams = (firstPayload..<firstPayload + count).map { payload($0, length: 20 + $0) }
         let flat = datagrams.flatMap { $0 }
@@ -147,7 +147,7 @@ struct DatagramRingTests {
             unlink(template.withUnsafeBufferPointer { $0.baseAddress! })
         }
         try #require(ftruncate(fd, off_t(4 * pageSize)) == 0)
-        let mapping = try FileMapping(descriptor: fd, length: 4 * pageSize)
+        let mapping = try FileMapping(descriptor: Descriptor(rawValue: fd), length: 4 * pageSize)
         #expect(ftruncate(fd, 0) == 0)
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (first, _) = try Net.bound(Net.v4())

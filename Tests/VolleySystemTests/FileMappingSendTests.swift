@@ -31,7 +31,7 @@ struct FileMappingSendTests {
             close(fd)
             unlink(path)
         }
-        let mapping = try FileMapping(descriptor: fd, length: bytes.count)
+        let mapping = try FileMapping(descriptor: Descriptor(rawValue: fd), length: bytes.count)
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
         defer {
@@ -69,7 +69,7 @@ struct FileMappingSendTests {
             close(fd)
             unlink(path)
         }
-        let mapping = try FileMapping(descriptor: fd, length: bytes.count)
+        let mapping = try FileMapping(descriptor: Descriptor(rawValue: fd), length: bytes.count)
         #expect(ftruncate(fd, 0) == 0)
         let (receiver, receiverAddress) = try Net.bound(Net.v4())
         let (sender, _) = try Net.bound(Net.v4())
@@ -96,6 +96,6 @@ struct FileMappingSendTests {
         let fd = open("/proc/self/status", O_RDONLY)
         try #require(fd >= 0)
         defer { close(fd) }
-        #expect(throws: SystemError.self) { try FileMapping(descriptor: fd, length: 4096) }
+        #expect(throws: SystemError.self) { try FileMapping(descriptor: Descriptor(rawValue: fd), length: 4096) }
     }
 }

@@ -37,7 +37,7 @@ struct OpenBeneathRaceTests {
         var opens = 0
         while clock.now < end {
             do {
-                _ = try FileSystem.openBeneath(root.rawValue, "sub/../sub/../file")
+                _ = try FileSystem.openBeneath(root.descriptor, "sub/../sub/../file")
             } catch {
                 failures.append(error.description)
             }

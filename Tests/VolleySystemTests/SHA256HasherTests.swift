@@ -49,7 +49,7 @@ import VolleySystem
         defer { unlink(path) }
         let file = try FileSystem.open(path)
         let hasher = SHA256Hasher()
-        try hasher.update(readingToEndOf: file.rawValue)
+        try hasher.update(readingToEndOf: file.descriptor)
         #expect(hasher.finalizeHex() == SHA256Hasher.hex(of: content))
     }
 }

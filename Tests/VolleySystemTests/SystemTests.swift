@@ -106,7 +106,7 @@ struct SystemTests {
         let (fd, _) = try Net.bound(Net.v4())
         defer { closeDescriptor(fd) }
         var byte: UInt8 = 0
-        let outcome = try VolleySystem.nonBlockingSyscall("recv") { recv(fd, &byte, 1, 0) }
+        let outcome = try VolleySystem.nonBlockingSyscall("recv") { recv(fd.rawValue, &byte, 1, 0) }
         guard case .wouldBlock = outcome else {
             Issue.record("expected wouldBlock, got \(outcome)")
             return
@@ -114,66 +114,66 @@ struct SystemTests {
     }
 
     @Test func makeNonBlockingAndCloseOnExecOnABlockingSocket() throws {
-        let fd = socket(AF_INET, VOLLEY_SOCK_DGRAM, 0)
-        try #require(fd >= 0)
+        let fd = Descriptor(rawValue: socket(AF_INET, VOLLEY_SOCK_DGRAM, 0))
+        try #require(fd.rawValue >= 0)
         defer { closeDescriptor(fd) }
-        #expect(volley_fcntl_getfl(fd) & O_NONBLOCK == 0)
-        #expect(volley_fcntl_getfd(fd) & FD_CLOEXEC == 0)
-        let statusBefore = volley_fcntl_getfl(fd)
+        #expect(volley_fcntl_getfl(fd.rawValue) & O_NONBLOCK == 0)
+        #expect(volley_fcntl_getfd(fd.rawValue) & FD_CLOEXEC == 0)
+        let statusBefore = volley_fcntl_getfl(fd.rawValue)
         try UDPSocket.makeNonBlockingAndCloseOnExec(fd)
-        #expect(volley_fcntl_getfl(fd) & O_NONBLOCK != 0)
-        #expect(volley_fcntl_getfd(fd) & FD_CLOEXEC != 0)
-        #expect(volley_fcntl_getfl(fd) & ~O_NONBLOCK == statusBefore & ~O_NONBLOCK, "other status flags kept")
+        #expect(volley_fcntl_getfl(fd.rawValue) & O_NONBLOCK != 0)
+        #expect(volley_fcntl_getfd(fd.rawValue) & FD_CLOEXEC != 0)
+        #expect(volley_fcntl_getfl(fd.rawValue) & ~O_NONBLOCK == statusBefore & ~O_NONBLOCK, "other status flags kept")
         // Idempotent.
         try UDPSocket.makeNonBlockingAndCloseOnExec(fd)
-        #expect(volley_fcntl_getfl(fd) & O_NONBLOCK != 0)
+        #expect(volley_fcntl_getfl(fd.rawValue) & O_NONBLOCK != 0)
         // Really non-blocking now.
         try UDPSocket.bind(fd, to: Net.v4())
         var byte: UInt8 = 0
-        #expect(recv(fd, &byte, 1, 0) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        #expect(recv(fd.rawValue, &byte, 1, 0) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
     }
 
     @Test func anOwnedDescriptorIsClosedWhenItsOwnerEnds() throws {
-        let number: Int32
+        let number: Descriptor
         do {
             let socket = try UDPSocket.open(family: .ipv4)
-            number = socket.rawValue
-            #expect(fcntl(number, F_GETFD) >= 0)
+            number = socket.descriptor
+            #expect(fcntl(number.rawValue, F_GETFD) >= 0)
         }
-        #expect(fcntl(number, F_GETFD) == -1 && errno == EBADF, "closed at the end of its scope")
+        #expect(fcntl(number.rawValue, F_GETFD) == -1 && errno == EBADF, "closed at the end of its scope")
         let other = try UDPSocket.open(family: .ipv4)
         let released = other.release()
-        #expect(fcntl(released, F_GETFD) >= 0, "release gives up ownership without closing")
+        #expect(fcntl(released.rawValue, F_GETFD) >= 0, "release gives up ownership without closing")
         try OwnedDescriptor(adopting: released).close()
-        #expect(fcntl(released, F_GETFD) == -1 && errno == EBADF)
+        #expect(fcntl(released.rawValue, F_GETFD) == -1 && errno == EBADF)
     }
 
     @Test func aSharedDatagramSocketStaysOpenWhileAnyUserHoldsIt() throws {
         var listener: DatagramSocket? = try DatagramSocket.bound(to: Net.v4())
         let transferHoldsIt = listener
-        let number = listener!.rawDescriptor
+        let number = listener!.descriptor
         listener = nil
-        #expect(fcntl(number, F_GETFD) >= 0, "still open: a transfer holds it")
+        #expect(fcntl(number.rawValue, F_GETFD) >= 0, "still open: a transfer holds it")
         #expect(transferHoldsIt?.localAddress.port != 0)
         _ = consume transferHoldsIt
-        #expect(fcntl(number, F_GETFD) == -1, "closed with its last user")
+        #expect(fcntl(number.rawValue, F_GETFD) == -1, "closed with its last user")
     }
 
     @Test func openedSocketsAreNonBlockingAndCloseOnExec() throws {
         for family in [AddressFamily.ipv4, .ipv6] {
             let fd = try UDPSocket.open(family: family).release()
             defer { closeDescriptor(fd) }
-            #expect(volley_fcntl_getfl(fd) & O_NONBLOCK != 0)
-            #expect(volley_fcntl_getfd(fd) & FD_CLOEXEC != 0)
+            #expect(volley_fcntl_getfl(fd.rawValue) & O_NONBLOCK != 0)
+            #expect(volley_fcntl_getfd(fd.rawValue) & FD_CLOEXEC != 0)
             #expect(try UDPSocket.family(of: fd) == family)
         }
     }
 
     @Test func openBoundSetsV6OnlyExceptForTheWildcard() throws {
-        func v6Only(_ fd: Int32) -> Int32 {
+        func v6Only(_ fd: Descriptor) -> Int32 {
             var value: Int32 = -1
             var length = socklen_t(4)
-            #expect(getsockopt(fd, VOLLEY_IPPROTO_IPV6, IPV6_V6ONLY, &value, &length) == 0)
+            #expect(getsockopt(fd.rawValue, VOLLEY_IPPROTO_IPV6, IPV6_V6ONLY, &value, &length) == 0)
             return value
         }
         let (loopback, loopbackAddress) = try Net.bound(Net.v6())
@@ -194,9 +194,9 @@ struct SystemTests {
         try UDPSocket.setSendBufferSize(fd, bytes: 128 * 1024)
         var value: Int32 = 0
         var length = socklen_t(4)
-        #expect(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, &length) == 0)
+        #expect(getsockopt(fd.rawValue, SOL_SOCKET, SO_RCVBUF, &value, &length) == 0)
         #expect(value >= 256 * 1024 || value >= 2 * 4096, "kernel may cap it at rmem_max")
-        #expect(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, &length) == 0)
+        #expect(getsockopt(fd.rawValue, SOL_SOCKET, SO_SNDBUF, &value, &length) == 0)
         #expect(value > 0)
     }
 

@@ -48,8 +48,8 @@ enum ClientPhase: UInt8 {
 
 /// One simulated boot client: a small struct kept in an array indexed by client id.
 struct ClientRecord {
-    /// The client's own UDP socket (-1 once closed).
-    var descriptor: Int32 = -1
+    /// The client's own UDP socket, owned by this record (nil until opened and once closed).
+    var descriptor: Descriptor?
     var phase: ClientPhase = .waitingToStart
     /// The server's transfer ID (port of its first reply); 0 until then.
     var serverPort: UInt16 = 0

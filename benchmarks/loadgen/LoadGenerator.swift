@@ -97,11 +97,15 @@ final class LoadGenerator {
     }
 
     private func closeAll() {
-        for id in clients.indices where clients[id].descriptor >= 0 {
-            reactor.deregister(clients[id].descriptor)
-            OwnedDescriptor.close(rawValue: clients[id].descriptor)
-            clients[id].descriptor = -1
-        }
+        for id in clients.indices { closeSocket(of: id) }
+    }
+
+    /// Stops watching and closes client `id`'s socket, if it is open.
+    private func closeSocket(of id: Int) {
+        guard let descriptor = clients[id].descriptor else { return }
+        reactor.deregister(descriptor)
+        OwnedDescriptor.close(descriptor)
+        clients[id].descriptor = nil
     }
 
     // MARK: - Starting
@@ -139,7 +143,7 @@ final class LoadGenerator {
     // MARK: - Receiving
 
     private func drain(_ id: Int) {
-        let fd = clients[id].descriptor
+        guard let fd = clients[id].descriptor else { return }
         while clients[id].isActive {
             let count: Int
             do {
@@ -267,7 +271,7 @@ final class LoadGenerator {
 
     private func send(_ id: Int, _ bytes: UnsafeRawBufferPointer, to peer: SocketAddress) {
         // A full send buffer is covered by the retransmission timer.
-        if sendBatch.sendOne(descriptor: clients[id].descriptor, bytes: bytes, to: peer).firstError != nil {
+        if sendBatch.sendOne(descriptor: clients[id].descriptor!, bytes: bytes, to: peer).firstError != nil {
             counters.sendErrors += 1
         }
     }
@@ -340,9 +344,7 @@ final class LoadGenerator {
         lastEndNanoseconds = max(lastEndNanoseconds, end)
         if let timer = clients[id].timer { reactor.cancelTimer(timer) }
         clients[id].timer = nil
-        reactor.deregister(clients[id].descriptor)
-        OwnedDescriptor.close(rawValue: clients[id].descriptor)
-        clients[id].descriptor = -1
+        closeSocket(of: id)
         active -= 1
         if active == 0, launched == configuration.clients { reactor.stop() }
     }

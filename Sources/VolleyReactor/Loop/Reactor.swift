@@ -41,7 +41,7 @@ public final class Reactor {
         wakeCounter = try EventCounter()
         events = EpollEvents(capacity: initialEventCapacity)
         now = MonotonicClock.milliseconds()
-        try register(wakeCounter.rawValue) { [unowned self] _ in
+        try register(wakeCounter.descriptor) { [unowned self] _ in
             self.wakeCounter.drain()
             self.drainInbox?()
         }
@@ -54,8 +54,8 @@ public final class Reactor {
     /// The reactor does not own the descriptor: deregister it before closing it. With
     /// `exclusive`, a descriptor several reactors watch wakes only one of them per event
     /// (`EPOLLEXCLUSIVE`): the one that reads it handles what it read.
-    public func register(_ descriptor: Int32, exclusive: Bool = false, handler: @escaping ReadinessHandler) throws(SystemError) {
-        let index = Int(descriptor)
+    public func register(_ descriptor: Descriptor, exclusive: Bool = false, handler: @escaping ReadinessHandler) throws(SystemError) {
+        let index = Int(descriptor.rawValue)
         if index >= registrations.count {
             registrations.append(contentsOf: repeatElement(Registration(generation: 0), count: index + 1 - registrations.count))
         }
@@ -65,7 +65,7 @@ public final class Reactor {
         do {
             try epoll.add(
                 descriptor, events: exclusive ? Epoll.readable | Epoll.exclusive : Epoll.readable,
-                tag: UInt64(registrationGeneration) << 32 | UInt64(UInt32(descriptor)))
+                tag: UInt64(registrationGeneration) << 32 | UInt64(UInt32(descriptor.rawValue)))
         } catch {
             // E.g. EEXIST: keep an existing registration intact (and deregistrable).
             registrations[index] = previous
@@ -74,8 +74,8 @@ public final class Reactor {
     }
 
     /// Stops watching `descriptor`; events already fetched for it are dropped.
-    public func deregister(_ descriptor: Int32) {
-        let index = Int(descriptor)
+    public func deregister(_ descriptor: Descriptor) {
+        let index = Int(descriptor.rawValue)
         guard index < registrations.count, registrations[index].handler != nil else { return }
         registrations[index].handler = nil
         registrations[index].generation = 0

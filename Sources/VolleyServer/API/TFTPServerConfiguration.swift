@@ -66,7 +66,7 @@ public struct TFTPServerConfiguration: Hashable, Sendable {
     /// Sockets to serve instead of binding `host` and `port` (socket activation): UDP
     /// sockets, IPv4 or IPv6, already bound. The server makes them non-blocking and
     /// close-on-exec, enables packet info, and closes them when it stops.
-    public var inheritedSockets: [Int32] = []
+    public var inheritedSockets: [Descriptor] = []
     /// Serve only files that everyone may read (mode `o+r`), as tftpd-hpa and dnsmasq do:
     /// a server running as root must not hand out `0600` files just because it can read
     /// them. Turn off to serve whatever the server's user can read.

@@ -45,7 +45,7 @@ enum ListenerSockets {
 
     private static func listener(on address: SocketAddress, reusePort: Bool) throws(SystemError) -> Listener {
         let socket = try DatagramSocket.bound(to: address, packetInfo: true, reusePort: reusePort)
-        try? UDPSocket.setReceiveBufferSize(socket.rawDescriptor, bytes: receiveBufferBytes)
+        try? UDPSocket.setReceiveBufferSize(socket.descriptor, bytes: receiveBufferBytes)
         return Listener(socket: socket)
     }
 
@@ -65,7 +65,7 @@ enum ListenerSockets {
 
     /// Adopts duplicates of already-bound UDP sockets: non-blocking, close-on-exec, packet
     /// info on. The listeners own the duplicates; the inherited descriptors stay open.
-    static func adopt(_ descriptors: [Int32]) throws(TFTPError) -> [Listener] {
+    static func adopt(_ descriptors: [Descriptor]) throws(TFTPError) -> [Listener] {
         var listeners: [Listener] = []
         for descriptor in descriptors {
             do {

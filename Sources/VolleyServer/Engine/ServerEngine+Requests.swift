@@ -10,7 +10,7 @@ extension ServerEngine {
         for _ in 0..<256 {
             let count: Int
             do {
-                count = try receiveBatch.receive(from: listener.socket.rawDescriptor)
+                count = try receiveBatch.receive(from: listener.socket.descriptor)
             } catch {
                 logger.warning("receiving requests on \(listener.address) failed: \(error)")
                 return
@@ -280,7 +280,7 @@ extension ServerEngine {
     ) {
         var refusal = RefusedRequest(client: client.description, fileName: file, reason: reason, errorCode: code.rawValue, detail: detail)
         if admission.mayReplyWithError(to: client.ipString, now: reactor.now) {
-            environment.outbox.sendNow(TFTPPacketEncoder.error(code, message), on: listener.socket.rawDescriptor, to: client, from: info)
+            environment.outbox.sendNow(TFTPPacketEncoder.error(code, message), on: listener.socket.descriptor, to: client, from: info)
         } else {
             refusal.errorCode = nil
             refusal.replySuppressed = true

@@ -75,7 +75,7 @@ final class ServerEngine {
         }
         reactor.addBeforeWaitHook { outbox.flush() }
         for listener in listeners {
-            try reactor.register(listener.socket.rawDescriptor, exclusive: sharedListeners) { [unowned self, unowned listener] _ in
+            try reactor.register(listener.socket.descriptor, exclusive: sharedListeners) { [unowned self, unowned listener] _ in
                 self.drain(listener)
             }
             if reactorIndex == 0 {
@@ -174,11 +174,11 @@ final class ServerEngine {
             // table and slower reference counting on every event); finish() deregisters it.
             // It does not touch the engine, whose weak heartbeat reference gave it a side table.
             if let readyTransfers {
-                try reactor.register(transfer.socket.rawDescriptor) { _ in readyTransfers.append(transfer) }
+                try reactor.register(transfer.socket.descriptor) { _ in readyTransfers.append(transfer) }
             } else {
                 let batch = receiveBatch
                 let environment = environment
-                try reactor.register(transfer.socket.rawDescriptor) { _ in
+                try reactor.register(transfer.socket.descriptor) { _ in
                     transfer.drainSocket(into: batch, in: environment)
                 }
             }
@@ -216,7 +216,7 @@ final class ServerEngine {
     }
 
     private func closeListeners() {
-        for listener in listeners { reactor.deregister(listener.socket.rawDescriptor) }
+        for listener in listeners { reactor.deregister(listener.socket.descriptor) }
         listeners.removeAll()
     }
 }

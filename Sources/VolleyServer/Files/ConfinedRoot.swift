@@ -11,7 +11,7 @@ final class ConfinedRoot: Sendable {
     private let owned: OwnedDescriptor
 
     /// An `O_PATH|O_DIRECTORY` descriptor of the root, valid while this object lives.
-    var descriptor: Int32 { owned.rawValue }
+    var descriptor: Descriptor { owned.descriptor }
 
     /// Opens the root directory; fails with a clear message when it is missing or not a directory.
     init(path: String) throws(FileAccessError) {
@@ -64,7 +64,7 @@ final class ConfinedRoot: Sendable {
         do throws(SystemError) {
             // O_NONBLOCK so that a FIFO cannot stall the reactor; cleared again for regular files.
             let file = try FileSystem.openBeneath(descriptor, relative.bytes, options: [.noControllingTerminal, .nonBlocking])
-            let status = try FileSystem.status(of: file.rawValue)
+            let status = try FileSystem.status(of: file.descriptor)
             guard status.isRegularFile else {
                 return .failure(FileAccessError(.notARegularFile, logDetail: "not a regular file"))
             }
@@ -73,7 +73,7 @@ final class ConfinedRoot: Sendable {
                 return .failure(
                     FileAccessError(.notWorldReadable, logDetail: "not readable by everyone (mode 0\(mode)); see require_world_readable"))
             }
-            try FileSystem.setNonBlocking(file.rawValue, false)
+            try FileSystem.setNonBlocking(file.descriptor, false)
             return .success(OpenFile(file, status: status))
         } catch {
             // The refusal line names the file already; the call's name is for debugging only.
@@ -102,14 +102,14 @@ extension ConfinedRoot {
         }
         for (index, component) in relative.components.enumerated() {
             let wanted = String(decoding: component, as: UTF8.self)
-            guard let entries = try? FileSystem.entries(of: directory.rawValue) else { return name }
+            guard let entries = try? FileSystem.entries(of: directory.descriptor) else { return name }
             let names = entries.map(\.name)
             guard let found = names.first(where: { $0 == wanted }) ?? names.first(where: { $0.lowercased() == wanted.lowercased() })
             else { return name }
             resolved.append(found)
             if index < relative.components.count - 1 {
                 do {
-                    directory = try FileSystem.openBeneath(directory.rawValue, found, options: .directory)
+                    directory = try FileSystem.openBeneath(directory.descriptor, found, options: .directory)
                 } catch {
                     return name
                 }

@@ -14,12 +14,12 @@ struct FileTreeLister {
     func list() throws(SystemError) -> [String] {
         var found: [String] = []
         let top = try FileSystem.openBeneath(root.descriptor, ".", options: .directory)
-        try walk(top.rawValue, prefix: "", into: &found)
+        try walk(top.descriptor, prefix: "", into: &found)
         return found.sorted()
     }
 
     /// Lists `directory` whose path below the root is `prefix`.
-    private func walk(_ directory: Int32, prefix: String, into found: inout [String]) throws(SystemError) {
+    private func walk(_ directory: Descriptor, prefix: String, into found: inout [String]) throws(SystemError) {
         for entry in try FileSystem.entries(of: directory) where !entry.name.hasPrefix(uploadTemporaryPrefix) {
             let relative = prefix + entry.name
             switch try kind(of: entry, in: directory) {
@@ -32,7 +32,7 @@ struct FileTreeLister {
                 } catch  where Self.vanished(error) {
                     continue
                 }
-                try walk(child.rawValue, prefix: relative + "/", into: &found)
+                try walk(child.descriptor, prefix: relative + "/", into: &found)
             case .symbolicLink:
                 if try symlinkIsServableFile(relative) { found.append(relative) }
             case .other, nil:
@@ -42,7 +42,7 @@ struct FileTreeLister {
     }
 
     /// The entry's kind, asking `fstatat` when the file system does not report it.
-    private func kind(of entry: (name: String, kind: FileStatus.Kind?), in directory: Int32) throws(SystemError) -> FileStatus.Kind? {
+    private func kind(of entry: (name: String, kind: FileStatus.Kind?), in directory: Descriptor) throws(SystemError) -> FileStatus.Kind? {
         if let kind = entry.kind { return kind }
         do {
             return try FileSystem.status(of: entry.name, in: directory).kind
@@ -59,7 +59,7 @@ struct FileTreeLister {
         } catch  where Self.vanished(error) {
             return false
         }
-        return try FileSystem.status(of: file.rawValue).isRegularFile
+        return try FileSystem.status(of: file.descriptor).isRegularFile
     }
 
     /// Errors that mean the entry disappeared, escapes, loops or is unreadable: skip it.

@@ -1,3 +1,5 @@
+import VolleySystem
+
 /// What the libFuzzer harnesses in `fuzz/` need of the internal file-name handling: ``RelativePath/parse(_:)``
 /// and ``ConfinedRoot/openForReading(_:requireWorldReadable:)``, behind `@_spi(Fuzzing)`.
 ///
@@ -83,7 +85,7 @@ public enum FileNameFuzzing {
         init(_ file: OpenFile) { self.file = file }
 
         /// The open descriptor, valid while this object lives.
-        public var descriptor: Int32 { file.descriptor }
+        public var descriptor: Descriptor { file.descriptor }
         /// The size recorded at open.
         public var size: UInt64 { file.size }
     }

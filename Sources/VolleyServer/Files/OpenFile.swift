@@ -17,16 +17,16 @@ final class OpenFile: Sendable {
     /// Files at least this large are mapped.
     static let mappingThreshold: UInt64 = 64 * 1024
 
-    init(_ descriptor: consuming OwnedDescriptor, status: FileStatus) {
+    init(_ file: consuming OwnedDescriptor, status: FileStatus) {
         mapping =
             status.size >= Self.mappingThreshold && status.size <= UInt64(Int.max)
-            ? try? FileMapping(descriptor: descriptor.rawValue, length: Int(status.size)) : nil
-        owned = descriptor
+            ? try? FileMapping(descriptor: file.descriptor, length: Int(status.size)) : nil
+        owned = file
         self.status = status
     }
 
-    /// The descriptor number, valid while this object lives.
-    var descriptor: Int32 { owned.rawValue }
+    /// The file's descriptor, borrowed: valid while this object lives.
+    var descriptor: Descriptor { owned.descriptor }
 
     /// The size in bytes at open.
     var size: UInt64 { status.size }

@@ -21,14 +21,14 @@ extension ConfinedRoot {
         }
         var current = try FileSystem.openBeneath(descriptor, ".", options: .directory)
         for index in directories.indices {
-            current = try openOrMakeDirectory(directories[...index], in: current.rawValue)
+            current = try openOrMakeDirectory(directories[...index], in: current.descriptor)
         }
         return current
     }
 
     /// Opens the last of `prefix` in `parent` (the directory the rest of `prefix` names); when
     /// it is missing, makes it there first.
-    private func openOrMakeDirectory(_ prefix: ArraySlice<String>, in parent: Int32) throws(SystemError) -> OwnedDescriptor {
+    private func openOrMakeDirectory(_ prefix: ArraySlice<String>, in parent: Descriptor) throws(SystemError) -> OwnedDescriptor {
         let name = prefix.last!
         do {
             return try openDirectory(prefix, in: parent)
@@ -43,7 +43,7 @@ extension ConfinedRoot {
             let directory = try openDirectory(prefix, in: parent)
             // 0755 whatever the umask (the unit's UMask=0007 would leave 0750): TFTP clients
             // are served as "others" by tftpd-hpa convention, and listings must see it.
-            if made { try FileSystem.setPermissions(directory.rawValue, 0o755) }
+            if made { try FileSystem.setPermissions(directory.descriptor, 0o755) }
             return directory
         }
     }
@@ -51,7 +51,7 @@ extension ConfinedRoot {
     /// The last of `prefix`, resolved beneath `parent`. A symlink that leaves `parent` (`EXDEV`)
     /// may still land inside the root (`sub/up -> ../images`), so the whole prefix is then
     /// resolved again from the root, which decides.
-    private func openDirectory(_ prefix: ArraySlice<String>, in parent: Int32) throws(SystemError) -> OwnedDescriptor {
+    private func openDirectory(_ prefix: ArraySlice<String>, in parent: Descriptor) throws(SystemError) -> OwnedDescriptor {
         do {
             return try FileSystem.openBeneath(parent, prefix.last!, options: .directory)
         } catch  where error.errno == .improperLink {

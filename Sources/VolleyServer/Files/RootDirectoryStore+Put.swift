@@ -53,7 +53,7 @@ extension RootDirectoryStore {
         } catch {
             throw .io(error, name: localFile)
         }
-        let source = sourceFile.rawValue
+        let source = sourceFile.descriptor
         if let existing = try upload.existingDigest() {
             do {
                 guard try SHA256Hex.of(descriptor: source) != existing else { return StoredFile(.unchanged, upload) }
@@ -158,7 +158,7 @@ private struct Upload {
         }
         let status: FileStatus
         do {
-            status = try FileSystem.status(of: file.rawValue)
+            status = try FileSystem.status(of: file.descriptor)
         } catch {
             throw .io(error, name: name)
         }

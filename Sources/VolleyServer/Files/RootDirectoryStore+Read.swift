@@ -80,7 +80,7 @@ extension RootDirectoryStore {
         return names.compactMap { name in
             // A file that vanished since the listing is left out.
             guard let file = try? FileSystem.openBeneath(root.descriptor, name, options: .pathOnly),
-                let status = try? FileSystem.status(of: file.rawValue), status.isRegularFile
+                let status = try? FileSystem.status(of: file.descriptor), status.isRegularFile
             else { return nil }
             return StoredFileInfo(path: name, status: status)
         }
@@ -94,7 +94,7 @@ extension RootDirectoryStore {
         let status: FileStatus
         do {
             let file = try FileSystem.openBeneath(root.descriptor, path.bytes, options: .pathOnly)
-            status = try FileSystem.status(of: file.rawValue)
+            status = try FileSystem.status(of: file.descriptor)
         } catch {
             throw .lookup(error, name: name)
         }

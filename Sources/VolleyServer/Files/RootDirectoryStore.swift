@@ -46,7 +46,7 @@ public struct RootDirectoryStore: Sendable {
             throw .lookup(error, name: name)
         }
         do {
-            try FileSystem.unlink(path.leaf, in: directory.rawValue)
+            try FileSystem.unlink(path.leaf, in: directory.descriptor)
         } catch  where error.errno == .noSuchFileOrDirectory {
             throw .fileNotFound(name)
         } catch {

@@ -12,7 +12,7 @@ enum SHA256Hex {
     }
 
     /// The lowercase hex SHA-256 of everything readable from `descriptor`, from its current offset.
-    static func of(descriptor: Int32) throws(SystemError) -> String {
+    static func of(descriptor: Descriptor) throws(SystemError) -> String {
         filesHashed?.add(1)
         let hasher = SHA256Hasher()
         try hasher.update(readingToEndOf: descriptor)

@@ -14,8 +14,8 @@ struct UploadTemporary: ~Copyable {
     let name: String
     /// The temporary's descriptor, open for writing; nil once closed.
     private var file: OwnedDescriptor?
-    /// The number of ``file`` while it is open.
-    private let fileNumber: Int32
+    /// The descriptor of ``file`` while it is open.
+    private let fileDescriptor: Descriptor
     /// Set when the temporary has been renamed onto its destination.
     private var committed = false
 
@@ -25,8 +25,8 @@ struct UploadTemporary: ~Copyable {
         while true {
             let candidate = uploadTemporaryPrefix + String(UInt64.random(in: .min ... .max), radix: 16)
             do {
-                let created = try FileSystem.createExclusive(in: directory.rawValue, name: candidate, mode: 0o644)
-                fileNumber = created.rawValue
+                let created = try FileSystem.createExclusive(in: directory.descriptor, name: candidate, mode: 0o644)
+                fileDescriptor = created.descriptor
                 file = consume created
                 name = candidate
                 break
@@ -39,7 +39,7 @@ struct UploadTemporary: ~Copyable {
 
     /// Appends all of `bytes` to the temporary.
     func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
-        try FileSystem.writeAll(fileNumber, bytes)
+        try FileSystem.writeAll(fileDescriptor, bytes)
     }
 
     /// Appends all of `bytes` to the temporary.
@@ -54,16 +54,16 @@ struct UploadTemporary: ~Copyable {
     /// onto `destination` in the same directory, then flushes the directory.
     consuming func commit(as destination: String) throws(SystemError) {
         let written = file.take()!
-        try FileSystem.setPermissions(written.rawValue, 0o644)
-        try FileSystem.synchronize(written.rawValue)
+        try FileSystem.setPermissions(written.descriptor, 0o644)
+        try FileSystem.synchronize(written.descriptor)
         try written.close()
-        try FileSystem.rename(name, to: destination, in: directory.rawValue)
+        try FileSystem.rename(name, to: destination, in: directory.descriptor)
         committed = true
         // Durability of the rename; the new content is already in place if this fails.
-        try? FileSystem.synchronize(directory.rawValue)
+        try? FileSystem.synchronize(directory.descriptor)
     }
 
     deinit {
-        if !committed { try? FileSystem.unlink(name, in: directory.rawValue) }
+        if !committed { try? FileSystem.unlink(name, in: directory.descriptor) }
     }
 }

@@ -62,7 +62,7 @@ final class DatagramOutbox {
             }
             let bytes = (run - 1) * stride + TFTPPacketEncoder.dataHeaderSize + window.lengths[i + run - 1]
             if let early = batch.enqueue(
-                descriptor: socket.rawDescriptor, to: peer, from: source,
+                descriptor: socket.descriptor, to: peer, from: source,
                 bytes: slots + i * stride, count: bytes, segmentSize: run > 1 ? stride : nil)
             {
                 note(early)
@@ -92,7 +92,7 @@ final class DatagramOutbox {
             let first = i
             let run = min(perSend, count - i)
             if let early = batch.enqueue(
-                descriptor: socket.rawDescriptor, to: peer, from: source,
+                descriptor: socket.descriptor, to: peer, from: source,
                 headers: headers + first * header, headerSize: header,
                 payloads: payloads + first * blockSize, payloadSize: blockSize, count: run,
                 segmentSize: run > 1 ? stride : nil, fromFileMapping: true)
@@ -114,7 +114,7 @@ final class DatagramOutbox {
     }
 
     /// Sends one small datagram (an OACK or an ERROR) now, after everything queued.
-    func sendNow(_ packet: [UInt8], on socket: Int32, to peer: SocketAddress, from source: PacketInfo? = nil) {
+    func sendNow(_ packet: [UInt8], on socket: Descriptor, to peer: SocketAddress, from source: PacketInfo? = nil) {
         packet.withUnsafeBytes { bytes in
             note(batch.sendOne(descriptor: socket, bytes: bytes, to: peer, from: source))
         }

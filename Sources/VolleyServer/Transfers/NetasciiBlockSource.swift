@@ -22,7 +22,7 @@ struct NetasciiBlockSource {
 
     /// The converted (wire) size of a file of at most ``transferSizeScanLimit`` bytes, or nil
     /// for a larger one.
-    static func wireSize(of descriptor: Int32, fileSize: UInt64) throws(SystemError) -> UInt64? {
+    static func wireSize(of descriptor: Descriptor, fileSize: UInt64) throws(SystemError) -> UInt64? {
         guard fileSize <= transferSizeScanLimit else { return nil }
         var total: UInt64 = 0
         var offset: UInt64 = 0
@@ -49,7 +49,7 @@ struct NetasciiBlockSource {
     /// can be produced again.
     /// - Throws: ``MissingCheckpoint`` for a block out of order, ``SystemError`` on a read error.
     mutating func produce(
-        block: UInt64, blockSize: Int, from descriptor: Int32, into destination: UnsafeMutableRawPointer,
+        block: UInt64, blockSize: Int, from descriptor: Descriptor, into destination: UnsafeMutableRawPointer,
         scratch: UnsafeMutableRawBufferPointer
     ) throws -> Int {
         guard var checkpoint = checkpoints[block] else { throw MissingCheckpoint(block: block) }

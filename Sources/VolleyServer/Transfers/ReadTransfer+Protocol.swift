@@ -19,7 +19,7 @@ extension ReadTransfer {
     func drainSocket(into batch: DatagramReceiveBatch, in environment: TransferEnvironment) {
         guard !finished else { return }
         do {
-            guard try batch.receive(from: socket.rawDescriptor, maximum: 1) == 1 else { return }
+            guard try batch.receive(from: socket.descriptor, maximum: 1) == 1 else { return }
         } catch {
             environment.logger.debug("receive on transfer to \(peer) failed: \(error)")
             return
@@ -66,7 +66,7 @@ extension ReadTransfer {
     /// lost DATA 1 is covered by the timer instead).
     func answerRepeatedRequest(in environment: TransferEnvironment) {
         guard machine.isAwaitingOptionAcknowledgementReply, let optionAcknowledgement else { return }
-        environment.outbox.sendNow(optionAcknowledgement, on: socket.rawDescriptor, to: peer, from: source)
+        environment.outbox.sendNow(optionAcknowledgement, on: socket.descriptor, to: peer, from: source)
         // The timer's patience counts from this OACK too: otherwise a timer due about now
         // sends a second one right behind it, and atftp, which has answered the first with
         // ACK 0, aborts on the second ("unexpected OACK").
@@ -87,7 +87,7 @@ extension ReadTransfer {
         finished = true
         if let timer { environment.reactor.cancelTimer(timer) }
         timer = nil
-        if !sharesListenerSocket { environment.reactor.deregister(socket.rawDescriptor) }
+        if !sharesListenerSocket { environment.reactor.deregister(socket.descriptor) }
         let duration = Double(max(1, environment.reactor.now &- startedAt)) / 1000
         environment.logger.debug("\(peer) round trip: \(roundTripSummary)")
         environment.emit(
@@ -122,7 +122,7 @@ extension ReadTransfer {
             let now = environment.reactor.now
             let patience = UInt64(negotiated.timeoutSeconds.map { $0 * 1000 } ?? 5000)
             if let optionAcknowledgement, optionAcknowledgementSentAt.map({ now &- $0 >= patience }) ?? true {
-                environment.outbox.sendNow(optionAcknowledgement, on: socket.rawDescriptor, to: peer, from: source)
+                environment.outbox.sendNow(optionAcknowledgement, on: socket.descriptor, to: peer, from: source)
                 optionAcknowledgementSentAt = now
             }
             armTimer(in: environment)
@@ -246,13 +246,13 @@ extension ReadTransfer {
 
     /// RFC 1350: a packet from an unknown TID gets ERROR 5; the transfer goes on.
     private func answerStranger(_ sender: SocketAddress, in environment: TransferEnvironment) {
-        environment.outbox.sendNow(TransferIdentity.unknownTransferIDReply, on: socket.rawDescriptor, to: sender)
+        environment.outbox.sendNow(TransferIdentity.unknownTransferIDReply, on: socket.descriptor, to: sender)
         environment.logger.debug("answered a packet from unknown \(sender) during the transfer to \(peer) with ERROR 5")
     }
 
     private func abort(_ failure: TransferFailure, in environment: TransferEnvironment) {
         environment.outbox.sendNow(
-            TFTPPacketEncoder.error(.notDefined, failure.clientMessage), on: socket.rawDescriptor, to: peer, from: source)
+            TFTPPacketEncoder.error(.notDefined, failure.clientMessage), on: socket.descriptor, to: peer, from: source)
         finish(.failed(reason: failure.logDetail), in: environment)
     }
 }

@@ -13,7 +13,7 @@ final class ReadyTransfers {
     private let ring: DatagramRing
     private var ready: [ReadTransfer] = []
     /// The sockets of one submission, reused from turn to turn.
-    private var descriptors: [Int32] = []
+    private var descriptors: [Descriptor] = []
     private var receiving: [ReadTransfer] = []
 
     init(ring: DatagramRing, batch: DatagramReceiveBatch) {
@@ -39,7 +39,7 @@ final class ReadyTransfers {
                 // A finished transfer (its timer gave up, a new request replaced it) is
                 // skipped: its socket no longer belongs to it.
                 receiving.append(transfer)
-                descriptors.append(transfer.socket.rawDescriptor)
+                descriptors.append(transfer.socket.descriptor)
             }
             if receiving.count == 1 || ring.isBroken {
                 // One socket: a plain recvmsg costs no more than a submission.

@@ -68,7 +68,7 @@ final class WindowBuffer {
     /// slots at `slots` with one `preadv`; `payloadLength(i)` is block i's length, kept in
     /// ``lengths``. Returns false if the file ended early.
     func readBlocks(
-        into slots: UnsafeMutableRawPointer, from descriptor: Int32, offset: UInt64, blockSize: Int, count: Int,
+        into slots: UnsafeMutableRawPointer, from descriptor: Descriptor, offset: UInt64, blockSize: Int, count: Int,
         payloadLength: (Int) -> Int
     ) throws(SystemError) -> Bool {
         let stride = Self.stride(blockSize: blockSize)

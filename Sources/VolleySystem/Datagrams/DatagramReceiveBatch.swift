@@ -58,19 +58,21 @@ public final class DatagramReceiveBatch {
 
     /// Receives up to ``capacity`` waiting datagrams from `descriptor` without blocking.
     /// Returns how many arrived (0 when none were waiting).
-    public func receive(from descriptor: Int32, maximum: Int? = nil) throws(SystemError) -> Int {
+    public func receive(from descriptor: Descriptor, maximum: Int? = nil) throws(SystemError) -> Int {
         let count = min(maximum ?? capacity, capacity)
         prepare(count)
         if count == 1 {
             // One datagram (a transfer's own socket): recvmsg skips recvmmsg's per-call overhead.
-            switch try nonBlockingSyscall("recvmsg", { recvmsg(descriptor, &messages[0].msg_hdr, VOLLEY_MSG_DONTWAIT) }) {
+            switch try nonBlockingSyscall("recvmsg", { recvmsg(descriptor.rawValue, &messages[0].msg_hdr, VOLLEY_MSG_DONTWAIT) }) {
             case .wouldBlock: return 0
             case .done(let length):
                 messages[0].msg_len = UInt32(length)
                 return markFilled(1)
             }
         }
-        switch try nonBlockingSyscall("recvmmsg", { volley_recvmmsg(descriptor, messages, UInt32(count), VOLLEY_MSG_DONTWAIT, nil) }) {
+        switch try nonBlockingSyscall(
+            "recvmmsg", { volley_recvmmsg(descriptor.rawValue, messages, UInt32(count), VOLLEY_MSG_DONTWAIT, nil) })
+        {
         case .wouldBlock: return 0
         case .done(let n): return markFilled(Int(n))
         }
@@ -81,7 +83,7 @@ public final class DatagramReceiveBatch {
     /// (``payload(_:)`` and ``source(_:)`` say so) when nothing was waiting there or the
     /// receive failed. Returns the first failure, if any, after filling what it could.
     @discardableResult
-    public func receiveOne(fromEach descriptors: UnsafeBufferPointer<Int32>, through ring: DatagramRing) -> SystemError? {
+    public func receiveOne(fromEach descriptors: UnsafeBufferPointer<Descriptor>, through ring: DatagramRing) -> SystemError? {
         let count = descriptors.count
         precondition(count <= capacity, "more sockets than slots")
         prepare(count)

@@ -61,11 +61,11 @@ public final class DatagramRing {
     /// Queues a `sendmsg` (or, with `receive`, a `recvmsg`) of `message` on `descriptor`;
     /// `index` comes back with its completion. The message and what it points to must
     /// stay valid until ``submit(_:)`` returns.
-    func queue(receive: Bool, descriptor: Int32, message: UnsafeMutablePointer<msghdr>, index: Int) {
+    func queue(receive: Bool, descriptor: Descriptor, message: UnsafeMutablePointer<msghdr>, index: Int) {
         precondition(queued < capacity, "more operations than the ring holds")
         let tag = generation << 32 | UInt64(index)
         // The ring has `capacity` slots and every submission empties it, so this cannot fail.
-        let result = volley_ring_queue_message(ring, receive ? 1 : 0, descriptor, message, tag)
+        let result = volley_ring_queue_message(ring, receive ? 1 : 0, descriptor.rawValue, message, tag)
         precondition(result == 0, "io_uring submission queue full")
         queued += 1
     }

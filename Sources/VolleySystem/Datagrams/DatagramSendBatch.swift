@@ -28,7 +28,7 @@ public final class DatagramSendBatch {
     private let controls: UnsafeMutableRawPointer
     private let segmented: UnsafeMutablePointer<Bool>
     private let mapped: UnsafeMutablePointer<Bool>
-    private let descriptors: UnsafeMutablePointer<Int32>
+    private let descriptors: UnsafeMutablePointer<Descriptor>
     /// Vectors of gathered messages (``enqueue(descriptor:to:from:gathering:segmentSize:fromFileMapping:fill:)``).
     private let gatherVectors: UnsafeMutablePointer<iovec>
     private var gatherUsed = 0
@@ -87,7 +87,7 @@ public final class DatagramSendBatch {
     /// else nil.
     @discardableResult
     public func enqueue(
-        descriptor: Int32, to peer: SocketAddress, from source: PacketInfo? = nil,
+        descriptor: Descriptor, to peer: SocketAddress, from source: PacketInfo? = nil,
         bytes: UnsafeRawPointer, count: Int, segmentSize: Int? = nil
     ) -> Result? {
         let flushed = makeRoom(for: descriptor, vectors: 0)
@@ -108,7 +108,7 @@ public final class DatagramSendBatch {
     /// first, else nil.
     @discardableResult
     public func enqueue(
-        descriptor: Int32, to peer: SocketAddress, from source: PacketInfo? = nil,
+        descriptor: Descriptor, to peer: SocketAddress, from source: PacketInfo? = nil,
         headers: UnsafeRawPointer, headerSize: Int, payloads: UnsafeRawPointer, payloadSize: Int, count: Int,
         segmentSize: Int? = nil, fromFileMapping: Bool
     ) -> Result? {
@@ -130,13 +130,13 @@ public final class DatagramSendBatch {
     }
 
     /// Flushes when the next message does not fit.
-    private func makeRoom(for descriptor: Int32, vectors needed: Int) -> Result? {
+    private func makeRoom(for descriptor: Descriptor, vectors needed: Int) -> Result? {
         guard queued == capacity || gatherUsed + needed > Self.gatherCapacity else { return nil }
         return flush()
     }
 
     private func append(
-        descriptor: Int32, to peer: SocketAddress, from source: PacketInfo?,
+        descriptor: Descriptor, to peer: SocketAddress, from source: PacketInfo?,
         vectors messageVectors: UnsafeMutablePointer<iovec>, vectorCount: Int, segmentSize: Int?, fromFileMapping: Bool
     ) {
         let i = queued
@@ -223,11 +223,11 @@ public final class DatagramSendBatch {
         let fromFileMapping = mapped[start]
         guard run.count == 1 else {
             return try nonBlockingSyscall("sendmmsg", allowingBadAddress: fromFileMapping) {
-                volley_sendmmsg(descriptor, messages + start, UInt32(run.count), 0)
+                volley_sendmmsg(descriptor.rawValue, messages + start, UInt32(run.count), 0)
             }
         }
         let header = (messages + start).pointer(to: \.msg_hdr)!
-        switch try nonBlockingSyscall("sendmsg", allowingBadAddress: fromFileMapping, { Glibc.sendmsg(descriptor, header, 0) }) {
+        switch try nonBlockingSyscall("sendmsg", allowingBadAddress: fromFileMapping, { Glibc.sendmsg(descriptor.rawValue, header, 0) }) {
         case .wouldBlock: return .wouldBlock
         case .done: return .done(1)
         }
@@ -250,7 +250,7 @@ public final class DatagramSendBatch {
 
     /// Sends `count` datagrams to `peer` at once: datagram i is `lengths[i]` bytes at `base + i * stride`.
     public func send(
-        descriptor: Int32, to peer: SocketAddress,
+        descriptor: Descriptor, to peer: SocketAddress,
         base: UnsafeRawPointer, stride: Int, lengths: UnsafePointer<Int>, count: Int
     ) -> Result {
         var total = Result(sent: 0, wouldBlock: 0, firstError: nil, segmentationUnsupported: false)
@@ -268,7 +268,7 @@ public final class DatagramSendBatch {
     /// messages is reported, not lost).
     @discardableResult
     public func sendOne(
-        descriptor: Int32, bytes: UnsafeRawBufferPointer, to peer: SocketAddress, from source: PacketInfo? = nil
+        descriptor: Descriptor, bytes: UnsafeRawBufferPointer, to peer: SocketAddress, from source: PacketInfo? = nil
     ) -> Result {
         var total = Result(sent: 0, wouldBlock: 0, firstError: nil, segmentationUnsupported: false)
         if let early = enqueue(descriptor: descriptor, to: peer, from: source, bytes: bytes.baseAddress!, count: bytes.count) {

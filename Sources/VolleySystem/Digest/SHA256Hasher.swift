@@ -40,7 +40,7 @@ public final class SHA256Hasher {
     }
 
     /// Adds everything readable from `descriptor`, from its current offset to its end.
-    public func update(readingToEndOf descriptor: Int32) throws(SystemError) {
+    public func update(readingToEndOf descriptor: Descriptor) throws(SystemError) {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
         defer { buffer.deallocate() }
         while true {

@@ -7,7 +7,7 @@ import SystemPackage
 /// Each registration carries a 64-bit tag that comes back with its events; the reactor
 /// packs the descriptor and a generation into it to drop stale events of a reused number.
 public struct Epoll: ~Copyable {
-    private let descriptor: OwnedDescriptor
+    private let owned: OwnedDescriptor
 
     /// Readable.
     public static let readable: UInt32 = VOLLEY_EPOLLIN
@@ -19,26 +19,26 @@ public struct Epoll: ~Copyable {
 
     /// Creates a close-on-exec epoll instance.
     public init() throws(SystemError) {
-        descriptor = OwnedDescriptor(adopting: try syscall("epoll_create1") { epoll_create1(VOLLEY_EPOLL_CLOEXEC) })
+        owned = OwnedDescriptor(adopting: try syscall("epoll_create1") { epoll_create1(VOLLEY_EPOLL_CLOEXEC) })
     }
 
     /// Watches `target` for `events`; `tag` is returned with each of its events.
     /// - Throws: ``SystemError`` (`EEXIST` when already watched, `ENOMEM`, `ENOSPC`).
-    public func add(_ target: Int32, events: UInt32, tag: UInt64) throws(SystemError) {
+    public func add(_ target: Descriptor, events: UInt32, tag: UInt64) throws(SystemError) {
         var event = epoll_event()
         volley_epoll_event_set(&event, events, tag)
-        _ = try syscall("epoll_ctl(ADD)") { epoll_ctl(descriptor.rawValue, VOLLEY_EPOLL_CTL_ADD, target, &event) }
+        _ = try syscall("epoll_ctl(ADD)") { epoll_ctl(owned.descriptor.rawValue, VOLLEY_EPOLL_CTL_ADD, target.rawValue, &event) }
     }
 
     /// Stops watching `target`; a descriptor the kernel already forgot (closed) is not an error.
-    public func remove(_ target: Int32) {
-        _ = epoll_ctl(descriptor.rawValue, VOLLEY_EPOLL_CTL_DEL, target, nil)
+    public func remove(_ target: Descriptor) {
+        _ = epoll_ctl(owned.descriptor.rawValue, VOLLEY_EPOLL_CTL_DEL, target.rawValue, nil)
     }
 
     /// Waits up to `timeoutMilliseconds` (-1: forever) and fills `events`; returns how many
     /// arrived (0 on timeout or when a signal interrupted the wait).
     public func wait(into events: EpollEvents, timeoutMilliseconds: Int) -> Int {
-        let count = epoll_wait(descriptor.rawValue, events.storage, Int32(events.capacity), Int32(clamping: timeoutMilliseconds))
+        let count = epoll_wait(owned.descriptor.rawValue, events.storage, Int32(events.capacity), Int32(clamping: timeoutMilliseconds))
         if count >= 0 { return Int(count) }
         let code = Errno(rawValue: Glibc.errno)
         // Anything but EINTR means the epoll descriptor or buffer is broken: a bug.

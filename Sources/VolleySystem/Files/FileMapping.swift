@@ -19,9 +19,9 @@ public final class FileMapping: @unchecked Sendable {
     /// Maps the first `length` bytes of `descriptor` (opened for reading).
     /// - Throws: ``SystemError`` from `mmap`, e.g. `ENODEV` for a file system that cannot map
     ///   files, `ENOMEM` when the address space is exhausted.
-    public init(descriptor: Int32, length: Int) throws(SystemError) {
+    public init(descriptor: Descriptor, length: Int) throws(SystemError) {
         precondition(length > 0, "an empty file has nothing to map")
-        guard let address = volley_map_file_read_only(descriptor, length) else {
+        guard let address = volley_map_file_read_only(descriptor.rawValue, length) else {
             throw SystemError("mmap", errno: Errno(rawValue: Glibc.errno))
         }
         base = UnsafeRawPointer(address)

@@ -16,7 +16,7 @@ extension FileSystem {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
         defer { buffer.deallocate() }
         while bytes.count < limit {
-            let count = try read(file.rawValue, into: buffer)
+            let count = try read(file.descriptor, into: buffer)
             if count == 0 { break }
             bytes += buffer.prefix(count)
         }

@@ -26,7 +26,7 @@ public enum FileSystem {
     ///   - path: the path's bytes, without a NUL (the bytes a client sent, not lossily decoded text).
     ///   - options: how to open it (read-only, close-on-exec, and these).
     public static func openBeneath(
-        _ directory: Int32, _ path: [UInt8], options: OpenOptions = [], followSymlinks: Bool = true
+        _ directory: Descriptor, _ path: [UInt8], options: OpenOptions = [], followSymlinks: Bool = true
     ) throws(SystemError) -> OwnedDescriptor {
         guard !path.contains(0) else { throw SystemError("openat2", errno: .invalidArgument) }
         let resolve = confinedResolve | (followSymlinks ? 0 : VOLLEY_RESOLVE_NO_SYMLINKS)
@@ -36,7 +36,7 @@ public enum FileSystem {
                 while true {
                     do throws(SystemError) {
                         return try syscall("openat2") {
-                            volley_openat2(directory, name.baseAddress!, UInt64(UInt32(bitPattern: options.flags)), 0, resolve)
+                            volley_openat2(directory.rawValue, name.baseAddress!, UInt64(UInt32(bitPattern: options.flags)), 0, resolve)
                         }
                     } catch  where error.errno == .resourceTemporarilyUnavailable && attempt < beneathAttempts {
                         attempt += 1
@@ -54,58 +54,58 @@ public enum FileSystem {
 
     /// ``openBeneath(_:_:options:followSymlinks:)`` for a path given as text.
     public static func openBeneath(
-        _ directory: Int32, _ path: String, options: OpenOptions = [], followSymlinks: Bool = true
+        _ directory: Descriptor, _ path: String, options: OpenOptions = [], followSymlinks: Bool = true
     ) throws(SystemError) -> OwnedDescriptor {
         try openBeneath(directory, Array(path.utf8), options: options, followSymlinks: followSymlinks)
     }
 
     /// Creates `name` in `directory` exclusively (`O_EXCL|O_NOFOLLOW`) for writing.
-    public static func createExclusive(in directory: Int32, name: String, mode: UInt32) throws(SystemError) -> OwnedDescriptor {
+    public static func createExclusive(in directory: Descriptor, name: String, mode: UInt32) throws(SystemError) -> OwnedDescriptor {
         let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW
-        return OwnedDescriptor(adopting: try syscall("openat") { volley_openat(directory, name, flags, mode_t(mode)) })
+        return OwnedDescriptor(adopting: try syscall("openat") { volley_openat(directory.rawValue, name, flags, mode_t(mode)) })
     }
 
     /// Sets or clears `O_NONBLOCK`.
-    public static func setNonBlocking(_ descriptor: Int32, _ on: Bool) throws(SystemError) {
-        let flags = try syscall("fcntl(F_GETFL)") { volley_fcntl_getfl(descriptor) }
-        _ = try syscall("fcntl(F_SETFL)") { volley_fcntl_setfl(descriptor, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) }
+    public static func setNonBlocking(_ descriptor: Descriptor, _ on: Bool) throws(SystemError) {
+        let flags = try syscall("fcntl(F_GETFL)") { volley_fcntl_getfl(descriptor.rawValue) }
+        _ = try syscall("fcntl(F_SETFL)") { volley_fcntl_setfl(descriptor.rawValue, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) }
     }
 
     // MARK: - Status
 
     /// The status of an open descriptor.
-    public static func status(of descriptor: Int32) throws(SystemError) -> FileStatus {
+    public static func status(of descriptor: Descriptor) throws(SystemError) -> FileStatus {
         var status = stat()
-        _ = try syscall("fstat") { fstat(descriptor, &status) }
+        _ = try syscall("fstat") { fstat(descriptor.rawValue, &status) }
         return FileStatus(status)
     }
 
     /// The status of `name` in `directory`, not following a final symlink.
-    public static func status(of name: String, in directory: Int32) throws(SystemError) -> FileStatus {
+    public static func status(of name: String, in directory: Descriptor) throws(SystemError) -> FileStatus {
         var status = stat()
-        _ = try syscall("fstatat") { fstatat(directory, name, &status, AT_SYMLINK_NOFOLLOW) }
+        _ = try syscall("fstatat") { fstatat(directory.rawValue, name, &status, AT_SYMLINK_NOFOLLOW) }
         return FileStatus(status)
     }
 
     // MARK: - Reading and writing
 
     /// Reads up to `buffer.count` bytes at the current offset; 0 at end of file.
-    public static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
-        try syscall("read") { Glibc.read(descriptor, buffer.baseAddress, buffer.count) }
+    public static func read(_ descriptor: Descriptor, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try syscall("read") { Glibc.read(descriptor.rawValue, buffer.baseAddress, buffer.count) }
     }
 
     /// Reads up to `buffer.count` bytes at `offset`; 0 at end of file.
     public static func read(
-        _ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64
+        _ descriptor: Descriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64
     ) throws(SystemError) -> Int {
-        try syscall("pread") { pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset)) }
+        try syscall("pread") { pread(descriptor.rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
     /// Fills the first `count` buffers of `vectors` from `offset` on, with one `preadv` when
     /// the page cache has the data (looping on the rare short read). Returns false when the
     /// file ended first. The vectors are consumed (their bases and lengths advance).
     public static func readFully(
-        _ descriptor: Int32, into vectors: IOVectors, count: Int, at offset: UInt64
+        _ descriptor: Descriptor, into vectors: IOVectors, count: Int, at offset: UInt64
     ) throws(SystemError) -> Bool {
         precondition(count <= vectors.capacity)
         let base = vectors.storage
@@ -113,7 +113,7 @@ public enum FileSystem {
         var position = off_t(offset)
         while first < count, base[first].iov_len == 0 { first += 1 }
         while first < count {
-            let got = try syscall("preadv") { preadv(descriptor, base + first, Int32(min(count - first, 1024)), position) }
+            let got = try syscall("preadv") { preadv(descriptor.rawValue, base + first, Int32(min(count - first, 1024)), position) }
             if got == 0 { return false }
             position += off_t(got)
             var remaining = got
@@ -134,25 +134,25 @@ public enum FileSystem {
     }
 
     /// Writes all of `bytes` at the current offset.
-    public static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+    public static func writeAll(_ descriptor: Descriptor, _ bytes: UnsafeRawBufferPointer) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
             let remaining = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            offset += try syscall("write") { Glibc.write(descriptor, remaining.baseAddress, remaining.count) }
+            offset += try syscall("write") { Glibc.write(descriptor.rawValue, remaining.baseAddress, remaining.count) }
         }
     }
 
     /// Moves the offset back to the start.
-    public static func rewind(_ descriptor: Int32) throws(SystemError) {
-        _ = try syscall("lseek") { lseek(descriptor, 0, SEEK_SET) }
+    public static func rewind(_ descriptor: Descriptor) throws(SystemError) {
+        _ = try syscall("lseek") { lseek(descriptor.rawValue, 0, SEEK_SET) }
     }
 
     // MARK: - Directories and names
 
     /// The names and kinds of `directory`'s entries, without `.` and `..` or names that are not UTF-8.
     /// Kinds the file system does not report are `nil` (ask ``status(of:in:)``).
-    public static func entries(of directory: Int32) throws(SystemError) -> [(name: String, kind: FileStatus.Kind?)] {
-        let copy = try syscall("dup") { dup(directory) }
+    public static func entries(of directory: Descriptor) throws(SystemError) -> [(name: String, kind: FileStatus.Kind?)] {
+        let copy = try syscall("dup") { dup(directory.rawValue) }
         guard let stream = fdopendir(copy) else {
             let code = Errno(rawValue: Glibc.errno)
             _ = OwnedDescriptor(adopting: copy)
@@ -186,27 +186,27 @@ public enum FileSystem {
     }
 
     /// Makes directory `name` in `directory`.
-    public static func makeDirectory(_ name: String, in directory: Int32, mode: UInt32) throws(SystemError) {
-        _ = try syscall("mkdirat") { mkdirat(directory, name, mode_t(mode)) }
+    public static func makeDirectory(_ name: String, in directory: Descriptor, mode: UInt32) throws(SystemError) {
+        _ = try syscall("mkdirat") { mkdirat(directory.rawValue, name, mode_t(mode)) }
     }
 
     /// Removes the file (not directory) `name` from `directory`.
-    public static func unlink(_ name: String, in directory: Int32) throws(SystemError) {
-        _ = try syscall("unlinkat") { unlinkat(directory, name, 0) }
+    public static func unlink(_ name: String, in directory: Descriptor) throws(SystemError) {
+        _ = try syscall("unlinkat") { unlinkat(directory.rawValue, name, 0) }
     }
 
     /// Renames `name` to `newName` inside `directory`, replacing `newName` atomically.
-    public static func rename(_ name: String, to newName: String, in directory: Int32) throws(SystemError) {
-        _ = try syscall("renameat") { renameat(directory, name, directory, newName) }
+    public static func rename(_ name: String, to newName: String, in directory: Descriptor) throws(SystemError) {
+        _ = try syscall("renameat") { renameat(directory.rawValue, name, directory.rawValue, newName) }
     }
 
     /// Flushes a file's (or directory's) data and metadata to disk.
-    public static func synchronize(_ descriptor: Int32) throws(SystemError) {
-        _ = try syscall("fsync") { fsync(descriptor) }
+    public static func synchronize(_ descriptor: Descriptor) throws(SystemError) {
+        _ = try syscall("fsync") { fsync(descriptor.rawValue) }
     }
 
     /// Sets the permission bits, whatever the umask.
-    public static func setPermissions(_ descriptor: Int32, _ mode: UInt32) throws(SystemError) {
-        _ = try syscall("fchmod") { fchmod(descriptor, mode_t(mode)) }
+    public static func setPermissions(_ descriptor: Descriptor, _ mode: UInt32) throws(SystemError) {
+        _ = try syscall("fchmod") { fchmod(descriptor.rawValue, mode_t(mode)) }
     }
 }

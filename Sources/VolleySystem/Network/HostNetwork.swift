@@ -49,16 +49,16 @@ public enum HostNetwork {
 
     /// The name of the interface that carries the IPv4 default route (`/proc/net/route`), or nil.
     public static func defaultRouteInterface() -> String? {
-        let descriptor: OwnedDescriptor
+        let file: OwnedDescriptor
         do {
-            descriptor = try FileSystem.open("/proc/net/route")
+            file = try FileSystem.open("/proc/net/route")
         } catch {
             return nil
         }
         var text: [UInt8] = []
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
         defer { chunk.deallocate() }
-        while let count = try? FileSystem.read(descriptor.rawValue, into: chunk), count > 0, text.count < 1 << 20 {
+        while let count = try? FileSystem.read(file.descriptor, into: chunk), count > 0, text.count < 1 << 20 {
             text.append(contentsOf: chunk[..<count])
         }
         for line in String(decoding: text, as: UTF8.self).split(separator: "\n").dropFirst() {

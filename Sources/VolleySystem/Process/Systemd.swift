@@ -19,8 +19,8 @@ public enum Systemd {
 
     /// A socket passed by socket activation.
     public struct ListenSocket: Sendable, Hashable {
-        /// The descriptor (3, 4, …).
-        public var descriptor: Int32
+        /// The descriptor (3, 4, …), owned by whoever adopts it.
+        public var descriptor: Descriptor
         /// Its `FileDescriptorName=` (or "unknown").
         public var name: String
         /// Whether it is an IPv4/IPv6 datagram socket.
@@ -43,7 +43,7 @@ public enum Systemd {
             let descriptor = SD_LISTEN_FDS_START + Int32(i)
             let name = names?[i].map { String(cString: $0) } ?? "unknown"
             let inet = sd_is_socket_inet(descriptor, Int32(AF_UNSPEC), VOLLEY_SOCK_DGRAM, -1, 0) > 0
-            return ListenSocket(descriptor: descriptor, name: name, isInetDatagram: inet)
+            return ListenSocket(descriptor: Descriptor(rawValue: descriptor), name: name, isInetDatagram: inet)
         }
     }
 

@@ -4,15 +4,15 @@ import Glibc
 /// transfer it carries. The descriptor is closed when the last user lets go, so a
 /// transfer can never send on a number that was closed and reused.
 public final class DatagramSocket: Sendable {
-    private let descriptor: OwnedDescriptor
+    private let owned: OwnedDescriptor
     /// The address the socket is bound to (the real port after binding port 0).
     public let localAddress: SocketAddress
 
     /// Takes ownership of a bound socket and reads its local address.
     /// - Throws: ``SystemError`` from `getsockname`; the descriptor is closed then.
     public init(adopting descriptor: consuming OwnedDescriptor) throws(SystemError) {
-        localAddress = try UDPSocket.localAddress(of: descriptor.rawValue)
-        self.descriptor = descriptor
+        localAddress = try UDPSocket.localAddress(of: descriptor.descriptor)
+        owned = descriptor
     }
 
     /// A new socket bound to `address` (see ``UDPSocket/openBound(to:packetInfo:reusePort:)``).
@@ -22,6 +22,6 @@ public final class DatagramSocket: Sendable {
         try DatagramSocket(adopting: try UDPSocket.openBound(to: address, packetInfo: packetInfo, reusePort: reusePort))
     }
 
-    /// The descriptor number, valid as long as this object lives.
-    public var rawDescriptor: Int32 { descriptor.rawValue }
+    /// The socket's descriptor, borrowed: valid as long as this object lives.
+    public var descriptor: Descriptor { owned.descriptor }
 }

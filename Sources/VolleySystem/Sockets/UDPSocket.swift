@@ -19,7 +19,7 @@ public enum UDPSocket {
         to address: SocketAddress, packetInfo: Bool = false, reusePort: Bool = false
     ) throws(SystemError) -> OwnedDescriptor {
         let socket = try open(family: address.family)
-        let fd = socket.rawValue
+        let fd = socket.descriptor
         if reusePort { try setOption(fd, SOL_SOCKET, VOLLEY_SO_REUSEPORT, 1, name: "SO_REUSEPORT") }
         if address.family == .ipv6 {
             let dualStack = address.isWildcard || address.isV4Mapped
@@ -31,14 +31,14 @@ public enum UDPSocket {
     }
 
     /// Binds `fd` to `address`.
-    public static func bind(_ fd: Int32, to address: SocketAddress) throws(SystemError) {
+    public static func bind(_ fd: Descriptor, to address: SocketAddress) throws(SystemError) {
         _ = try address.withSockaddr { pointer, length throws(SystemError) in
-            try syscall("bind(\(address))") { Glibc.bind(fd, pointer, length) }
+            try syscall("bind(\(address))") { Glibc.bind(fd.rawValue, pointer, length) }
         }
     }
 
     /// Asks the kernel to report each datagram's destination address and interface.
-    public static func enablePacketInfo(_ fd: Int32, family: AddressFamily) throws(SystemError) {
+    public static func enablePacketInfo(_ fd: Descriptor, family: AddressFamily) throws(SystemError) {
         if family == .ipv6 {
             try setOption(fd, VOLLEY_IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, name: "IPV6_RECVPKTINFO")
             // IPv4 clients of a dual-stack socket are reported through IP_PKTINFO.
@@ -49,30 +49,30 @@ public enum UDPSocket {
     }
 
     /// Sets SO_RCVBUF (the kernel doubles and caps it at net.core.rmem_max).
-    public static func setReceiveBufferSize(_ fd: Int32, bytes: Int) throws(SystemError) {
+    public static func setReceiveBufferSize(_ fd: Descriptor, bytes: Int) throws(SystemError) {
         try setOption(fd, SOL_SOCKET, SO_RCVBUF, Int32(clamping: bytes), name: "SO_RCVBUF")
     }
 
     /// Sets SO_SNDBUF.
-    public static func setSendBufferSize(_ fd: Int32, bytes: Int) throws(SystemError) {
+    public static func setSendBufferSize(_ fd: Descriptor, bytes: Int) throws(SystemError) {
         try setOption(fd, SOL_SOCKET, SO_SNDBUF, Int32(clamping: bytes), name: "SO_SNDBUF")
     }
 
     /// Makes an inherited descriptor (e.g. from systemd) non-blocking and close-on-exec.
-    public static func makeNonBlockingAndCloseOnExec(_ fd: Int32) throws(SystemError) {
-        let flags = try syscall("fcntl(F_GETFL)") { volley_fcntl_getfl(fd) }
-        _ = try syscall("fcntl(F_SETFL)") { volley_fcntl_setfl(fd, flags | O_NONBLOCK) }
-        let fdFlags = try syscall("fcntl(F_GETFD)") { volley_fcntl_getfd(fd) }
-        _ = try syscall("fcntl(F_SETFD)") { volley_fcntl_setfd(fd, fdFlags | FD_CLOEXEC) }
+    public static func makeNonBlockingAndCloseOnExec(_ fd: Descriptor) throws(SystemError) {
+        let flags = try syscall("fcntl(F_GETFL)") { volley_fcntl_getfl(fd.rawValue) }
+        _ = try syscall("fcntl(F_SETFL)") { volley_fcntl_setfl(fd.rawValue, flags | O_NONBLOCK) }
+        let fdFlags = try syscall("fcntl(F_GETFD)") { volley_fcntl_getfd(fd.rawValue) }
+        _ = try syscall("fcntl(F_SETFD)") { volley_fcntl_setfd(fd.rawValue, fdFlags | FD_CLOEXEC) }
     }
 
     /// The address `fd` is bound to.
-    public static func localAddress(of fd: Int32) throws(SystemError) -> SocketAddress {
+    public static func localAddress(of fd: Descriptor) throws(SystemError) -> SocketAddress {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = try withUnsafeMutablePointer(to: &storage) { pointer throws(SystemError) in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
-                try syscall("getsockname") { getsockname(fd, sa, &length) }
+                try syscall("getsockname") { getsockname(fd.rawValue, sa, &length) }
             }
         }
         guard let address = withUnsafeBytes(of: &storage, { SocketAddress(storage: $0.baseAddress!) }) else {
@@ -82,15 +82,15 @@ public enum UDPSocket {
     }
 
     /// The socket's address family (SO_DOMAIN); nil for one that is neither IPv4 nor IPv6.
-    public static func family(of fd: Int32) throws(SystemError) -> AddressFamily? {
+    public static func family(of fd: Descriptor) throws(SystemError) -> AddressFamily? {
         var value: Int32 = 0
         var length = socklen_t(4)
-        _ = try syscall("getsockopt(SO_DOMAIN)") { getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &length) }
+        _ = try syscall("getsockopt(SO_DOMAIN)") { getsockopt(fd.rawValue, SOL_SOCKET, SO_DOMAIN, &value, &length) }
         return AddressFamily(rawValue: value)
     }
 
-    static func setOption(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: Int32, name: String) throws(SystemError) {
+    static func setOption(_ fd: Descriptor, _ level: Int32, _ option: Int32, _ value: Int32, name: String) throws(SystemError) {
         var value = value
-        _ = try syscall("setsockopt(\(name))") { setsockopt(fd, level, option, &value, socklen_t(4)) }
+        _ = try syscall("setsockopt(\(name))") { setsockopt(fd.rawValue, level, option, &value, socklen_t(4)) }
     }
 }

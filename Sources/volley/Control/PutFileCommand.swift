@@ -69,7 +69,7 @@ struct PutFileCommand: ControlCommand {
     static func sha256(ofFile path: String) -> String? {
         guard let file = try? FileSystem.open(path) else { return nil }
         let hasher = SHA256Hasher()
-        guard (try? hasher.update(readingToEndOf: file.rawValue)) != nil else { return nil }
+        guard (try? hasher.update(readingToEndOf: file.descriptor)) != nil else { return nil }
         return hasher.finalizeHex()
     }
 }

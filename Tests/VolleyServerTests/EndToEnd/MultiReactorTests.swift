@@ -128,7 +128,7 @@ struct MultiReactorTests {
             root: directory.path("root"), logs: logs,
             configure: { configuration in
                 Self.twoReactors(mode)(&configuration)
-                configuration.inheritedSockets = [passed]
+                configuration.inheritedSockets = [Descriptor(rawValue: passed)]
             }
         ) { server in
             let expected = mode == .singlePort ? "1 reactor thread" : "2 reactor threads"

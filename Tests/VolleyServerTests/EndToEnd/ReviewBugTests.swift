@@ -77,9 +77,9 @@ struct ReviewBugTests {
             scratchBuffer.deallocate()
         }
         #expect(throws: NetasciiBlockSource.MissingCheckpoint.self) {
-            _ = try source.produce(block: 5, blockSize: 512, from: file.rawValue, into: block, scratch: scratchBuffer)
+            _ = try source.produce(block: 5, blockSize: 512, from: file.descriptor, into: block, scratch: scratchBuffer)
         }
-        #expect(try source.produce(block: 1, blockSize: 512, from: file.rawValue, into: block, scratch: scratchBuffer) == 512)
+        #expect(try source.produce(block: 1, blockSize: 512, from: file.descriptor, into: block, scratch: scratchBuffer) == 512)
     }
 
     @Test("a file name that is not UTF-8 opens the file with exactly those bytes")

@@ -31,10 +31,10 @@ extension FileStore {
                 let file = try root.openForReading("pxelinux.0").get()
                 #expect(file.size == 100_000)
                 #expect(readAll(file.descriptor) == content)
-                let statusFlags = fcntl(file.descriptor, F_GETFL)
+                let statusFlags = fcntl(file.descriptor.rawValue, F_GETFL)
                 #expect(statusFlags & O_NONBLOCK == 0)
                 #expect(statusFlags & O_ACCMODE == O_RDONLY)
-                #expect(fcntl(file.descriptor, F_GETFD) & FD_CLOEXEC != 0)
+                #expect(fcntl(file.descriptor.rawValue, F_GETFD) & FD_CLOEXEC != 0)
             }
         }
 

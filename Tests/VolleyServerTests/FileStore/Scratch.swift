@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import VolleySystem
 
 /// The file-store tests, grouped so `swift test --filter VolleyServerTests.FileStore` runs them all.
 @Suite enum FileStore {}
@@ -94,11 +95,11 @@ struct Scratch {
 }
 
 /// Everything readable from `descriptor` starting at offset 0.
-func readAll(_ descriptor: Int32) -> [UInt8] {
+func readAll(_ descriptor: Descriptor) -> [UInt8] {
     var result: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
     while true {
-        let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(result.count)) }
+        let count = buffer.withUnsafeMutableBytes { pread(descriptor.rawValue, $0.baseAddress, $0.count, off_t(result.count)) }
         if count <= 0 { break }
         result += buffer[..<count]
     }

@@ -32,7 +32,7 @@ final class RawTFTPClient {
             throw TestFailure("bind: errno \(errno)")
         }
         do {
-            localAddress = try UDPSocket.localAddress(of: fd)
+            localAddress = try UDPSocket.localAddress(of: Descriptor(rawValue: fd))
         } catch {
             close(fd)
             throw error

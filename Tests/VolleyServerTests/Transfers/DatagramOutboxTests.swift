@@ -9,17 +9,17 @@ import VolleySystem
 /// until they are sent, whatever happens to the transfer in between.
 @Suite("Datagram outbox", .timeLimit(.minutes(1)))
 struct DatagramOutboxTests {
-    private static func receiver() throws -> (fd: Int32, address: SocketAddress) {
+    private static func receiver() throws -> (fd: Descriptor, address: SocketAddress) {
         let socket = try UDPSocket.openBound(to: SocketAddress(ip: "127.0.0.1", port: 0)!)
         let fd = socket.release()
         return (fd, try UDPSocket.localAddress(of: fd))
     }
 
-    private static func receive(_ fd: Int32) -> [UInt8]? {
-        var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    private static func receive(_ fd: Descriptor) -> [UInt8]? {
+        var poll = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
         guard Glibc.poll(&poll, 1, 2000) == 1 else { return nil }
         var buffer = [UInt8](repeating: 0, count: 65536)
-        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        let n = buffer.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, 0) }
         return n >= 0 ? Array(buffer.prefix(n)) : nil
     }
 
@@ -37,7 +37,7 @@ struct DatagramOutboxTests {
     @Test("a transfer socket released before the flush stays open until its window is sent")
     func queuedWindowKeepsItsSocket() throws {
         let (receiverFD, receiverAddress) = try Self.receiver()
-        defer { close(receiverFD) }
+        defer { OwnedDescriptor.close(receiverFD) }
         let outbox = DatagramOutbox(segmentationOffload: true, logger: Logger(label: "test"))
         var socket: DatagramSocket? = try DatagramSocket.bound(to: SocketAddress(ip: "127.0.0.1", port: 0)!)
         Self.queueBlock(7, payload: [UInt8](repeating: 0xAB, count: 100), on: socket!, to: receiverAddress, in: outbox)
@@ -50,7 +50,7 @@ struct DatagramOutboxTests {
     @Test("queuing for a second socket sends the first socket's window before letting the first socket go")
     func switchingSocketsSendsThePreviousWindowFirst() throws {
         let (receiverFD, receiverAddress) = try Self.receiver()
-        defer { close(receiverFD) }
+        defer { OwnedDescriptor.close(receiverFD) }
         let outbox = DatagramOutbox(segmentationOffload: true, logger: Logger(label: "test"))
         var first: DatagramSocket? = try DatagramSocket.bound(to: SocketAddress(ip: "127.0.0.1", port: 0)!)
         let second = try DatagramSocket.bound(to: SocketAddress(ip: "127.0.0.1", port: 0)!)

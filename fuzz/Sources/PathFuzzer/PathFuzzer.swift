@@ -231,7 +231,7 @@ private func check(
     switch outcome {
     case .success(let opened):
         var status = stat()
-        fuzzCheck(fstat(opened.descriptor, &status) == 0, "fstat of the opened \(describe(raw)) failed")
+        fuzzCheck(fstat(opened.descriptor.rawValue, &status) == 0, "fstat of the opened \(describe(raw)) failed")
         let identity = FileIdentity(status)
         fuzzCheck(
             fixture.forbidden[identity] == nil, "\(describe(raw)) opened \(fixture.forbidden[identity] ?? "") outside the root\(policy)")

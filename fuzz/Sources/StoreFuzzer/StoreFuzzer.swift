@@ -215,7 +215,7 @@ private func checkReadsBack(_ name: String, _ content: [UInt8]) {
         fuzzCheck(false, "written \(name.debugDescription) does not open: \(failure.kind) \(failure.logDetail)")
     case .success(let opened):
         var status = stat()
-        fuzzCheck(fstat(opened.descriptor, &status) == 0, "fstat failed")
+        fuzzCheck(fstat(opened.descriptor.rawValue, &status) == 0, "fstat failed")
         let identity = FileIdentity(status)
         var inside = false
         forEachEntry(below: fixture.rootPath) { _, status in
@@ -225,7 +225,7 @@ private func checkReadsBack(_ name: String, _ content: [UInt8]) {
             inside,
             "written \(name.debugDescription) (\(identity)) is not a regular file inside the root")
         var bytes = [UInt8](repeating: 0, count: content.count + 1)
-        let count = bytes.withUnsafeMutableBytes { pread(opened.descriptor, $0.baseAddress, $0.count, 0) }
+        let count = bytes.withUnsafeMutableBytes { pread(opened.descriptor.rawValue, $0.baseAddress, $0.count, 0) }
         fuzzCheck(
             count == content.count && Array(bytes.prefix(count)) == content,
             "written \(name.debugDescription) reads back \(count) other bytes")
