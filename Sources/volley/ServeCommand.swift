@@ -316,7 +316,7 @@ struct ServeCommand: ParsableCommand {
     /// `path` made absolute against the working directory, so that the logs name the real root.
     private static func absolute(_ path: String) -> String {
         guard !path.hasPrefix("/") else { return path }
-        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true))
+        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: (try? FileSystem.currentDirectory()) ?? "", isDirectory: true))
             .standardizedFileURL.path
     }
 

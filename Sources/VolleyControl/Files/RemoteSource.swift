@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import VolleySystem
 
 /// Where `POST /v1/files/{path}` pulls a file from: an `http(s)://` URL through
 /// AsyncHTTPClient, or a `file://` path on the server's machine.
@@ -47,29 +48,12 @@ enum RemoteSource {
     }
 
     private static func openLocal(_ path: String) throws(Failure) -> any AsyncSequence<[UInt8], any Error> & Sendable {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        do {
+            return FileReadChunks(adopting: try FileSystem.open(path))
+        } catch {
             throw .origin("cannot open \(path) on the server")
         }
-        return LocalFileChunks(handle: handle)
     }
-}
-
-/// A local file read in chunks.
-private struct LocalFileChunks: AsyncSequence, Sendable {
-    let handle: FileHandle
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        let handle: FileHandle
-        mutating func next() async throws -> [UInt8]? {
-            guard let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty else {
-                try? handle.close()
-                return nil
-            }
-            return Array(data)
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle) }
 }
 
 /// An HTTP response body as byte arrays.

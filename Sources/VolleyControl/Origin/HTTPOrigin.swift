@@ -37,9 +37,9 @@ public final class HTTPOrigin: TFTPOrigin {
             throw OriginError("origin \(base.debugDescription) is not an http, https or file URL")
         }
         do {
-            try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+            try FileSystem.makeDirectories(cacheDirectory)
         } catch {
-            throw OriginError("cache_dir \(cacheDirectory): cannot create it: \(error.localizedDescription)")
+            throw OriginError("cache_dir \(cacheDirectory): cannot create it: \(error.reason)")
         }
         self.base = base.hasSuffix("/") ? base : base + "/"
         self.cacheDirectory = cacheDirectory

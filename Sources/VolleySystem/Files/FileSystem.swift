@@ -152,6 +152,20 @@ public enum FileSystem {
     /// The names and kinds of `directory`'s entries, without `.` and `..` or names that are not UTF-8.
     /// Kinds the file system does not report are `nil` (ask ``status(of:in:)``).
     public static func entries(of directory: Descriptor) throws(SystemError) -> [(name: String, kind: FileStatus.Kind?)] {
+        var entries: [(name: String, kind: FileStatus.Kind?)] = []
+        try forEachEntry(of: directory) { name, kind in
+            entries.append((name, kind))
+            return true
+        }
+        return entries
+    }
+
+    /// Calls `body` with the name and kind of each of `directory`'s entries, in the order the
+    /// file system keeps them, until it returns false: a look at part of a large directory
+    /// without reading all of it. Skips what ``entries(of:)`` skips; kinds are as there.
+    public static func forEachEntry(
+        of directory: Descriptor, _ body: (_ name: String, _ kind: FileStatus.Kind?) -> Bool
+    ) throws(SystemError) {
         let copy = try syscall("dup") { dup(directory.rawValue) }
         guard let stream = fdopendir(copy) else {
             let code = Errno(rawValue: Glibc.errno)
@@ -159,12 +173,13 @@ public enum FileSystem {
             throw SystemError("fdopendir", errno: code)
         }
         defer { closedir(stream) }
-        var entries: [(name: String, kind: FileStatus.Kind?)] = []
+        // The copy shares its offset with `directory`: start from the top whatever an earlier listing read.
+        rewinddir(stream)
         while true {
             Glibc.errno = 0
             guard let entry = readdir(stream) else {
                 if Glibc.errno != 0 { throw SystemError("readdir", errno: Errno(rawValue: Glibc.errno)) }
-                break
+                return
             }
             let name = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
                 tuple.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: tuple.pointee)) {
@@ -180,9 +195,8 @@ public enum FileSystem {
                 case Int32(DT_UNKNOWN): nil
                 default: .other
                 }
-            entries.append((name, kind))
+            guard body(name, kind) else { return }
         }
-        return entries
     }
 
     /// Makes directory `name` in `directory`.

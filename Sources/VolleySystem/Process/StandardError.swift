@@ -20,4 +20,12 @@ public enum StandardError {
             }
         }
     }
+
+    /// Writes `text` as UTF-8, as ``write(_:)-([UInt8])`` does.
+    public static func write(_ text: String) {
+        write(Array(text.utf8))
+    }
+
+    /// Whether standard error is a terminal (where progress bars may be drawn).
+    public static var isTerminal: Bool { isatty(2) == 1 }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import VolleySystem
 
 /// A `volley` subcommand that talks to a running server's control plane.
 protocol ControlCommand: ParsableCommand, Sendable {
@@ -15,11 +15,8 @@ extension ControlCommand {
         do {
             try waitFor { try await self.run(control) }
         } catch let failure as ControlFailure {
-            FileHandle.standardError.write(Data("volley: \(failure.description)\n".utf8))
+            StandardError.write("volley: \(failure.description)\n")
             throw ExitCode(failure.kind.rawValue)
         }
     }
 }
-
-/// Whether standard error is a terminal (progress bars go there only then).
-var standardErrorIsTerminal: Bool { isatty(2) == 1 }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
+import VolleySystem
 
 /// `volley files get`.
 struct GetFileCommand: ControlCommand {
@@ -19,30 +21,41 @@ struct GetFileCommand: ControlCommand {
         let response = try await control.send(control.request(.GET, ControlConnection.filePath(name)))
         try await ControlConnection.check(response, subject: name)
         let destination = file ?? URL(fileURLWithPath: name).lastPathComponent
-        let toStandardOutput = destination == "-"
+        guard destination != "-" else {
+            try await Self.copy(response.body, to: .standardOutput, name: name)
+            return
+        }
+        // Written beside the destination and renamed over it once complete: never half a file under its name.
         let partial = destination + ".part"
-        let handle: FileHandle
-        if toStandardOutput {
-            handle = FileHandle.standardOutput
-        } else {
-            guard FileManager.default.createFile(atPath: partial, contents: nil), let opened = FileHandle(forWritingAtPath: partial) else {
-                throw ControlFailure(.usage, "cannot write \(partial)")
+        let partialFile: OwnedDescriptor
+        do {
+            partialFile = try FileSystem.create(partial)
+        } catch {
+            throw ControlFailure(.usage, "cannot write \(partial)")
+        }
+        do {
+            try await Self.copy(response.body, to: partialFile.descriptor, name: name)
+        } catch {
+            try? FileSystem.unlink(partial)
+            throw error
+        }
+        try? partialFile.close()
+        do {
+            try FileSystem.rename(partial, to: destination)
+        } catch {
+            throw ControlFailure(.usage, "cannot write \(destination): \(error.reason)")
+        }
+    }
+
+    /// Writes the whole of `body` to `output`.
+    /// - Throws: ``ControlFailure`` when the body breaks off or a write fails.
+    private static func copy(_ body: HTTPClientResponse.Body, to output: Descriptor, name: String) async throws {
+        do {
+            for try await buffer in body {
+                try buffer.withUnsafeReadableBytes { bytes throws(SystemError) in try FileSystem.writeAll(output, bytes) }
             }
-            handle = opened
-        }
-        do {
-            for try await buffer in response.body { handle.write(Data(buffer.readableBytesView)) }
         } catch {
-            if !toStandardOutput { try? FileManager.default.removeItem(atPath: partial) }
             throw ControlFailure(.failed, "\(name): download interrupted: \(error)")
-        }
-        guard !toStandardOutput else { return }
-        try? handle.close()
-        _ = try? FileManager.default.removeItem(atPath: destination)
-        do {
-            try FileManager.default.moveItem(atPath: partial, toPath: destination)
-        } catch {
-            throw ControlFailure(.usage, "cannot write \(destination): \(error.localizedDescription)")
         }
     }
 }

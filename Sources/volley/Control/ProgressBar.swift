@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import VolleySystem
 
 /// A one-line progress bar on standard error, redrawn at most ten times a second.
 final class ProgressBar: Sendable {
@@ -26,7 +27,7 @@ final class ProgressBar: Sendable {
     /// Draws 100 % and ends the line.
     func finish() {
         draw(state.withLock { $0.done })
-        FileHandle.standardError.write(Data("\n".utf8))
+        StandardError.write("\n")
     }
 
     private func draw(_ done: Int64) {
@@ -35,6 +36,6 @@ final class ProgressBar: Sendable {
         let filled = min(width, Int(fraction * Double(width)))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let line = String(format: "\r%@ [%@] %3.0f%% %.1f/%.1f MB", label, bar, fraction * 100, Double(done) / 1e6, Double(total) / 1e6)
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardError.write(line)
     }
 }

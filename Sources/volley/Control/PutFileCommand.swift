@@ -28,10 +28,22 @@ struct PutFileCommand: ControlCommand {
 
     func run(_ control: ControlConnection) async throws {
         let target = name ?? URL(fileURLWithPath: file).lastPathComponent
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber,
-            let digest = Self.sha256(ofFile: file)
-        else {
-            throw ControlFailure(.usage, "cannot read \(file)")
+        // One open for the size, the digest and the body, so that all three see the same file.
+        let unreadable = ControlFailure(.usage, "cannot read \(file)")
+        let source: OwnedDescriptor
+        do {
+            source = try FileSystem.open(file)
+        } catch {
+            throw unreadable
+        }
+        let size: Int64
+        let digest: String
+        do {
+            size = Int64(try FileSystem.status(of: source.descriptor).size)
+            digest = try Self.sha256(of: source.descriptor)
+            try FileSystem.rewind(source.descriptor)
+        } catch {
+            throw unreadable
         }
         if try await FileChecksumCommand.remoteDigest(of: target, control: control) == digest {
             print("\(target): unchanged (sha256 \(digest)), not sent")
@@ -40,9 +52,8 @@ struct PutFileCommand: ControlCommand {
         var headers = [("X-Checksum-SHA256", digest), ("Content-Type", "application/octet-stream")]
         if let session = session ?? ProcessInfo.processInfo.environment["VOLLEY_SESSION"] { headers.append(("X-Volley-Session", session)) }
         var request = control.request(.PUT, ControlConnection.filePath(target), headers: headers)
-        guard let handle = FileHandle(forReadingAtPath: file) else { throw ControlFailure(.usage, "cannot read \(file)") }
-        let progress = standardErrorIsTerminal ? ProgressBar(total: size.int64Value, label: target) : nil
-        request.body = .stream(FileBuffers(handle: handle, progress: progress), length: .known(size.int64Value))
+        let progress = StandardError.isTerminal ? ProgressBar(total: size, label: target) : nil
+        request.body = .stream(FileBuffers(chunks: FileReadChunks(adopting: source), progress: progress), length: .known(size))
         let response = try await control.send(request)
         progress?.finish()
         try await ControlConnection.check(response, subject: target)
@@ -65,29 +76,28 @@ struct PutFileCommand: ControlCommand {
         return "\(result.path): \(what) (\(result.size) bytes, sha256 \(result.sha256))"
     }
 
-    /// The SHA-256 of a local file as lowercase hex, nil when it cannot be read.
-    static func sha256(ofFile path: String) -> String? {
-        guard let file = try? FileSystem.open(path) else { return nil }
+    /// The SHA-256 of what `file` holds from its offset to its end, as lowercase hex.
+    static func sha256(of file: Descriptor) throws(SystemError) -> String {
         let hasher = SHA256Hasher()
-        guard (try? hasher.update(readingToEndOf: file.descriptor)) != nil else { return nil }
+        try hasher.update(readingToEndOf: file)
         return hasher.finalizeHex()
     }
 }
 
 /// A local file as a request body, read in chunks, moving the progress bar.
 private struct FileBuffers: AsyncSequence, Sendable {
-    let handle: FileHandle
+    let chunks: FileReadChunks
     let progress: ProgressBar?
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        let handle: FileHandle
+        var chunks: FileReadChunks.AsyncIterator
         let progress: ProgressBar?
         mutating func next() async throws -> ByteBuffer? {
-            guard let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty else { return nil }
-            progress?.advance(by: data.count)
-            return ByteBuffer(bytes: data)
+            guard let bytes = try await chunks.next() else { return nil }
+            progress?.advance(by: bytes.count)
+            return ByteBuffer(bytes: bytes)
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle, progress: progress) }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: chunks.makeAsyncIterator(), progress: progress) }
 }

@@ -1,6 +1,6 @@
-import Foundation
 import Logging
 import VolleyServer
+import VolleySystem
 
 /// Tells a newcomer how to fetch something right away, from a look at the root's top
 /// level only: a root of 100,000 files must not delay start-up.
@@ -17,19 +17,19 @@ enum FetchHint {
     }
 
     /// The first regular, visible file directly in `root`, by name; at most 1000 entries are looked at.
+    /// Hidden entries (names starting with a dot) are neither looked at nor counted; symlinks are not regular files.
     private static func firstFile(in root: String) -> String? {
-        guard
-            let enumerator = FileManager.default.enumerator(
-                at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey],
-                options: [.skipsSubdirectoryDescendants, .skipsHiddenFiles])
-        else { return nil }
+        guard let opened = try? FileSystem.open(root, options: .directory) else { return nil }
+        let directory = opened.descriptor
         var best: String?
         var looked = 0
-        while let url = enumerator.nextObject() as? URL, looked < 1000 {
+        try? FileSystem.forEachEntry(of: directory) { name, kind in
+            guard !name.hasPrefix(".") else { return true }
             looked += 1
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
-            let name = url.lastPathComponent
-            if best == nil || name < best! { best = name }
+            if (kind ?? (try? FileSystem.status(of: name, in: directory))?.kind) == .regular, best == nil || name < best! {
+                best = name
+            }
+            return looked < 1000
         }
         return best
     }
