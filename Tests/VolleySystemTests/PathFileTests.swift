@@ -31,12 +31,12 @@ import VolleySystem
             try old.close()
             try FileSystem.rename(part, to: destination)
             #expect(try contents(destination) == Array("new".utf8))
-            #expect(throws: SystemError.self) { try FileSystem.open(part) }
+            #expect(throws: SystemError.self) { _ = try FileSystem.open(part) }
             // Created again over an existing file: emptied.
             try FileSystem.create(destination).close()
             #expect(try contents(destination).isEmpty)
             try FileSystem.unlink(destination)
-            let gone = #expect(throws: SystemError.self) { try FileSystem.open(destination) }
+            let gone = #expect(throws: SystemError.self) { _ = try FileSystem.open(destination) }
             #expect(gone?.errno == .noSuchFileOrDirectory)
         }
     }
@@ -83,7 +83,7 @@ import VolleySystem
         var template = Array("/tmp/volley-chunks-XXXXXX".utf8CString)
         let number = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         try #require(number >= 0)
-        let path = String(cString: template)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         defer { unlink(path) }
         let content = [UInt8]((0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
         let written = OwnedDescriptor(adopting: Descriptor(rawValue: number))
