@@ -10,6 +10,8 @@ public struct ControlSettings: Sendable, Equatable {
     public var allowFileURLs = false
     /// The default time to live of a session, in seconds.
     public var sessionTTLSeconds = 300
+    /// Whether `volley serve` leaves the TFTP service stopped until the control plane starts it.
+    public var startStopped = false
 
     /// Defaults: off.
     public init() {}

@@ -108,6 +108,10 @@ public enum SettingsTable {
         "control_allow_file_urls", flag: "control-allow-file-urls",
         "Let POST /v1/files/{path} (volley files fetch) copy file:// URLs, that is any file volley can read on this machine, into the root, where TFTP serves it to anyone. http and https are always allowed.",
         \.control.allowFileURLs)
+    public static let startStopped = SettingDefinition.boolean(
+        "start_stopped", flag: "start-stopped",
+        "Start with the TFTP service stopped and only the control plane (control_listen, required) up, until POST /v1/server/start starts it: for a driver that manages the files first, as the Jumpstarter driver does.",
+        \.control.startStopped)
     public static let controlSessionTTL = SettingDefinition.integer(
         "control_session_ttl_s", flag: nil, valueName: "seconds",
         "Default time to live of a control-plane session; its files are removed when no heartbeat renews it in time.",
@@ -136,7 +140,7 @@ public enum SettingsTable {
         errorRatePerClient, errorRateTotal, requireWorldReadable, logLevel, logFormat,
         drainTimeout, singlePort, reactors, segmentationOffload, ioUring, user,
         controlListen, controlTokenFile, controlMaxUploadBytes, controlAllowFileURLs, controlSessionTTL,
-        origin, cacheDirectory, originTTL, cacheMaximumBytes,
+        startStopped, origin, cacheDirectory, originTTL, cacheMaximumBytes,
     ]
 
     /// The settings the `options:` of a rule may set for the requests it matches (besides

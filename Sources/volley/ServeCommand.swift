@@ -127,6 +127,11 @@ struct ServeCommand: ParsableCommand {
         help: Self.flagHelp(SettingsTable.controlAllowFileURLs))
     var controlAllowFileURLs: Bool?
 
+    @Flag(
+        name: .customLong(SettingsTable.startStopped.flag!), inversion: .prefixedNo,
+        help: Self.flagHelp(SettingsTable.startStopped))
+    var startStopped: Bool?
+
     @Option(name: .customLong(SettingsTable.origin.flag!), help: Self.help(SettingsTable.origin))
     var origin: String?
 
@@ -160,6 +165,7 @@ struct ServeCommand: ParsableCommand {
             (SettingsTable.controlTokenFile, controlTokenFile.map(SettingValue.text)),
             (SettingsTable.controlMaxUploadBytes, controlMaxUploadBytes.map(SettingValue.integer)),
             (SettingsTable.controlAllowFileURLs, controlAllowFileURLs.map(SettingValue.boolean)),
+            (SettingsTable.startStopped, startStopped.map(SettingValue.boolean)),
             (SettingsTable.origin, origin.map(SettingValue.text)),
         ]
     }
@@ -215,15 +221,28 @@ struct ServeCommand: ParsableCommand {
                     reload: { reloader.reload() }, logger: logger)
             }
         }
-        do {
-            try server.start()
-        } catch {
-            throw StartupFailure("cannot start: \(error)")
+        if settings.control.startStopped {
+            // Checked now, so that a bad setting stops the start rather than the first POST /v1/server/start.
+            if controlPlane == nil {
+                throw StartupFailure(
+                    "cannot start: start_stopped needs control_listen (the control plane is what starts the TFTP service)")
+            }
+            if let problem = configuration.validationError() { throw StartupFailure("cannot start: invalid configuration: \(problem)") }
+        } else {
+            do {
+                try server.start()
+            } catch {
+                throw StartupFailure("cannot start: \(error)")
+            }
         }
         if !settings.user.isEmpty { try dropPrivileges(to: settings.user, logger: logger) }
         notifier.ready(server.statistics, host: server.host, port: server.port)
         logger.info("\(StartupSummary(settings))")
-        FetchHint.log(server, logger: logger)
+        if settings.control.startStopped {
+            logger.notice("the TFTP service is stopped (start_stopped) until the control plane starts it: POST /v1/server/start")
+        } else {
+            FetchHint.log(server, logger: logger)
+        }
 
         let handle = ServiceGroupHandle()
         let group = ServiceGroup(
@@ -236,7 +255,7 @@ struct ServeCommand: ParsableCommand {
                     .init(service: StatusReporter(signals: statusRequests, server: server, logger: logger)),
                 ] + (controlPlane.map { [.init(service: $0)] } ?? []) + [
                     // Shut down before the control plane, which stays up while transfers drain.
-                    .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)
+                    .init(service: DrainOnShutdown(server: server), successTerminationBehavior: .gracefullyShutdownGroup)
                 ],
                 logger: logger))
         handle.set(group)

@@ -13,8 +13,11 @@ final class ControlPlaneFixture: Sendable {
     let tftpPort: Int
     let tokenFile: String?
 
-    /// Starts a server on `scratch/root` with `--control-listen unix:…/control.sock` (or `listen`).
-    init(_ label: String, listen: String? = nil, token: String? = nil, extraArguments: [String] = []) async throws {
+    /// Starts a server on `scratch/root` with `--control-listen unix:…/control.sock` (or `listen`);
+    /// with `startStopped`, its TFTP service stays stopped (`--start-stopped`) and `tftpPort` is 0.
+    init(
+        _ label: String, listen: String? = nil, token: String? = nil, startStopped: Bool = false, extraArguments: [String] = []
+    ) async throws {
         scratch = try TestDirectory(label)
         try scratch.makeDirectory("root")
         var arguments = [
@@ -28,8 +31,9 @@ final class ControlPlaneFixture: Sendable {
         } else {
             tokenFile = nil
         }
+        if startStopped { arguments.append("--start-stopped") }
         service = try ServiceProcess(try VolleyBinaries.volley(), arguments + extraArguments, timeout: 240)
-        tftpPort = try await service.waitForServingPort()
+        tftpPort = startStopped ? 0 : try await service.waitForServingPort()
         guard let line = try await service.waitForLine(containing: "control plane listening on ", timeout: 60) else {
             service.killIfRunning()
             throw TestFailure("the control plane did not come up; stderr:\n\(service.stderrText)")

@@ -39,6 +39,43 @@ struct ControlServerTests {
         #expect(try await fixture.curl("POST", "/v1/server/start").json?["error"] as? String == "ServerAlreadyRunning")
     }
 
+    @Test("--start-stopped: only the control plane serves (files included) until POST /v1/server/start")
+    func startStopped() async throws {
+        let fixture = try await ControlPlaneFixture("cp-start-stopped", startStopped: true)
+        defer { fixture.stop() }
+        #expect(fixture.service.lines(containing: "serving ").isEmpty, "TFTP started: \(fixture.service.stderrText)")
+        #expect(try await fixture.curl("GET", "/v1/server").json?["running"] as? Bool == false)
+        #expect(try await fixture.curl("PUT", "/v1/files/boot/a.bin", body: [1, 2, 3]).status == 201)
+        #expect(try await fixture.curl("GET", "/v1/files/boot/a.bin").body == [1, 2, 3])
+
+        let started = try await fixture.curl("POST", "/v1/server/start")
+        #expect(started.status == 200, "\(started.text)")
+        let port = try #require(started.json?["port"] as? Int)
+        let fetched = try await offload { try RawTFTPClient().fetch("boot/a.bin", from: loopback(port: port)) }
+        #expect(fetched.bytes == [1, 2, 3])
+        // SIGTERM still ends it cleanly (the fixture's stop), as with a server started at once.
+        fixture.service.send(SIGTERM)
+        #expect(try await fixture.service.waitForExit(timeout: 20).isCleanExit, "\(fixture.service.stderrText)")
+    }
+
+    @Test("--start-stopped needs control_listen, and still checks the settings at start, in one line")
+    func startStoppedRefusals() async throws {
+        let scratch = try TestDirectory("cp-start-stopped-refused")
+        defer { scratch.remove() }
+        try scratch.makeDirectory("root")
+        let alone = try await runProcess(
+            try VolleyBinaries.volley(), arguments: ["serve", "--root", scratch.path("root"), "--port", "0", "--start-stopped"],
+            timeout: 30)
+        #expect(alone.status == 1 && alone.stderr.contains("Error: cannot start: start_stopped needs control_listen"), "\(alone)")
+        let bad = try await runProcess(
+            try VolleyBinaries.volley(),
+            arguments: [
+                "serve", "--root", scratch.path("root"), "--port", "0", "--start-stopped", "--max-window-size", "0",
+                "--control-listen", "unix:\(scratch.path("c.sock"))",
+            ], timeout: 30)
+        #expect(bad.status == 1 && bad.stderr.contains("Error: cannot start: invalid configuration: maximum window size 0"), "\(bad)")
+    }
+
     @Test("/healthz reports the age of the reactor's last heartbeat")
     func health() async throws {
         let fixture = try await ControlPlaneFixture("cp-health")
