@@ -110,8 +110,9 @@ extension ControlAPI {
         let meter = UploadMeter(base: chunks, limit: maximumUploadBytes, tally: .init())
         let result: PutFileResult
         let created: Bool
+        let madeDirectories: [String]
         do {
-            (result, created) = try await server.putFileReportingCreation(name, from: meter, sha256: sha256)
+            (result, created, madeDirectories) = try await server.putFileReportingCreation(name, from: meter, sha256: sha256)
         } catch {
             if meter.tally.exceededLimit { return .failure(.tooLarge(maximumUploadBytes)) }
             return .failure(APIError(error))
@@ -119,7 +120,8 @@ extension ControlAPI {
         // The one look at the stored file: its identity for the session, its size for the answer.
         let info = try? store.fileInfo(name)
         if let session, let info {
-            _ = sessions.record(.init(path: name, device: info.device, inode: info.inode), in: session)
+            _ = sessions.record(
+                .init(path: name, device: info.device, inode: info.inode), created: created, directories: madeDirectories, in: session)
         }
         let skipped = result == .unchanged
         let digest = skipped ? (sha256 ?? "").lowercased() : meter.tally.sha256

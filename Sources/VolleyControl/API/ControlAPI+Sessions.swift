@@ -33,7 +33,8 @@ extension ControlAPI {
         return .ok(.init(body: .json(.init(id: session.id, removed: removed))))
     }
 
-    /// Removes the files a finished session uploaded that are still the ones it wrote.
+    /// Removes the files a finished session created that are still the ones it wrote, then
+    /// the directories made for them that are empty now (deepest first).
     @discardableResult
     func removeFiles(of session: SessionTable.Session, because reason: String) -> [String] {
         var removed: [String] = []
@@ -46,7 +47,17 @@ extension ControlAPI {
                 logger.warning("control plane: session \(session.id): cannot remove \(file.path): \(error)")
             }
         }
-        logger.info("control plane: session \(session.id) \(reason); removed \(removed.count) file(s)")
+        var directories = 0
+        for directory in session.directories.sorted(by: { ($0.count, $0) > ($1.count, $1) }) {
+            do {
+                if try server.removeEmptyDirectory(directory) { directories += 1 }
+            } catch {
+                logger.warning("control plane: session \(session.id): cannot remove directory \(directory): \(error)")
+            }
+        }
+        logger.info(
+            "control plane: session \(session.id) \(reason); removed \(removed.count) file(s) and \(directories) empty director\(directories == 1 ? "y" : "ies")"
+        )
         return removed
     }
 

@@ -953,7 +953,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
             }
         )
     }
-    /// Opens a session; files uploaded with its id are removed when it ends or expires.
+    /// Opens a session; files created by uploads with its id (and directories made for them) are removed when it ends or expires.
     ///
     /// - Remark: HTTP `POST /v1/sessions`.
     /// - Remark: Generated from `#/paths//v1/sessions/post(createSession)`.
@@ -1097,7 +1097,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
             }
         )
     }
-    /// Ends the session and removes the files uploaded with it.
+    /// Ends the session and removes the files it created, and the directories made for them when empty.
     ///
     /// - Remark: HTTP `DELETE /v1/sessions/{id}`.
     /// - Remark: Generated from `#/paths//v1/sessions/{id}/delete(deleteSession)`.

@@ -16,7 +16,7 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/parameters/ChecksumHeader`.
         internal typealias ChecksumHeader = Swift.String
-        /// A session id; the file is removed when that session ends or expires.
+        /// A session id; a file the upload creates is removed when that session ends or expires.
         ///
         /// - Remark: Generated from `#/components/parameters/SessionHeader`.
         internal typealias SessionHeader = Swift.String

@@ -319,7 +319,7 @@ internal enum Operations {
             internal var path: Operations.FetchFile.Input.Path
             /// - Remark: Generated from `#/paths/v1/files/{path}/POST/header`.
             internal struct Headers: Sendable, Hashable {
-                /// A session id; the file is removed when that session ends or expires.
+                /// A session id; a file the upload creates is removed when that session ends or expires.
                 ///
                 /// - Remark: Generated from `#/paths/v1/files/{path}/POST/header/X-Volley-Session`.
                 internal var xVolleySession: Components.Parameters.SessionHeader?
@@ -327,7 +327,7 @@ internal enum Operations {
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
-                ///   - xVolleySession: A session id; the file is removed when that session ends or expires.
+                ///   - xVolleySession: A session id; a file the upload creates is removed when that session ends or expires.
                 ///   - accept:
                 internal init(
                     xVolleySession: Components.Parameters.SessionHeader? = nil,
@@ -544,7 +544,7 @@ internal enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/v1/files/{path}/PUT/header/X-Checksum-SHA256`.
                 internal var xChecksumSHA256: Components.Parameters.ChecksumHeader?
-                /// A session id; the file is removed when that session ends or expires.
+                /// A session id; a file the upload creates is removed when that session ends or expires.
                 ///
                 /// - Remark: Generated from `#/paths/v1/files/{path}/PUT/header/X-Volley-Session`.
                 internal var xVolleySession: Components.Parameters.SessionHeader?
@@ -553,7 +553,7 @@ internal enum Operations {
                 ///
                 /// - Parameters:
                 ///   - xChecksumSHA256: The body's SHA-256 (hex). Skips the upload when the root holds it; 422 when the body differs.
-                ///   - xVolleySession: A session id; the file is removed when that session ends or expires.
+                ///   - xVolleySession: A session id; a file the upload creates is removed when that session ends or expires.
                 ///   - accept:
                 internal init(
                     xChecksumSHA256: Components.Parameters.ChecksumHeader? = nil,
@@ -1598,7 +1598,7 @@ internal enum Operations {
             }
         }
     }
-    /// Opens a session; files uploaded with its id are removed when it ends or expires.
+    /// Opens a session; files created by uploads with its id (and directories made for them) are removed when it ends or expires.
     ///
     /// - Remark: HTTP `POST /v1/sessions`.
     /// - Remark: Generated from `#/paths//v1/sessions/post(createSession)`.
@@ -1900,7 +1900,7 @@ internal enum Operations {
             }
         }
     }
-    /// Ends the session and removes the files uploaded with it.
+    /// Ends the session and removes the files it created, and the directories made for them when empty.
     ///
     /// - Remark: HTTP `DELETE /v1/sessions/{id}`.
     /// - Remark: Generated from `#/paths//v1/sessions/{id}/delete(deleteSession)`.

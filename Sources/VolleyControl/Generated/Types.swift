@@ -55,7 +55,7 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/reload`.
     /// - Remark: Generated from `#/paths//v1/reload/post(reloadConfiguration)`.
     func reloadConfiguration(_ input: Operations.ReloadConfiguration.Input) async throws -> Operations.ReloadConfiguration.Output
-    /// Opens a session; files uploaded with its id are removed when it ends or expires.
+    /// Opens a session; files created by uploads with its id (and directories made for them) are removed when it ends or expires.
     ///
     /// - Remark: HTTP `POST /v1/sessions`.
     /// - Remark: Generated from `#/paths//v1/sessions/post(createSession)`.
@@ -65,7 +65,7 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/sessions/{id}`.
     /// - Remark: Generated from `#/paths//v1/sessions/{id}/get(getSession)`.
     func getSession(_ input: Operations.GetSession.Input) async throws -> Operations.GetSession.Output
-    /// Ends the session and removes the files uploaded with it.
+    /// Ends the session and removes the files it created, and the directories made for them when empty.
     ///
     /// - Remark: HTTP `DELETE /v1/sessions/{id}`.
     /// - Remark: Generated from `#/paths//v1/sessions/{id}/delete(deleteSession)`.
@@ -187,7 +187,7 @@ extension APIProtocol {
     internal func reloadConfiguration(headers: Operations.ReloadConfiguration.Input.Headers = .init()) async throws -> Operations.ReloadConfiguration.Output {
         try await reloadConfiguration(Operations.ReloadConfiguration.Input(headers: headers))
     }
-    /// Opens a session; files uploaded with its id are removed when it ends or expires.
+    /// Opens a session; files created by uploads with its id (and directories made for them) are removed when it ends or expires.
     ///
     /// - Remark: HTTP `POST /v1/sessions`.
     /// - Remark: Generated from `#/paths//v1/sessions/post(createSession)`.
@@ -213,7 +213,7 @@ extension APIProtocol {
             headers: headers
         ))
     }
-    /// Ends the session and removes the files uploaded with it.
+    /// Ends the session and removes the files it created, and the directories made for them when empty.
     ///
     /// - Remark: HTTP `DELETE /v1/sessions/{id}`.
     /// - Remark: Generated from `#/paths//v1/sessions/{id}/delete(deleteSession)`.

@@ -3,9 +3,11 @@ import VolleySystem
 
 /// The control plane's sessions: Jumpstarter's `remove_created_on_close` over HTTP.
 ///
-/// A file uploaded with a session's id is removed when the session is deleted or expires
-/// (no heartbeat within its time to live). Only the file the session wrote is removed: a
-/// path that someone else replaced since (another inode) is left alone.
+/// A file a session created (uploaded with its id where nothing was) is removed when the
+/// session is deleted or expires (no heartbeat within its time to live), and so are the
+/// directories made for its files, when they are empty by then. A file that existed before
+/// stays, even when the session replaced it; and only the file the session wrote is
+/// removed: a path that someone else replaced since (another inode) is left alone.
 final class SessionTable: Sendable {
     /// A file a session uploaded, with the identity it had after the upload.
     struct UploadedFile: Sendable, Hashable {
@@ -20,6 +22,8 @@ final class SessionTable: Sendable {
         var ttlSeconds: Int
         var expiresAtMilliseconds: UInt64
         var files: [String: UploadedFile] = [:]
+        /// Directories made for the session's files, root-relative.
+        var directories: Set<String> = []
 
         var expiresInSeconds: Double {
             Double(Int64(bitPattern: expiresAtMilliseconds &- MonotonicClock.milliseconds())) / 1000
@@ -57,11 +61,14 @@ final class SessionTable: Sendable {
         }
     }
 
-    /// Notes that `id` uploaded `file`; false when the session does not exist.
-    func record(_ file: UploadedFile, in id: String) -> Bool {
+    /// Notes that `id` uploaded `file`, which it `created` (nothing was there) or replaced,
+    /// making `directories` on the way; a replaced file is the session's only if the session
+    /// created it. False when the session does not exist.
+    func record(_ file: UploadedFile, created: Bool, directories: [String], in id: String) -> Bool {
         sessions.withLock { table in
             guard table[id] != nil else { return false }
-            table[id]!.files[file.path] = file
+            if created || table[id]!.files[file.path] != nil { table[id]!.files[file.path] = file }
+            table[id]!.directories.formUnion(directories)
             return true
         }
     }

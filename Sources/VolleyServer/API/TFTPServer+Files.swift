@@ -44,13 +44,22 @@ extension TFTPServer {
     }
 
     /// ``putFile(_:from:sha256:)`` that also says whether the name was new (nothing was there
-    /// before the upload), as the store saw it: for an API that answers 201 or 200 without
-    /// looking at the file a second time.
+    /// before the upload), as the store saw it, and which directories it made on the way
+    /// (root-relative, parents first): for an API that answers 201 or 200 without looking at
+    /// the file a second time, and that removes what a session created.
     public func putFileReportingCreation<S: AsyncSequence>(
         _ name: String, from chunks: S, sha256: String? = nil
-    ) async throws(TFTPError) -> (result: PutFileResult, created: Bool) where S.Element == [UInt8] {
+    ) async throws(TFTPError) -> (result: PutFileResult, created: Bool, madeDirectories: [String]) where S.Element == [UInt8] {
         let stored = try await store.storeFile(name, from: chunks, sha256: sha256)
-        return (remember(stored, as: name), stored.created)
+        return (remember(stored, as: name), stored.created, stored.madeDirectories)
+    }
+
+    /// Removes the directory `name` below the root if it is empty; false when it holds
+    /// something or is not there.
+    /// - Throws: ``TFTPError/accessViolation(_:)`` for a name outside the root; ``TFTPError/io(_:)``.
+    @discardableResult
+    public func removeEmptyDirectory(_ name: String) throws(TFTPError) -> Bool {
+        try store.removeEmptyDirectory(name)
     }
 
     /// Notes a file this server created, for ``TFTPServerConfiguration/removeCreatedFilesOnStop``.

@@ -12,6 +12,13 @@ extension ConfinedRoot {
     /// exist, else one step per directory from the one before. (Resolving every prefix from the
     /// root, as this once did, made a name of 2,000 components cost two million lookups.)
     func openParentDirectory(of path: RelativePath, create: Bool) throws(SystemError) -> OwnedDescriptor {
+        var made: [String] = []
+        return try openParentDirectory(of: path, create: create, made: &made)
+    }
+
+    /// ``openParentDirectory(of:create:)``, appending to `made` the directories it made
+    /// (root-relative, parents first), so that they can be removed again.
+    func openParentDirectory(of path: RelativePath, create: Bool, made: inout [String]) throws(SystemError) -> OwnedDescriptor {
         let directories = path.directories
         guard !directories.isEmpty else { return try FileSystem.openBeneath(descriptor, ".", options: .directory) }
         do {
@@ -21,14 +28,16 @@ extension ConfinedRoot {
         }
         var current = try FileSystem.openBeneath(descriptor, ".", options: .directory)
         for index in directories.indices {
-            current = try openOrMakeDirectory(directories[...index], in: current.descriptor)
+            current = try openOrMakeDirectory(directories[...index], in: current.descriptor, made: &made)
         }
         return current
     }
 
     /// Opens the last of `prefix` in `parent` (the directory the rest of `prefix` names); when
     /// it is missing, makes it there first.
-    private func openOrMakeDirectory(_ prefix: ArraySlice<String>, in parent: Descriptor) throws(SystemError) -> OwnedDescriptor {
+    private func openOrMakeDirectory(
+        _ prefix: ArraySlice<String>, in parent: Descriptor, made madeDirectories: inout [String]
+    ) throws(SystemError) -> OwnedDescriptor {
         let name = prefix.last!
         do {
             return try openDirectory(prefix, in: parent)
@@ -43,7 +52,10 @@ extension ConfinedRoot {
             let directory = try openDirectory(prefix, in: parent)
             // 0755 whatever the umask (the unit's UMask=0007 would leave 0750): TFTP clients
             // are served as "others" by tftpd-hpa convention, and listings must see it.
-            if made { try FileSystem.setPermissions(directory.descriptor, 0o755) }
+            if made {
+                try FileSystem.setPermissions(directory.descriptor, 0o755)
+                madeDirectories.append(prefix.joined(separator: "/"))
+            }
             return directory
         }
     }

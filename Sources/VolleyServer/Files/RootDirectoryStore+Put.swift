@@ -30,7 +30,7 @@ extension RootDirectoryStore {
 
     /// ``putFile(_:bytes:)``, also telling whether the file is new.
     func storeFile(_ name: String, bytes: [UInt8]) throws(TFTPError) -> StoredFile {
-        let upload = try Upload(store: self, name: name)
+        var upload = try Upload(store: self, name: name)
         if try upload.existingDigest() == SHA256Hex.of(bytes) { return StoredFile(.unchanged, upload) }
         let temporary = try upload.makeTemporary()
         do {
@@ -44,7 +44,7 @@ extension RootDirectoryStore {
 
     /// ``putFile(_:contentsOf:)``, also telling whether the file is new.
     func storeFile(_ name: String, contentsOf localFile: String) throws(TFTPError) -> StoredFile {
-        let upload = try Upload(store: self, name: name)
+        var upload = try Upload(store: self, name: name)
         let sourceFile: OwnedDescriptor
         do {
             sourceFile = try FileSystem.open(localFile)
@@ -84,7 +84,7 @@ extension RootDirectoryStore {
         from chunks: S,
         sha256 expected: String? = nil
     ) async throws(TFTPError) -> StoredFile where S.Element == [UInt8] {
-        let upload = try Upload(store: self, name: name)
+        var upload = try Upload(store: self, name: name)
         if let expected, let existing = try upload.existingDigest(), SHA256Hex.matches(existing, expected) {
             return StoredFile(.unchanged, upload)
         }
@@ -114,14 +114,17 @@ extension RootDirectoryStore {
     }
 }
 
-/// What a put did, and whether the destination was new (nothing was there before).
+/// What a put did: whether the destination was new (nothing was there before), and the
+/// directories made on the way to it.
 struct StoredFile: Equatable {
     let result: PutFileResult
     let created: Bool
+    let madeDirectories: [String]
 
     fileprivate init(_ result: PutFileResult, _ upload: borrowing Upload) {
         self.result = result
         self.created = result == .written && !upload.destinationExisted
+        self.madeDirectories = upload.madeDirectories
     }
 }
 
@@ -135,6 +138,8 @@ private struct Upload {
     let root: ConfinedRoot
     /// Whether a file was at the destination when the upload began.
     private(set) var destinationExisted = false
+    /// The directories made for the destination (root-relative, parents first).
+    private(set) var madeDirectories: [String] = []
     /// Parses `name` (hostile names throw ``TFTPError/accessViolation(_:)``), opens the root and
     /// checks that the destination, if it exists, is a regular file beneath the root.
     init(store: RootDirectoryStore, name: String) throws(TFTPError) {
@@ -174,10 +179,10 @@ private struct Upload {
     }
 
     /// Creates the destination's directories as needed and a fresh temporary beside it.
-    func makeTemporary() throws(TFTPError) -> UploadTemporary {
+    mutating func makeTemporary() throws(TFTPError) -> UploadTemporary {
         let directory: OwnedDescriptor
         do {
-            directory = try root.openParentDirectory(of: path, create: true)
+            directory = try root.openParentDirectory(of: path, create: true, made: &madeDirectories)
         } catch {
             switch FileAccessError.Kind(error.errno) {
             case .accessDenied: throw .accessViolation(name)

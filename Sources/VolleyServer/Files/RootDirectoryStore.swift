@@ -54,6 +54,30 @@ public struct RootDirectoryStore: Sendable {
         }
     }
 
+    /// Removes the directory `name` below the root if it is empty (never a file, never the root).
+    /// - Returns: false when it holds something or is not there.
+    /// - Throws: ``TFTPError/accessViolation(_:)`` for a name outside the root; ``TFTPError/io(_:)``.
+    public func removeEmptyDirectory(_ name: String) throws(TFTPError) -> Bool {
+        let path = try RelativePath.forStore(name)
+        let root = try ConfinedRoot.forStore(rootDirectory)
+        let parent: OwnedDescriptor
+        do {
+            parent = try root.openParentDirectory(of: path, create: false)
+        } catch  where error.errno == .noSuchFileOrDirectory {
+            return false
+        } catch {
+            throw .lookup(error, name: name)
+        }
+        do {
+            try FileSystem.removeDirectory(path.leaf, in: parent.descriptor)
+            return true
+        } catch  where [.directoryNotEmpty, .noSuchFileOrDirectory, .fileExists].contains(error.errno) {
+            return false
+        } catch {
+            throw .io(error, name: name)
+        }
+    }
+
     /// Whether the file `name` has the SHA-256 `sha256` (hex, any case); a missing file gives `false`.
     /// - Throws: ``TFTPError/accessViolation(_:)`` for a name outside the root; ``TFTPError/io(_:)``.
     public func checkFileChecksum(_ name: String, sha256: String) throws(TFTPError) -> Bool {

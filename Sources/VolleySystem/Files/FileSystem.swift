@@ -209,6 +209,11 @@ public enum FileSystem {
         _ = try syscall("unlinkat") { unlinkat(directory.rawValue, name, 0) }
     }
 
+    /// Removes the empty directory `name` from `directory` (`ENOTEMPTY` when it holds anything).
+    public static func removeDirectory(_ name: String, in directory: Descriptor) throws(SystemError) {
+        _ = try syscall("unlinkat(AT_REMOVEDIR)") { unlinkat(directory.rawValue, name, AT_REMOVEDIR) }
+    }
+
     /// Renames `name` to `newName` inside `directory`, replacing `newName` atomically.
     public static func rename(_ name: String, to newName: String, in directory: Descriptor) throws(SystemError) {
         _ = try syscall("renameat") { renameat(directory.rawValue, name, directory.rawValue, newName) }

@@ -68,6 +68,34 @@ struct ControlSessionTests {
         #expect(try await fixture.curl("DELETE", "/v1/sessions/\(second)").status == 404)
     }
 
+    @Test("A session removes what it created, never a file that was there before, and the directories it made once empty")
+    func sessionsRemoveOnlyWhatTheyCreated() async throws {
+        let fixture = try await ControlPlaneFixture("cp-session-own")
+        defer { fixture.stop() }
+        _ = try fixture.scratch.write("root/old.img", [1])
+        try fixture.scratch.makeDirectory("root/kept")
+        let id = try #require(try await fixture.curl("POST", "/v1/sessions").json?["id"] as? String)
+        let session = ["X-Volley-Session: \(id)"]
+        #expect(try await fixture.curl("PUT", "/v1/files/old.img", body: [2], headers: session).status == 200)
+        #expect(try await fixture.curl("PUT", "/v1/files/new.img", body: [3], headers: session).status == 201)
+        #expect(try await fixture.curl("PUT", "/v1/files/new.img", body: [4], headers: session).status == 200)  // still its own
+        #expect(try await fixture.curl("PUT", "/v1/files/boot/efi/grub.efi", body: [5], headers: session).status == 201)
+        #expect(try await fixture.curl("PUT", "/v1/files/kept/inner.img", body: [6], headers: session).status == 201)
+        #expect(try await fixture.curl("PUT", "/v1/files/shared/a.img", body: [7], headers: session).status == 201)
+        _ = try fixture.scratch.write("root/shared/someone-else.img", [8])
+        let created = ["boot/efi/grub.efi", "kept/inner.img", "new.img", "shared/a.img"]
+        let listed = try await fixture.curl("GET", "/v1/sessions/\(id)")
+        #expect(listed.json?["files"] as? [String] == created, "\(listed.text)")
+
+        let ended = try await fixture.curl("DELETE", "/v1/sessions/\(id)")
+        #expect(ended.json?["removed"] as? [String] == created, "\(ended.text)")
+        #expect(fixture.scratch.contents("root/old.img") == [2], "a file that existed before the session was removed")
+        #expect(!fixture.scratch.exists("root/new.img"))
+        #expect(!fixture.scratch.exists("root/boot"), "the directories made for boot/efi/grub.efi stayed")
+        #expect(fixture.scratch.exists("root/kept"), "a directory that existed before was removed")
+        #expect(fixture.scratch.contents("root/shared/someone-else.img") == [8])
+    }
+
     @Test("POST /v1/files/{path} pulls from an http:// URL (checked against sha256) and from file://")
     func fetchFromURL() async throws {
         let fixture = try await ControlPlaneFixture("cp-fetch", extraArguments: ["--control-allow-file-urls"])
