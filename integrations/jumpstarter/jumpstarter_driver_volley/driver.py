@@ -2,17 +2,22 @@
 
 The stock driver runs a TFTP server written in Python inside the exporter. This one runs
 `volley serve` as a child process with a generated configuration, and keeps the stock
-driver's interface: the same configuration keys, the same `storage` child (confined to the
-root here), the same client class (extended with the file API the Jumpstarter TFTP
-documentation describes).
+driver's interface: the same configuration keys, the same `storage` child, the same client
+class (extended with the file API the Jumpstarter TFTP documentation describes).
+
+One `volley serve` runs from the driver's first call until it closes, with its control
+plane on a unix socket in the driver's private directory. Every file operation is a
+control-plane call, so Volley's store confines, writes and checks files, and a
+control-plane session removes what the driver created when it closes
+(`remove_created_on_close`). start() and stop() start and stop its TFTP service.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 
 import anyio
@@ -20,15 +25,18 @@ import yaml
 
 from . import process as _process
 from . import settings as _settings
+from .control import ControlError, ControlPlane
 from .errors import FileNotFound, ServerNotRunning, TftpError, answering_remote_call
-from .storage import ConfinedOpendal, PathOutsideRoot
+from .storage import VolleyStorage
 from jumpstarter.common.ipaddr import get_ip_address
 from jumpstarter.driver import Driver, export
 
 __all__ = ["Volley", "TftpError", "ServerNotRunning", "FileNotFound"]
 
-CHUNK_SIZE = 4 * 1024 * 1024
-UPLOAD_PREFIX = ".volley-upload-"
+# The control-plane session that holds what the driver created lives this long without a
+# heartbeat (the API's maximum), and is renewed every SESSION_RENEWAL seconds while the driver lives.
+SESSION_TTL = 86400
+SESSION_RENEWAL = 3600
 
 # Volley's log levels, and the Python logging level each maps to.
 _VOLLEY_LEVELS = {
@@ -83,7 +91,12 @@ class Volley(Driver):
     settings: dict = field(default_factory=dict)
 
     _volley_log_level: str = field(init=False, default="info")
+    # The running `volley serve`, its control plane and session, and the TFTP address while serving.
     _server: _process.VolleyProcess | None = field(init=False, default=None)
+    _control: ControlPlane | None = field(init=False, default=None)
+    _session: str | None = field(init=False, default=None)
+    _serving: tuple[str, int] | None = field(init=False, default=None)
+    _renewals: threading.Event | None = field(init=False, default=None)
     _lock: threading.RLock = field(init=False, default_factory=threading.RLock)
 
     def __post_init__(self):
@@ -99,11 +112,7 @@ class Volley(Driver):
         self.root_dir = os.path.abspath(self.root_dir)
         os.makedirs(self.root_dir, exist_ok=True)
 
-        self.children["storage"] = ConfinedOpendal(
-            scheme="fs",
-            kwargs={"root": self.root_dir},
-            remove_created_on_close=self.remove_created_on_close,
-        )
+        self.children["storage"] = VolleyStorage(connect=self._connect)
         self.storage = self.children["storage"]
 
         if self.host == "":
@@ -118,7 +127,7 @@ class Volley(Driver):
         with answering_remote_call():
             return await super().DriverCall(request, context)
 
-    # Server control ------------------------------------------------------------------
+    # The volley process ---------------------------------------------------------------
 
     def _binary(self) -> str:
         candidate = self.volley_binary or os.environ.get("VOLLEY_BINARY") or "volley"
@@ -131,7 +140,7 @@ class Volley(Driver):
         return resolved
 
     def volley_configuration(self) -> dict:
-        """The YAML configuration `volley serve --config` gets."""
+        """The YAML configuration `volley serve --config` gets (without the control plane's socket)."""
         configuration = {
             "root_dir": self.root_dir,
             "host": self.host,
@@ -143,74 +152,181 @@ class Volley(Driver):
         configuration.update(_settings.pass_through(self._binary(), fields, self.settings, timeout=self.start_timeout))
         return configuration
 
+    def _connect(self) -> tuple[ControlPlane, str | None]:
+        """The control plane and the session to record uploads in, starting Volley if needed."""
+        with self._lock:
+            self._ensure_process()
+            return self._control, self._session
+
+    def _ensure_process(self) -> bool:
+        """Runs `volley serve` (TFTP stopped, control plane up) unless it runs; True if it was started now."""
+        if self._server is not None and self._server.running:
+            return False
+        if self._server is not None:  # exited by itself since
+            if self._session is not None:
+                self.logger.warning(
+                    f"volley (pid {self._server.pid}) exited by itself: the files the driver created "
+                    "before will not be removed on close"
+                )
+            self._discard(self._server)
+
+        binary = self._binary()
+        try:
+            os.makedirs(self.root_dir, exist_ok=True)
+        except OSError as error:
+            raise TftpError(f"cannot start: root_dir {self.root_dir}: {error.strerror}") from None
+        workdir = _process.make_workdir()
+        control = ControlPlane(os.path.join(workdir, "control.sock"))
+        configuration = self.volley_configuration()
+        configuration["control_listen"] = f"unix:{control.path}"
+        configuration["start_stopped"] = True
+        config_path = os.path.join(workdir, "volley.yaml")
+        with open(config_path, "w") as f:
+            yaml.safe_dump(configuration, f, sort_keys=False)
+
+        server = _process.VolleyProcess(argv=[binary, "serve", "--config", config_path], logger=self.logger)
+        try:
+            server.start(timeout=self.start_timeout, workdir=workdir)
+            try:
+                control.wait_until_answering(self.start_timeout)
+            except OSError as error:
+                raise TftpError(f"volley's control plane did not answer on {control.path}: {error}") from None
+            session = control.create_session(SESSION_TTL) if self.remove_created_on_close else None
+        except BaseException:
+            server.stop(timeout=5)
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        self._server, self._control, self._session = server, control, session
+        if session is not None:
+            self._renewals = threading.Event()
+            threading.Thread(
+                target=self._renew, args=(control, session, self._renewals), name="volley-session", daemon=True
+            ).start()
+        self.logger.debug(f"volley (pid {server.pid}) runs; control plane on {control.path}")
+        return True
+
+    def _renew(self, control: ControlPlane, session: str, stopped: threading.Event):
+        while not stopped.wait(SESSION_RENEWAL):
+            try:
+                control.renew_session(session)
+            except (OSError, ControlError) as error:
+                self.logger.warning(f"cannot renew the control-plane session: {error}")
+
+    def _discard(self, server):
+        if self._renewals is not None:
+            self._renewals.set()
+            self._renewals = None
+        if server._tmpdir:
+            shutil.rmtree(server._tmpdir, ignore_errors=True)
+        if self._server is server:
+            self._server, self._control, self._session, self._serving = None, None, None, None
+
+    def _tftp_running(self) -> bool:
+        if self._server is None or not self._server.running:
+            return False
+        try:
+            return bool(self._control.server()["running"])
+        except (OSError, ControlError):
+            return False
+
+    # Server control ------------------------------------------------------------------
+
     @export
     def start(self):
         """Start the TFTP server.
 
-        Runs `volley serve` and returns once it serves on the configured host and port.
-        If the server is already running, a warning is logged.
+        Returns once Volley serves on the configured host and port. If the server is
+        already running, a warning is logged.
 
         Raises:
             TftpError: If Volley cannot start (its reason is the message) or is not ready in time
         """
         with self._lock:
-            if self._server is not None and self._server.running:
+            started_now = self._ensure_process()
+            if self._tftp_running():
                 self.logger.warning("TFTP server is already running")
                 return
-            if self._server is not None:  # exited by itself since
-                self._discard(self._server)
-
-            binary = self._binary()
             try:
-                os.makedirs(self.root_dir, exist_ok=True)
-            except OSError as error:
-                raise TftpError(f"cannot start: root_dir {self.root_dir}: {error.strerror}") from None
-            workdir = _process.make_workdir()
-            config_path = os.path.join(workdir, "volley.yaml")
-            with open(config_path, "w") as f:
-                yaml.safe_dump(self.volley_configuration(), f, sort_keys=False)
-
-            server = _process.VolleyProcess(argv=[binary, "serve", "--config", config_path], logger=self.logger)
-            try:
-                ready = server.start(timeout=self.start_timeout, workdir=workdir)
-            except BaseException:
-                server.stop(timeout=5)
-                shutil.rmtree(workdir, ignore_errors=True)
-                raise
-            self._server = server
-            self.logger.info(f"TFTP server started on {ready.host}:{ready.port} (volley pid {server.pid})")
+                status = self._control.start_server()
+            except (OSError, ControlError) as error:
+                if started_now:  # nothing else needs it yet
+                    self._stop_process()
+                reason = error.message if isinstance(error, ControlError) else str(error)
+                raise TftpError(f"cannot start: {reason}") from None
+            self._serving = (status["host"], int(status["port"]))
+            self.logger.info(f"TFTP server started on {status['host']}:{status['port']} (volley pid {self._server.pid})")
 
     @export
     def stop(self):
         """Stop the TFTP server.
 
-        Volley stops taking requests, lets transfers in flight finish (up to
-        drain_timeout_ms) and exits.
+        Volley stops taking requests and lets transfers in flight finish (up to
+        drain_timeout_ms); stop() returns when they have. The `volley serve` process
+        ends too, unless it holds files the driver created, to be removed on close; the
+        file API and storage work either way.
 
         Raises:
             ServerNotRunning: If the server is not running
         """
         with self._lock:
-            server = self._server
-            if server is None or not server.running:
-                if server is not None:
+            if not self._tftp_running():
+                server = self._server
+                if server is not None and not server.running:
                     self.logger.warning(
                         f"volley (pid {server.pid}) had exited by itself with status {server.returncode}"
                     )
                     self._discard(server)
                 raise ServerNotRunning("TFTP server is not running")
-            drain = (self.drain_timeout_ms if self.drain_timeout_ms is not None else 5000) / 1000
-            returncode = server.stop(timeout=drain + 5)
-            self._discard(server)
+            self._serving = None
+            if not self._holds_created_files():
+                self._stop_process()  # SIGTERM: Volley drains, then exits
+                self.logger.info("TFTP server stopped")
+                return
+            try:
+                self._control.stop_server()
+            except ControlError as error:
+                if error.status != 409:  # stopped in the meantime
+                    raise TftpError(f"cannot stop: {error.message}") from None
+            self._wait_until_stopped(self._drain_seconds() + 5)
+            self.logger.info("TFTP server stopped; volley runs on for the files to remove on close")
+
+    def _drain_seconds(self) -> float:
+        return (self.drain_timeout_ms if self.drain_timeout_ms is not None else 5000) / 1000
+
+    def _holds_created_files(self) -> bool:
+        """Whether the session holds files to remove on close (then Volley must live until then)."""
+        if self._session is None:
+            return False
+        try:
+            return bool(self._control.session_files(self._session))
+        except (OSError, ControlError):
+            return True  # keep it rather than lose what it would remove
+
+    def _wait_until_stopped(self, timeout: float):
+        deadline = time.monotonic() + timeout
+        while self._tftp_running():
+            if time.monotonic() >= deadline:
+                self.logger.warning(f"the TFTP service still drains {timeout:.0f} s after stop()")
+                return
+            time.sleep(0.02)
+
+    def _stop_process(self):
+        """Ends the session (removing what it created) and stops `volley serve`."""
+        server = self._server
+        if server is None:
+            return
+        if server.running and self._session is not None:
+            try:
+                removed = self._control.end_session(self._session)
+                if removed:
+                    self.logger.info(f"removed {len(removed)} file(s) the driver created: {', '.join(removed)}")
+            except (OSError, ControlError) as error:
+                self.logger.error(f"cannot remove the files the driver created: {error}")
+        if server.running:
+            returncode = server.stop(timeout=self._drain_seconds() + 5)
             if returncode not in (0, None):
                 self.logger.warning(f"volley exited with status {returncode}")
-            self.logger.info("TFTP server stopped")
-
-    def _discard(self, server):
-        if server._tmpdir:
-            shutil.rmtree(server._tmpdir, ignore_errors=True)
-        if self._server is server:
-            self._server = None
+        self._discard(server)
 
     @export
     def get_host(self) -> str:
@@ -219,9 +335,9 @@ class Volley(Driver):
         Returns:
             str: The IP address or hostname
         """
-        server = self._server
-        if server is not None and server.running and server.ready is not None and server.ready.host:
-            return server.ready.host
+        serving = self._serving
+        if serving is not None and serving[0] and self._server is not None and self._server.running:
+            return serving[0]
         return self.host
 
     @export
@@ -231,9 +347,9 @@ class Volley(Driver):
         Returns:
             int: The port number
         """
-        server = self._server
-        if server is not None and server.running and server.ready is not None:
-            return server.ready.port
+        serving = self._serving
+        if serving is not None and self._server is not None and self._server.running:
+            return serving[1]
         return self.port
 
     def get_pid(self) -> int | None:
@@ -243,11 +359,12 @@ class Volley(Driver):
 
     # Files -------------------------------------------------------------------------------
 
-    def _relative(self, name: str) -> str:
-        try:
-            return self.storage.confine(name)
-        except PathOutsideRoot as error:
-            raise TftpError(str(error)) from None
+    def _file_error(self, error: ControlError, filename: str, doing: str) -> TftpError:
+        if error.status == 404:
+            return FileNotFound(f"File {filename} not found")
+        if error.status == 403:
+            return TftpError(f"{filename!r}: outside the TFTP root or not allowed ({error.message})")
+        return TftpError(f"Failed to {doing} {filename}: {error.message}")
 
     @export
     def list_files(self) -> list[str]:
@@ -256,22 +373,11 @@ class Volley(Driver):
         Returns:
             list[str]: The files below the root directory, sorted
         """
-        files = []
-        root = self.root_dir
-        for directory, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for name in filenames:
-                if name.startswith(UPLOAD_PREFIX):
-                    continue
-                full = os.path.join(directory, name)
-                relative = os.path.relpath(full, root).replace(os.sep, "/")
-                try:
-                    self.storage.confine(relative)  # drops symbolic links leading outside
-                except PathOutsideRoot:
-                    continue
-                if os.path.isfile(full):
-                    files.append(relative)
-        return sorted(files)
+        control, _ = self._connect()
+        try:
+            return [entry["path"] for entry in control.list_files()]
+        except ControlError as error:
+            raise TftpError(f"Failed to list the files: {error.message}") from None
 
     @export
     def delete_file(self, filename: str) -> str:
@@ -287,19 +393,11 @@ class Volley(Driver):
             FileNotFound: If the specified file does not exist
             TftpError: If the deletion fails
         """
-        relative = self._relative(filename)
-        full = os.path.join(self.root_dir, relative)
-        if relative == "" or not os.path.lexists(full):
-            raise FileNotFound(f"File {filename} not found")
-        if os.path.isdir(full) and not os.path.islink(full):
-            raise TftpError(f"{filename} is a directory")
+        control, _ = self._connect()
         try:
-            os.unlink(full)
-        except FileNotFoundError:
-            raise FileNotFound(f"File {filename} not found") from None
-        except OSError as error:
-            raise TftpError(f"Failed to delete {filename}: {error.strerror}") from None
-        self.storage.forget(relative)
+            control.delete(filename)
+        except ControlError as error:
+            raise self._file_error(error, filename, "delete") from None
         return filename
 
     @export
@@ -313,17 +411,21 @@ class Volley(Driver):
         Returns:
             bool: True if the file exists and matches the checksum, False otherwise
         """
-        full = os.path.join(self.root_dir, self._relative(filename))
-        if not os.path.isfile(full):
-            return False
-        return _sha256_file(full) == client_checksum.lower()
+        control, _ = self._connect()
+        try:
+            info = control.head(filename)
+        except ControlError as error:
+            if error.status == 403:
+                raise self._file_error(error, filename, "check") from None
+            return False  # not a regular file
+        return info is not None and info.sha256 == client_checksum.lower()
 
     @export
     async def put_file(self, filename: str, src_stream, client_checksum: str) -> str:
         """Upload a file to the TFTP server (the client's put_file/put_local_file use this).
 
-        The data goes to a temporary file beside the target, is checked against the
-        SHA-256, and is renamed over the target: transfers already running keep the old
+        Volley writes the data to a temporary file beside the target, checks it against the
+        SHA-256, and renames it over the target: transfers already running keep the old
         content, new ones get the new.
 
         Args:
@@ -337,64 +439,24 @@ class Volley(Driver):
         Raises:
             TftpError: If the upload fails, the name is refused, or the checksum differs
         """
-        relative = self._relative(filename)
-        if relative == "" or relative.endswith("/"):
-            raise TftpError(f"{filename!r} is not a file name")
-        full = os.path.join(self.root_dir, relative)
-        if os.path.isdir(full):
-            raise TftpError(f"{filename} is a directory")
-        before = self.storage.before_create(relative)
-        directory = os.path.dirname(full)
-        temporary = os.path.join(directory, f"{UPLOAD_PREFIX}{os.urandom(6).hex()}")
-        hasher = hashlib.sha256()
-        try:
-            os.makedirs(directory, exist_ok=True)
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-            os.fchmod(descriptor, 0o644)  # whatever the umask: the TFTP server must be able to read it
-            async with await anyio.open_file(descriptor, "wb") as destination:
-                async with self.resource(src_stream) as source:
-                    async for chunk in source:
-                        hasher.update(chunk)
-                        await destination.write(chunk)
-            if hasher.hexdigest() != client_checksum.lower():
-                raise TftpError(
-                    f"Failed to upload {filename}: checksum mismatch "
-                    f"(received {hasher.hexdigest()}, expected {client_checksum})"
-                )
-            os.replace(temporary, full)
-        except TftpError:
-            _unlink_quietly(temporary)
-            raise
-        except Exception as error:
-            _unlink_quietly(temporary)
-            raise TftpError(f"Failed to upload {filename}: {error}") from error
-        self.storage.after_create(relative, before)
+        control, session = await anyio.to_thread.run_sync(self._connect)
+        async with self.resource(src_stream) as source:
+
+            async def chunks():
+                async for chunk in source:
+                    yield chunk
+
+            try:
+                await control.put(filename, chunks(), sha256=client_checksum, session=session)
+            except ControlError as error:
+                if error.status == 422:
+                    raise TftpError(f"Failed to upload {filename}: {error.message}") from None
+                raise self._file_error(error, filename, "upload") from None
         return filename
 
     # Lifecycle --------------------------------------------------------------------------
 
     def close(self):
         with self._lock:
-            if self._server is not None and self._server.running:
-                try:
-                    self.stop()
-                except TftpError as error:
-                    self.logger.error(f"Error stopping the TFTP server: {error}")
-            elif self._server is not None:
-                self._discard(self._server)
+            self._stop_process()
         super().close()
-
-
-def _sha256_file(path: str) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_SIZE):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
-def _unlink_quietly(path: str):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -13,9 +13,12 @@ import subprocess
 
 from .errors import TftpError
 
-# Keys the driver sets itself, from its stock configuration (root_dir, host, port), its
-# log_level, and the log format it reads (json); never passed through from `settings`.
-DRIVER_KEYS = frozenset({"root_dir", "host", "port", "log_level", "log_format"})
+# Keys the driver sets itself, from its stock configuration (root_dir, host, port) and its
+# log_level; never passed through from `settings`.
+DRIVER_KEYS = frozenset({"root_dir", "host", "port", "log_level"})
+# Keys of how the driver talks to Volley: its JSON log, its control plane on a unix socket
+# of its own, the TFTP service started by start().
+OWN_KEYS = frozenset({"log_format", "control_listen", "control_token_file", "start_stopped"})
 
 
 def exported_settings(binary: str, timeout: float = 30) -> dict[str, dict]:
@@ -56,8 +59,8 @@ def pass_through(binary: str, fields: dict, extra: dict, timeout: float = 30) ->
         if key in exported and key not in DRIVER_KEYS and value is not None:
             configuration[key] = value
     for key, value in extra.items():
-        if key == "log_format":
-            raise TftpError("settings: log_format is the driver's own (it reads Volley's log as JSON lines)")
+        if key in OWN_KEYS:
+            raise TftpError(f"settings: {key} is the driver's own (how it runs and talks to Volley)")
         if key in DRIVER_KEYS:
             raise TftpError(f"settings: {key} is a driver field; set it as {key}: directly")
         if key not in exported:

@@ -17,3 +17,20 @@ def volley_binary():
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def no_volley_left_behind(volley_binary):
+    """Every test ends with no `volley` child of its own still running (a driver that was
+    used must be closed, and closing it must stop Volley)."""
+    from helpers import volley_pids, wait_gone
+
+    before = volley_pids()
+    yield
+    left = volley_pids() - before
+    for pid in left:
+        wait_gone(pid, timeout=5)
+    still = volley_pids() - before
+    for pid in still:
+        os.kill(pid, 9)
+    assert not still, f"volley process(es) {sorted(still)} outlived the test"

@@ -1,4 +1,9 @@
-"""Nothing outside root_dir is reachable: not through storage, the file API, or TFTP."""
+"""Nothing outside root_dir is reachable: not through storage, the file API, or TFTP.
+
+Volley decides (the driver sends every path to its control plane as it is): `openat2`
+beneath the root refuses `..` and symbolic links that leave it, and a leading `/` means
+the root, as in TFTP and in OpenDAL's `fs` backend.
+"""
 
 import os
 
@@ -37,7 +42,6 @@ REFUSED = [
     "a/../../escape.txt",
     "a/../b.txt",  # stays inside, but '..' is refused outright
     "..\\escape.txt",
-    "/etc/escape.txt",
     "link/escape.txt",
     "link/secret.txt",
 ]
@@ -52,6 +56,14 @@ def test_storage_refuses_writes_outside(client, layout, path):
     assert sorted(p for p in layout.rglob("*")) == before
     assert not (layout / "escape.txt").exists()
     assert (layout / "outside" / "secret.txt").read_bytes() == b"secret"
+
+
+def test_absolute_paths_are_inside_the_root(client, layout):
+    client.storage.write_bytes("/etc/escape.txt", b"x")
+    assert (layout / "root" / "etc" / "escape.txt").read_bytes() == b"x"
+    assert client.storage.read_bytes("/etc/escape.txt") == b"x"
+    assert not (layout / "escape.txt").exists()
+    assert not client.check_file_checksum("/etc/passwd", "0" * 64)
 
 
 def test_storage_refuses_reads_and_other_calls_outside(client, layout):
@@ -91,11 +103,13 @@ def test_storage_inside_still_works(client, layout):
 
 
 def test_file_api_refuses_outside(client, layout, tmp_path):
-    for name in ("../beside.txt", "link/secret.txt", "/etc/passwd"):
+    for name in ("../beside.txt", "link/secret.txt"):
         with pytest.raises(TftpError):
             client.delete_file(name)
         with pytest.raises(TftpError):
             client.check_file_checksum(name, "0" * 64)
+    with pytest.raises(TftpError):  # the root's etc/passwd, which does not exist
+        client.delete_file("/etc/passwd")
     local = tmp_path / "upload.bin"
     local.write_bytes(b"upload")
     for name in ("../escape.txt", "link/escape.txt"):

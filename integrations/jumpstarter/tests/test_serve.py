@@ -2,6 +2,7 @@
 
 import os
 import random
+import socket
 from types import SimpleNamespace
 
 import jumpstarter_driver_tftp.driver as stock
@@ -138,9 +139,14 @@ def test_stop_stop_start(served, tmp_path):
     pid = served.driver.get_pid()
     assert pid is not None and pid_alive(pid)
 
+    port = served.client.get_port()
     served.client.stop()
+    # Nothing to remove on close: Volley has exited, and the TFTP port is free again.
     assert wait_gone(pid, timeout=1), "stop() returned while volley was still running"
     assert served.driver.get_pid() is None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", port))
+    assert "f.txt" in served.client.list_files()  # the file API works while stopped
 
     with pytest.raises(ServerNotRunning) as raised:
         served.client.stop()
@@ -148,11 +154,25 @@ def test_stop_stop_start(served, tmp_path):
     assert str(raised.value) == "TFTP server is not running"
 
     served.client.start()
-    new_pid = served.driver.get_pid()
-    assert new_pid is not None and new_pid != pid
+    assert served.driver.get_pid() not in (None, pid)
     result = curl_get(served.client.get_host(), served.client.get_port(), "f.txt", tmp_path / "out")
     assert result.returncode == 0
     assert (tmp_path / "out").read_bytes() == b"content"
+
+
+def test_stop_keeps_volley_for_created_files(served, tmp_path):
+    """Files the driver created keep Volley up across stop(), so that close() removes them."""
+    served.client.storage.write_bytes("made.txt", b"made")
+    pid = served.driver.get_pid()
+    port = served.client.get_port()
+    served.client.stop()
+    assert served.driver.get_pid() == pid
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", port))  # the TFTP service is stopped all the same
+    served.client.start()
+    assert served.driver.get_pid() == pid
+    result = curl_get(served.client.get_host(), served.client.get_port(), "made.txt", tmp_path / "out")
+    assert result.returncode == 0 and (tmp_path / "out").read_bytes() == b"made"
 
 
 def test_start_when_running_is_a_warning(served, caplog):
