@@ -235,6 +235,7 @@ struct ServeCommand: ParsableCommand {
                 throw StartupFailure("cannot start: \(error)")
             }
         }
+        Self.removeStaleUploads(of: server, logger: logger)
         if !settings.user.isEmpty { try dropPrivileges(to: settings.user, logger: logger) }
         notifier.ready(server.statistics, host: server.host, port: server.port)
         logger.info("\(StartupSummary(settings))")
@@ -260,6 +261,19 @@ struct ServeCommand: ParsableCommand {
                 logger: logger))
         handle.set(group)
         try waitFor { try await group.run() }
+    }
+
+    /// Removes what uploads interrupted by a crash left in the root, saying what.
+    private static func removeStaleUploads(of server: TFTPServer, logger: Logger) {
+        do {
+            let removed = try server.removeStaleUploads()
+            guard !removed.isEmpty else { return }
+            let shown = removed.prefix(10).joined(separator: ", ") + (removed.count > 10 ? ", …" : "")
+            logger.notice(
+                "removed \(removed.count) upload temporar\(removed.count == 1 ? "y" : "ies") an interrupted upload left: \(shown)")
+        } catch {
+            logger.warning("cannot remove the temporaries of interrupted uploads from \(server.configuration.rootDirectory): \(error)")
+        }
     }
 
     /// The origin `settings` name, nil when none; a bad URL or cache directory stops the start.

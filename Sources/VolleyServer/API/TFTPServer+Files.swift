@@ -54,6 +54,13 @@ extension TFTPServer {
         return (remember(stored, as: name), stored.created, stored.madeDirectories)
     }
 
+    /// Removes the upload temporaries a crashed upload left below the root (`volley serve`
+    /// does at start), keeping any a live process is still writing.
+    /// - Returns: their paths below the root, sorted.
+    public func removeStaleUploads() throws(TFTPError) -> [String] {
+        try store.removeStaleUploads()
+    }
+
     /// Removes the directory `name` below the root if it is empty; false when it holds
     /// something or is not there.
     /// - Throws: ``TFTPError/accessViolation(_:)`` for a name outside the root; ``TFTPError/io(_:)``.

@@ -61,6 +61,10 @@ final class ConfinedRoot: Sendable {
         case .success(let parsed): relative = parsed
         case .failure(let error): return .failure(error)
         }
+        if relative.leaf.hasPrefix(uploadTemporaryPrefix) {
+            // Half an upload, or what a crash left of one: never served, whatever its mode.
+            return .failure(FileAccessError(.notFound, logDetail: "an upload in progress is never served"))
+        }
         do throws(SystemError) {
             // O_NONBLOCK so that a FIFO cannot stall the reactor; cleared again for regular files.
             let file = try FileSystem.openBeneath(descriptor, relative.bytes, options: [.noControllingTerminal, .nonBlocking])

@@ -22,7 +22,7 @@ struct FileTreeLister {
     private func walk(_ directory: Descriptor, prefix: String, into found: inout [String]) throws(SystemError) {
         for entry in try FileSystem.entries(of: directory) where !entry.name.hasPrefix(uploadTemporaryPrefix) {
             let relative = prefix + entry.name
-            switch try kind(of: entry, in: directory) {
+            switch try Self.kind(of: entry, in: directory) {
             case .regular:
                 found.append(relative)
             case .directory:
@@ -42,7 +42,7 @@ struct FileTreeLister {
     }
 
     /// The entry's kind, asking `fstatat` when the file system does not report it.
-    private func kind(of entry: (name: String, kind: FileStatus.Kind?), in directory: Descriptor) throws(SystemError) -> FileStatus.Kind? {
+    static func kind(of entry: (name: String, kind: FileStatus.Kind?), in directory: Descriptor) throws(SystemError) -> FileStatus.Kind? {
         if let kind = entry.kind { return kind }
         do {
             return try FileSystem.status(of: entry.name, in: directory).kind
@@ -63,7 +63,7 @@ struct FileTreeLister {
     }
 
     /// Errors that mean the entry disappeared, escapes, loops or is unreadable: skip it.
-    private static func vanished(_ error: SystemError) -> Bool {
+    static func vanished(_ error: SystemError) -> Bool {
         switch FileAccessError.Kind(error.errno) {
         case .notFound, .accessDenied: true
         default: false

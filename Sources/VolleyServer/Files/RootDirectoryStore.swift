@@ -54,6 +54,19 @@ public struct RootDirectoryStore: Sendable {
         }
     }
 
+    /// Removes the upload temporaries a crash left below the root (none is ever served, but
+    /// they take space); one still being written by a live process stays.
+    /// - Returns: their paths below the root, sorted.
+    /// - Throws: ``TFTPError/invalidConfiguration(_:)`` when the root is missing; ``TFTPError/io(_:)``.
+    public func removeStaleUploads() throws(TFTPError) -> [String] {
+        let root = try ConfinedRoot.forStore(rootDirectory)
+        do {
+            return try StaleUploads(root: root).remove()
+        } catch {
+            throw .io(error.description)
+        }
+    }
+
     /// Removes the directory `name` below the root if it is empty (never a file, never the root).
     /// - Returns: false when it holds something or is not there.
     /// - Throws: ``TFTPError/accessViolation(_:)`` for a name outside the root; ``TFTPError/io(_:)``.

@@ -209,6 +209,18 @@ public enum FileSystem {
         _ = try syscall("unlinkat") { unlinkat(directory.rawValue, name, 0) }
     }
 
+    /// Takes an exclusive `flock` on the open file `descriptor` without waiting: false when
+    /// another open file description holds a lock on it. The lock goes with the last
+    /// descriptor of this open file, so also when its process dies.
+    public static func tryLockExclusive(_ descriptor: Descriptor) throws(SystemError) -> Bool {
+        do {
+            _ = try syscall("flock") { flock(descriptor.rawValue, LOCK_EX | LOCK_NB) }
+            return true
+        } catch  where error.errno == .wouldBlock {
+            return false
+        }
+    }
+
     /// Removes the empty directory `name` from `directory` (`ENOTEMPTY` when it holds anything).
     public static func removeDirectory(_ name: String, in directory: Descriptor) throws(SystemError) {
         _ = try syscall("unlinkat(AT_REMOVEDIR)") { unlinkat(directory.rawValue, name, AT_REMOVEDIR) }

@@ -218,4 +218,44 @@ struct ControlFilesTests {
         let after = try await offload { try RawTFTPClient().fetch("live.img", from: loopback(port: port)) }
         #expect(after.bytes == new)
     }
+
+    @Test("kill -9 in the middle of an upload: its temporary is 0600 and never served, and the next start removes it and says so")
+    func interruptedUpload() async throws {
+        let fixture = try await ControlPlaneFixture("cp-interrupted")
+        defer { fixture.stop() }
+        let source = try fixture.scratch.write("big.bin", SeededBytes.make(count: 6_000_000, seed: 21))
+        // At 1 MB/s the upload lasts seconds: time to look at its temporary.
+        let upload = Task { try await fixture.curl("PUT", "/v1/files/images/big.bin", bodyFile: source, extra: ["--limit-rate", "1M"]) }
+        var temporary: String?
+        for _ in 0..<400 where temporary == nil {
+            try await Task.sleep(for: .milliseconds(25))
+            temporary = fixture.scratch.allEntries().first { $0.hasPrefix("root/images/.volley-upload-") }
+        }
+        let found = try #require(temporary, "no upload temporary appeared")
+        let name = String(found.dropFirst("root/".count))
+        var status = stat()
+        #expect(
+            lstat(fixture.scratch.path(found), &status) == 0 && status.st_mode & 0o777 == 0o600,
+            "mode \(String(status.st_mode & 0o777, radix: 8))")
+        let port = fixture.tftpPort
+        let served = try await offload { try? RawTFTPClient().fetch(name, from: loopback(port: port), timeout: 2) }
+        #expect(served == nil, "TFTP served an upload in progress")
+        #expect(try await fixture.curl("GET", "/v1/files/\(name)").status == 404)
+        #expect(try await fixture.curl("GET", "/v1/files").jsonArray?.isEmpty == true)
+
+        fixture.service.send(SIGKILL)
+        _ = try await fixture.service.waitForExit(timeout: 20)
+        _ = try? await upload.value
+        #expect(fixture.scratch.exists(found), "kill -9 cannot clean up: the temporary stays until the next start")
+
+        let again = try ServiceProcess(
+            try VolleyBinaries.volley(), ["serve", "--root", fixture.scratch.path("root"), "--host", "127.0.0.1", "--port", "0"],
+            timeout: 120)
+        defer { again.killIfRunning() }
+        _ = try await again.waitForServingPort()
+        #expect(!fixture.scratch.exists(found), "the next start left the temporary")
+        #expect(again.lines(containing: "removed 1 upload temporary an interrupted upload left: \(name)").count == 1, "\(again.stderrText)")
+        again.send(SIGTERM)
+        #expect(try await again.waitForExit(timeout: 20).isCleanExit)
+    }
 }

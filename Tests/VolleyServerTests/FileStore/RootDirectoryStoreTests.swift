@@ -30,6 +30,46 @@ extension FileStore {
             }
         }
 
+        @Test func staleUploadsAreRemovedAndLiveOnesKept() throws {
+            try Scratch.with { (scratch) throws in
+                try scratch.write("root/.volley-upload-dead1", "left by kill -9")
+                try scratch.write("root/deep/er/.volley-upload-dead2", "left by a crash")
+                try scratch.write("root/sub/.volley-upload-live", "being written")
+                try scratch.write("root/sub/kept.bin", "a file")
+                try scratch.mkdir("root/.volley-upload-dir")  // a directory of that name is not ours
+                try scratch.symlink("root/outdir", to: scratch.outside)
+                try scratch.write("outside/.volley-upload-other", "not below the root")
+                // A live upload holds the lock on its temporary, as UploadTemporary does.
+                let live = open(scratch.root + "/sub/.volley-upload-live", O_RDONLY | O_CLOEXEC)
+                #expect(live >= 0)
+                defer { close(live) }
+                #expect(flock(live, LOCK_EX | LOCK_NB) == 0)
+
+                let removed = try RootDirectoryStore(rootDirectory: scratch.root).removeStaleUploads()
+                #expect(removed == [".volley-upload-dead1", "deep/er/.volley-upload-dead2"])
+                #expect(!scratch.exists("root/.volley-upload-dead1") && !scratch.exists("root/deep/er/.volley-upload-dead2"))
+                #expect(scratch.exists("root/sub/.volley-upload-live"), "a temporary still being written was removed")
+                #expect(scratch.exists("root/sub/kept.bin") && scratch.exists("root/.volley-upload-dir"))
+                #expect(scratch.exists("outside/.volley-upload-other"))
+                #expect(try RootDirectoryStore(rootDirectory: scratch.root).removeStaleUploads() == [])
+            }
+        }
+
+        @Test func uploadTemporariesAreNeverServed() throws {
+            try Scratch.with { (scratch) throws in
+                try scratch.write("root/sub/.volley-upload-1234", "partial")
+                try? FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: scratch.root + "/sub/.volley-upload-1234")
+                let store = RootDirectoryStore(rootDirectory: scratch.root)
+                #expect(throws: TFTPError.fileNotFound("sub/.volley-upload-1234")) { _ = try store.openFile("sub/.volley-upload-1234") }
+                let root = try ConfinedRoot(path: scratch.root)
+                guard case .failure(let error) = root.openForReading("sub/.volley-upload-1234") else {
+                    Issue.record("an upload temporary was opened for reading")
+                    return
+                }
+                #expect(error.kind == .notFound)
+            }
+        }
+
         @Test func listFilesOfAnEmptyRootIsEmpty() throws {
             try Scratch.with { (scratch) throws in
                 let files = try RootDirectoryStore(rootDirectory: scratch.root).listFiles()
