@@ -40,16 +40,19 @@ public final class ControlPlane: Service {
     private let api: ControlAPI
     private let logger: Logger
 
-    /// - Parameter reload: re-reads the configuration (`POST /v1/reload`), returning the
-    ///   one-line reason when the new one is refused.
+    /// - Parameters:
+    ///   - metrics: the observer of `server` whose series `GET /metrics` renders.
+    ///   - events: the observer of `server` whose events `GET /v1/events` streams.
+    ///   - reload: re-reads the configuration (`POST /v1/reload`), returning the one-line
+    ///     reason when the new one is refused.
     public init(
-        configuration: ControlPlaneConfiguration, server: TFTPServer, metrics: TransferMetrics,
+        configuration: ControlPlaneConfiguration, server: TFTPServer, metrics: TransferMetrics, events: EventHub,
         health: ReactorHealth, reload: @escaping @Sendable () -> String? = { "no configuration file to reload" }, logger: Logger
     ) {
         self.configuration = configuration
         self.logger = logger
         api = ControlAPI(
-            server: server, metrics: metrics, health: health,
+            server: server, metrics: metrics, events: events, health: health,
             sessions: SessionTable(defaultTTLSeconds: configuration.sessionTTLSeconds),
             maximumUploadBytes: configuration.maximumUploadBytes, allowFileURLs: configuration.allowFileURLs,
             reload: reload, logger: logger)

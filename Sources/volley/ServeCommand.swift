@@ -202,13 +202,15 @@ struct ServeCommand: ParsableCommand {
         let notifier = ServiceNotifier()
         let health = ReactorHealth()
         let metrics = settings.control.listen.isEmpty ? nil : TransferMetrics()
+        let events = metrics.map { _ in EventHub() }
         let heartbeat = TFTPServerHeartbeat(intervalMilliseconds: notifier.heartbeatMilliseconds) { statistics in
             health.beat()
             notifier.beat(statistics)
         }
         let origin = try Self.origin(settings.origin, logger: logger)
         let server = TFTPServer(
-            configuration: configuration, logger: logger, heartbeat: heartbeat, observers: [notifier] + (metrics.map { [$0] } ?? []),
+            configuration: configuration, logger: logger, heartbeat: heartbeat,
+            observers: [notifier] + (metrics.map { [$0] } ?? []) + (events.map { [$0] } ?? []),
             origin: origin)
         let controlToken = try metrics.map { _ in try Self.controlToken(settings.control) }
         let reloader = ConfigurationReloader(
@@ -217,7 +219,7 @@ struct ServeCommand: ParsableCommand {
         let controlPlane = metrics.flatMap { metrics in
             controlToken.map { token in
                 Self.controlPlane(
-                    settings.control, token: token, server: server, metrics: metrics, health: health,
+                    settings.control, token: token, server: server, metrics: metrics, events: events ?? EventHub(), health: health,
                     reload: { reloader.reload() }, logger: logger)
             }
         }
@@ -302,15 +304,16 @@ struct ServeCommand: ParsableCommand {
 
     /// The control plane `settings` ask for, on the address of `token`, checking requests against it.
     private static func controlPlane(
-        _ settings: ControlSettings, token: ControlToken, server: TFTPServer, metrics: TransferMetrics, health: ReactorHealth,
-        reload: @escaping @Sendable () -> String?, logger: Logger
+        _ settings: ControlSettings, token: ControlToken, server: TFTPServer, metrics: TransferMetrics, events: EventHub,
+        health: ReactorHealth, reload: @escaping @Sendable () -> String?, logger: Logger
     ) -> ControlPlane {
         let configuration = ControlPlaneConfiguration(
             address: token.address, token: token,
             maximumUploadBytes: settings.maximumUploadBytes, sessionTTLSeconds: settings.sessionTTLSeconds,
             allowFileURLs: settings.allowFileURLs)
         return ControlPlane(
-            configuration: configuration, server: server, metrics: metrics, health: health, reload: reload, logger: logger)
+            configuration: configuration, server: server, metrics: metrics, events: events, health: health, reload: reload,
+            logger: logger)
     }
 
     /// Becomes `user` now that the port is bound and the root is open, as tftpd-hpa's `-u`.

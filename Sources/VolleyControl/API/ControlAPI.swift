@@ -6,6 +6,7 @@ import VolleyServer
 struct ControlAPI: APIProtocol {
     let server: TFTPServer
     let metrics: TransferMetrics
+    let events: EventHub
     let health: ReactorHealth
     let sessions: SessionTable
     let digests = DigestCache()

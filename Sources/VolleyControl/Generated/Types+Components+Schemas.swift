@@ -227,6 +227,75 @@ extension Components {
                 case removed
             }
         }
+        /// - Remark: Generated from `#/components/schemas/TransferInFlight`.
+        internal struct TransferInFlight: Codable, Hashable, Sendable {
+            /// The number of its started event in GET /v1/events.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/client`.
+            internal var client: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/file`.
+            internal var file: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/rule`.
+            internal var rule: Swift.String?
+            /// When it started (UTC, as the events' time).
+            ///
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/started`.
+            internal var started: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/mode`.
+            internal var mode: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/blksize`.
+            internal var blksize: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/windowsize`.
+            internal var windowsize: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/tsize`.
+            internal var tsize: Swift.Int64?
+            /// Creates a new `TransferInFlight`.
+            ///
+            /// - Parameters:
+            ///   - id: The number of its started event in GET /v1/events.
+            ///   - client:
+            ///   - file:
+            ///   - rule:
+            ///   - started: When it started (UTC, as the events' time).
+            ///   - mode:
+            ///   - blksize:
+            ///   - windowsize:
+            ///   - tsize:
+            internal init(
+                id: Swift.Int64,
+                client: Swift.String,
+                file: Swift.String,
+                rule: Swift.String? = nil,
+                started: Swift.String,
+                mode: Swift.String,
+                blksize: Swift.Int,
+                windowsize: Swift.Int,
+                tsize: Swift.Int64? = nil
+            ) {
+                self.id = id
+                self.client = client
+                self.file = file
+                self.rule = rule
+                self.started = started
+                self.mode = mode
+                self.blksize = blksize
+                self.windowsize = windowsize
+                self.tsize = tsize
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case client
+                case file
+                case rule
+                case started
+                case mode
+                case blksize
+                case windowsize
+                case tsize
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Health`.
         internal struct Health: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Health/status`.

@@ -75,6 +75,23 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/sessions/{id}/heartbeat`.
     /// - Remark: Generated from `#/paths//v1/sessions/{id}/heartbeat/post(renewSession)`.
     func renewSession(_ input: Operations.RenewSession.Input) async throws -> Operations.RenewSession.Output
+    /// The server's events as Server-Sent Events, as they happen (transfer started, finished, request refused).
+    ///
+    /// Each event is `id: N`, `event: started|finished|refused` and `data:` one JSON object
+    /// (`type`, `protocol`, `time`, `client`, `file`, `rule`, `options`, `size`, `bytes`,
+    /// `outcome`, `reason`, `retransmissions`, `duration_s`, as the kind has them). With
+    /// `Last-Event-ID`, the latest 10,000 events kept after that one come first. A client
+    /// that falls behind gets a last `dropped` event and the end of the stream.
+    ///
+    ///
+    /// - Remark: HTTP `GET /v1/events`.
+    /// - Remark: Generated from `#/paths//v1/events/get(streamEvents)`.
+    func streamEvents(_ input: Operations.StreamEvents.Input) async throws -> Operations.StreamEvents.Output
+    /// The transfers in flight, oldest first, as their `started` events of GET /v1/events.
+    ///
+    /// - Remark: HTTP `GET /v1/transfers`.
+    /// - Remark: Generated from `#/paths//v1/transfers/get(listTransfers)`.
+    func listTransfers(_ input: Operations.ListTransfers.Input) async throws -> Operations.ListTransfers.Output
     /// Prometheus text exposition of the server's figures.
     ///
     /// - Remark: HTTP `GET /metrics`.
@@ -238,6 +255,33 @@ extension APIProtocol {
             path: path,
             headers: headers
         ))
+    }
+    /// The server's events as Server-Sent Events, as they happen (transfer started, finished, request refused).
+    ///
+    /// Each event is `id: N`, `event: started|finished|refused` and `data:` one JSON object
+    /// (`type`, `protocol`, `time`, `client`, `file`, `rule`, `options`, `size`, `bytes`,
+    /// `outcome`, `reason`, `retransmissions`, `duration_s`, as the kind has them). With
+    /// `Last-Event-ID`, the latest 10,000 events kept after that one come first. A client
+    /// that falls behind gets a last `dropped` event and the end of the stream.
+    ///
+    ///
+    /// - Remark: HTTP `GET /v1/events`.
+    /// - Remark: Generated from `#/paths//v1/events/get(streamEvents)`.
+    internal func streamEvents(
+        query: Operations.StreamEvents.Input.Query = .init(),
+        headers: Operations.StreamEvents.Input.Headers = .init()
+    ) async throws -> Operations.StreamEvents.Output {
+        try await streamEvents(Operations.StreamEvents.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// The transfers in flight, oldest first, as their `started` events of GET /v1/events.
+    ///
+    /// - Remark: HTTP `GET /v1/transfers`.
+    /// - Remark: Generated from `#/paths//v1/transfers/get(listTransfers)`.
+    internal func listTransfers(headers: Operations.ListTransfers.Input.Headers = .init()) async throws -> Operations.ListTransfers.Output {
+        try await listTransfers(Operations.ListTransfers.Input(headers: headers))
     }
     /// Prometheus text exposition of the server's figures.
     ///

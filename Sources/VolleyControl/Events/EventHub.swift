@@ -1,0 +1,101 @@
+import Synchronization
+import VolleyServer
+
+/// The server's events for `GET /v1/events`: a bounded ring of the latest ones, to resume
+/// from (`Last-Event-ID`), and the subscribers that stream them.
+///
+/// Called on the reactor thread for every event, it only numbers it, keeps it and hands it
+/// to each subscriber's bounded buffer; it never waits. A subscriber whose buffer is full
+/// (a consumer that fell behind) is dropped: its stream ends, and its own task tells the
+/// client why. Filtering and encoding happen in the subscriber's task.
+public final class EventHub: TFTPServerObserver, Sendable {
+    /// One subscription: the events kept after the one it resumes from, then the live ones.
+    struct Subscription: Sendable {
+        let backlog: [ControlEvent]
+        let live: AsyncStream<ControlEvent>
+        /// Whether the subscriber was dropped for falling behind (once `live` has ended).
+        let wasDropped: @Sendable () -> Bool
+    }
+
+    private struct State {
+        var nextID: UInt64 = 1
+        var ring: [ControlEvent] = []
+        /// Where the oldest event is in `ring` once it is full.
+        var ringStart = 0
+        var subscribers: [UInt64: AsyncStream<ControlEvent>.Continuation] = [:]
+        var nextSubscriber: UInt64 = 0
+        var dropped: Set<UInt64> = []
+        /// The start events of the transfers in flight, by client address and port.
+        var inFlight: [String: ControlEvent] = [:]
+    }
+
+    private let state = Mutex(State())
+    /// How many events are kept to resume from.
+    let ringCapacity: Int
+    /// How many events a subscriber may have waiting before it is dropped.
+    let subscriberBuffer: Int
+
+    /// - Parameters:
+    ///   - ringCapacity: events kept for `Last-Event-ID` (the latest 10,000 by default).
+    ///   - subscriberBuffer: events a subscriber may fall behind by before it is dropped.
+    public init(ringCapacity: Int = 10_000, subscriberBuffer: Int = 4_096) {
+        self.ringCapacity = max(1, ringCapacity)
+        self.subscriberBuffer = max(1, subscriberBuffer)
+    }
+
+    public func serverEvent(_ event: TFTPServerEvent) {
+        guard var event = ControlEvent(event) else { return }
+        let fallenBehind = state.withLock { state in
+            event.id = state.nextID
+            state.nextID += 1
+            switch event.kind {
+            case .started: state.inFlight[event.client] = event
+            case .finished: state.inFlight[event.client] = nil
+            case .refused: break
+            }
+            if state.ring.count < ringCapacity {
+                state.ring.append(event)
+            } else {
+                state.ring[state.ringStart] = event
+                state.ringStart = (state.ringStart + 1) % ringCapacity
+            }
+            var fallenBehind: [AsyncStream<ControlEvent>.Continuation] = []
+            for (key, subscriber) in state.subscribers {
+                if case .dropped = subscriber.yield(event) {
+                    state.dropped.insert(key)
+                    state.subscribers[key] = nil
+                    fallenBehind.append(subscriber)
+                }
+            }
+            return fallenBehind
+        }
+        // Outside the lock: finishing runs the stream's onTermination, which takes it.
+        for subscriber in fallenBehind { subscriber.finish() }
+    }
+
+    /// Subscribes: the kept events numbered above `lastID` (none without it), then every new one.
+    func subscribe(after lastID: UInt64?) -> Subscription {
+        let (stream, continuation) = AsyncStream<ControlEvent>.makeStream(bufferingPolicy: .bufferingOldest(subscriberBuffer))
+        let (key, backlog) = state.withLock { state in
+            let key = state.nextSubscriber
+            state.nextSubscriber += 1
+            state.subscribers[key] = continuation
+            let ordered = state.ring[state.ringStart...] + state.ring[..<state.ringStart]
+            return (key, lastID.map { last in ordered.filter { $0.id > last } } ?? [])
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { _ = $0.subscribers.removeValue(forKey: key) }
+        }
+        return Subscription(
+            backlog: backlog, live: stream,
+            wasDropped: { [weak self] in self?.state.withLock { $0.dropped.remove(key) != nil } ?? false })
+    }
+
+    /// The start events of the transfers in flight, oldest first (`GET /v1/transfers`).
+    var transfersInFlight: [ControlEvent] {
+        state.withLock { $0.inFlight.values.sorted { $0.id < $1.id } }
+    }
+
+    /// Subscribers streaming now.
+    var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Glibc
+import Testing
+import VolleySystem
+
+/// `GET /v1/events` (Server-Sent Events) and `volley watch`.
+@Suite("control plane: the event stream", .serialized, .timeLimit(.minutes(3)))
+struct EventStreamTests {
+    /// The SSE messages of a stream's text: (event, JSON object).
+    static func messages(_ text: String) -> [(event: String, json: [String: Any])] {
+        text.components(separatedBy: "\n\n").compactMap { block in
+            let lines = block.split(separator: "\n")
+            guard let event = lines.first(where: { $0.hasPrefix("event: ") })?.dropFirst(7),
+                let data = lines.first(where: { $0.hasPrefix("data: ") })?.dropFirst(6),
+                let json = (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any]
+            else { return nil }
+            return (String(event), json)
+        }
+    }
+
+    @Test("Events as they happen, filtered by type, client and path, and resumed with Last-Event-ID")
+    func streamFilterResume() async throws {
+        let fixture = try await ControlPlaneFixture("cp-events")
+        defer { fixture.stop() }
+        let content = SeededBytes.make(count: 3000, seed: 5)
+        _ = try fixture.scratch.write("root/boot/kernel.img", content)
+        let socket = fixture.server
+        // Each stream resumes after event 0, so it gets every event however late its curl starts.
+        func stream(_ query: String, after lastID: Int = 0) async throws -> ProcessResult {
+            try await runProcess(
+                "curl",
+                arguments: ["-sN", "--max-time", "5", "--unix-socket", socket, "-H", "Last-Event-ID: \(lastID)"]
+                    + ["http://localhost/v1/events\(query)"], timeout: 30)
+        }
+        async let all = stream("")
+        async let finished = stream("?type=finished&path=boot/*")
+        async let elsewhere = stream("?client=10.0.0.0/8")
+        let port = fixture.tftpPort
+        let fetched = try await offload { try RawTFTPClient().fetch("boot/kernel.img", from: loopback(port: port)) }
+        #expect(fetched.bytes == content)
+        _ = try await offload { try? RawTFTPClient().fetch("missing.img", from: loopback(port: port), timeout: 1) }
+
+        let allText = try await all.stdout
+        let finishedText = try await finished.stdout
+        let elsewhereText = try await elsewhere.stdout
+        let everything = Self.messages(allText)
+        #expect(everything.map(\.event) == ["started", "finished", "refused"], "\(allText)")
+        let end = try #require(everything.dropFirst().first?.json)
+        #expect(end["file"] as? String == "boot/kernel.img" && end["outcome"] as? String == "delivered")
+        #expect(end["bytes"] as? Int == content.count && end["protocol"] as? String == "tftp")
+        #expect((end["options"] as? [String: Any])?["blksize"] as? Int == 512)
+        #expect(everything.last?.json["reason"] as? String == "file_not_found")
+        #expect(Self.messages(finishedText).map(\.event) == ["finished"], "\(finishedText)")
+        #expect(Self.messages(elsewhereText).isEmpty, "\(elsewhereText)")
+
+        // Resumed after the first event: the two after it come first, from the server's ring.
+        let firstID = try #require(everything.first?.json["id"] as? Int)
+        let resumed = Self.messages(try await stream("", after: firstID).stdout)
+        #expect(resumed.map(\.event) == ["finished", "refused"])
+        #expect(try await fixture.curl("GET", "/v1/events?type=nonsense").status == 400)
+        #expect(try await fixture.curl("GET", "/v1/events?client=300.1.1.1").status == 400)
+    }
+
+    @Test("GET /v1/transfers lists the transfers in flight, and a transfer leaves it when it ends")
+    func transfersInFlight() async throws {
+        let fixture = try await ControlPlaneFixture("cp-transfers")
+        defer { fixture.stop() }
+        _ = try fixture.scratch.write("root/big.img", SeededBytes.make(count: 50_000, seed: 3))
+        #expect(try await fixture.curl("GET", "/v1/transfers").jsonArray?.isEmpty == true)
+        // A client that takes the first block and never acknowledges it: in flight.
+        let client = try RawTFTPClient()
+        let port = fixture.tftpPort
+        client.sendReadRequest("big.img", options: [("blksize", "1024")], to: loopback(port: port))
+        let first = try #require(try await offload { client.receive(timeout: 5) }, "no answer to the request")
+        var listed: [[String: Any]] = []
+        for _ in 0..<50 where listed.isEmpty {
+            listed = try await fixture.curl("GET", "/v1/transfers").jsonArray ?? []
+            if listed.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(listed.count == 1, "\(listed)")
+        #expect(listed.first?["file"] as? String == "big.img" && listed.first?["blksize"] as? Int == 1024, "\(listed)")
+        #expect(listed.first?["client"] as? String == client.localAddress.description)
+        client.send(.error(code: .notDefined, message: "enough"), to: first.source)
+        var left: [[String: Any]]? = nil
+        for _ in 0..<100 where left?.isEmpty != true {
+            try await Task.sleep(for: .milliseconds(50))
+            left = try await fixture.curl("GET", "/v1/transfers").jsonArray
+        }
+        #expect(left?.isEmpty == true, "the aborted transfer is still listed: \(String(describing: left))")
+    }
+
+    @Test("volley watch prints one line per event, and --json the server's objects")
+    func watch() async throws {
+        let fixture = try await ControlPlaneFixture("cp-watch")
+        defer { fixture.stop() }
+        _ = try fixture.scratch.write("root/hello.txt", Array("hello".utf8))
+        let volley = try VolleyBinaries.volley()
+        let lines = try ServiceProcess(volley, ["watch", "--server", fixture.server], timeout: 60)
+        let json = try ServiceProcess(volley, ["watch", "--server", fixture.server, "--json", "--type", "finished"], timeout: 60)
+        defer {
+            lines.killIfRunning()
+            json.killIfRunning()
+        }
+        // Fetched until both watchers have seen a transfer end (they may take a moment to subscribe).
+        let port = fixture.tftpPort
+        for _ in 0..<100 where !(lines.stdoutText.contains(" finished ") && json.stdoutText.contains("\"finished\"")) {
+            _ = try await offload { try RawTFTPClient().fetch("hello.txt", from: loopback(port: port)) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let printed = lines.stdoutText.split(separator: "\n")
+        let start = try #require(printed.first { $0.contains(" started ") }, "\(printed)")
+        #expect(start.contains(" started 127.0.0.1:") && start.contains("\"hello.txt\" blksize=512 windowsize=1"), "\(start)")
+        let end = try #require(printed.first { $0.contains(" finished ") }, "\(printed)")
+        #expect(end.contains("\"hello.txt\" delivered 5 bytes in"), "\(end)")
+        let objects = json.stdoutText.split(separator: "\n")
+        let object = try #require((try? JSONSerialization.jsonObject(with: Data(objects[0].utf8))) as? [String: Any])
+        #expect(object["type"] as? String == "finished" && object["file"] as? String == "hello.txt")
+        #expect(objects.allSatisfy { $0.contains("\"type\":\"finished\"") }, "--type finished let others through")
+    }
+
+    @Test("A subscriber that stops reading is dropped with a last 'dropped' event; TFTP is served all along")
+    func stalledSubscriberIsDropped() async throws {
+        let fixture = try await ControlPlaneFixture(
+            "cp-events-stall",
+            extraArguments: ["--request-rate-per-client", "0", "--error-rate-per-client", "0", "--error-rate-total", "0"])
+        defer { fixture.stop() }
+        _ = try fixture.scratch.write("root/a.img", SeededBytes.make(count: 100_000, seed: 8))
+        // A client that asks for the stream and never reads it.
+        let stalled = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        #expect(stalled >= 0)
+        defer { close(stalled) }
+        var small: Int32 = 4096
+        setsockopt(stalled, SOL_SOCKET, SO_RCVBUF, &small, 4)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { path in
+            for (index, byte) in fixture.server.utf8.enumerated() where index < path.count - 1 { path[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(stalled, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(connected == 0)
+        let request = Array("GET /v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
+        #expect(request.withUnsafeBytes { write(stalled, $0.baseAddress, $0.count) } == request.count)
+
+        // Far more refusals than the subscriber's buffers hold (about 5,000 events), counted
+        // by the server itself since a loaded kernel drops some of the requests; then a real transfer.
+        let port = fixture.tftpPort
+        let blaster = try RawTFTPClient()
+        var refused = 0.0
+        for batch in 0..<200 where refused < 20_000 {
+            try await offload {
+                for index in 0..<1000 { blaster.sendReadRequest("missing-\(batch)-\(index)", to: loopback(port: port)) }
+            }
+            try await Task.sleep(for: .milliseconds(30))
+            refused = PrometheusText(try await fixture.curl("GET", "/metrics").text).value("volley_requests_refused_total") ?? 0
+        }
+        #expect(refused >= 20_000, "the server refused only \(refused) requests")
+        // curl, which asks again as boot clients do: the tail of the burst may still be queued.
+        let output = fixture.scratch.path("a.out")
+        let fetched = try await runProcess(
+            "curl", arguments: ["-s", "--max-time", "30", "-o", output, "tftp://127.0.0.1:\(port)/a.img"], timeout: 60)
+        #expect(fetched.status == 0, "\(fetched)")
+        #expect(fixture.scratch.contents("a.out") == SeededBytes.make(count: 100_000, seed: 8), "TFTP suffered from the stalled subscriber")
+
+        // Now read what the stalled client was sent: events, then the drop, then the end.
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(stalled, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(stalled, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            received += buffer[..<count]
+            if String(decoding: received.suffix(400), as: UTF8.self).contains("event: dropped") { break }
+        }
+        let text = String(decoding: received, as: UTF8.self)
+        #expect(text.contains("event: refused"), "no events before the drop")
+        #expect(text.contains("event: dropped"), "the stalled subscriber was not dropped (\(received.count) bytes read)")
+        #expect(try await fixture.curl("GET", "/v1/server").status == 200)
+    }
+}
