@@ -73,6 +73,33 @@ class VolleyServerClient(TftpServerClient):
         """
         return self.call("check_file_checksum", filename, sha256)
 
+    def wait_for_transfer(self, path: str, client: str | None = None, timeout: float = 300) -> dict:
+        """
+        Wait until a client has fetched `path` (a transfer of it that ends after this call)
+
+        For a test that powers a board on, waits until it has fetched its kernel, then reads
+        the console. A UEFI size probe does not count; the fetch that follows it does.
+
+        Args:
+            path (str): The file as clients ask for it; a glob, as in Volley's rules ("boot/*")
+            client (str): Only this client address or CIDR range
+            timeout (float): Seconds to wait (default 300)
+
+        Returns:
+            dict: The transfer's finished event: client, file, options, bytes, duration_s, ...
+
+        Raises:
+            TransferFailed: If the transfer ended without delivering the file
+            TransferTimeout: If no transfer of it ended in time
+        """
+        return self.call("wait_for_transfer", path, client, timeout)
+
+    def transfers(self) -> list[dict]:
+        """
+        The transfers in flight, oldest first (client, file, started, blksize, windowsize, tsize)
+        """
+        return self.call("transfers")
+
     def put_file(self, operator: Operator, path: str, filename: str | None = None) -> str:
         """
         Upload a file from an OpenDAL operator to the TFTP server

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 
@@ -143,6 +143,10 @@ class ControlPlane:
     def delete(self, name: str) -> None:
         self.call("DELETE", file_url(name))
 
+    def transfers(self) -> list[dict]:
+        """The transfers in flight, oldest first (`GET /v1/transfers`)."""
+        return self.call("GET", "/v1/transfers")
+
     def create_session(self, ttl_seconds: int) -> str:
         return self.call("POST", f"/v1/sessions?ttl_seconds={ttl_seconds}")["id"]
 
@@ -180,6 +184,29 @@ class ControlPlane:
                 if not 200 <= response.status < 300:
                     raise _error(response.status, payload)
                 return json.loads(payload), response.status == 201
+
+    async def events(self, **filters: str | None) -> AsyncIterator[tuple[str, dict]]:
+        """`GET /v1/events` with the given filters (`client`, `path`, `type`): (event, object)
+        pairs as they come. A `dropped` event (this client fell behind) ends it with ControlError."""
+        query = urlencode({name: value for name, value in filters.items() if value})
+        async with self._session() as client:
+            async with client.get("http://localhost/v1/events" + (f"?{query}" if query else "")) as response:
+                if response.status != 200:
+                    raise _error(response.status, await response.read())
+                event, data = "message", []
+                async for raw in response.content:
+                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                    if line.startswith(":"):
+                        continue
+                    if line.startswith("event:"):
+                        event = line[len("event:"):].strip()
+                    elif line.startswith("data:"):
+                        data.append(line[len("data:"):].lstrip())
+                    elif not line and data:
+                        if event == "dropped":
+                            raise ControlError(200, "Dropped", "the event stream dropped this client: it fell behind")
+                        yield event, json.loads("\n".join(data))
+                        event, data = "message", []
 
     @asynccontextmanager
     async def get(self, name: str):

@@ -26,12 +26,12 @@ import yaml
 from . import process as _process
 from . import settings as _settings
 from .control import ControlError, ControlPlane
-from .errors import FileNotFound, ServerNotRunning, TftpError, answering_remote_call
+from .errors import FileNotFound, ServerNotRunning, TftpError, TransferFailed, TransferTimeout, answering_remote_call
 from .storage import VolleyStorage
 from jumpstarter.common.ipaddr import get_ip_address
 from jumpstarter.driver import Driver, export
 
-__all__ = ["Volley", "TftpError", "ServerNotRunning", "FileNotFound"]
+__all__ = ["Volley", "TftpError", "ServerNotRunning", "FileNotFound", "TransferFailed", "TransferTimeout"]
 
 # The control-plane session that holds what the driver created lives this long without a
 # heartbeat (the API's maximum), and is renewed every SESSION_RENEWAL seconds while the driver lives.
@@ -453,6 +453,58 @@ class Volley(Driver):
                     raise TftpError(f"Failed to upload {filename}: {error.message}") from None
                 raise self._file_error(error, filename, "upload") from None
         return filename
+
+    # Watching the boot -----------------------------------------------------------------
+
+    @export
+    async def wait_for_transfer(self, path: str, client: str | None = None, timeout: float = 300) -> dict:
+        """Wait until a client has fetched `path`: power a board on, then wait for its kernel.
+
+        Counts transfers that end after the call. A UEFI size probe (the client reads tsize
+        and ends the transfer) is not an end: the fetch that follows it is.
+
+        Args:
+            path (str): The file as clients ask for it; a glob, as in Volley's rules ("boot/*")
+            client (str): Only this client address or CIDR range ("10.1.0.7", "10.1.0.0/16")
+            timeout (float): Seconds to wait
+
+        Returns:
+            dict: The transfer's `finished` event (client, file, options, bytes, duration_s, …)
+
+        Raises:
+            TransferFailed: If the transfer ended without delivering the file (timed out, aborted)
+            TransferTimeout: If no transfer of it ended within `timeout` seconds
+        """
+        control, _ = await anyio.to_thread.run_sync(self._connect)
+        try:
+            with anyio.fail_after(timeout):
+                async for _, event in control.events(path=path, client=client, type="finished"):
+                    outcome = event.get("outcome")
+                    if outcome == "delivered":
+                        return event
+                    if outcome == "size_probe":
+                        continue
+                    raise TransferFailed(
+                        f"{event.get('file')} to {event.get('client')}: {event.get('reason') or outcome}"
+                    )
+        except TimeoutError:
+            raise TransferTimeout(f"no client fetched {path} within {timeout:g} s") from None
+        except ControlError as error:
+            raise TftpError(f"cannot wait for {path}: {error.message}") from None
+        raise TftpError(f"volley stopped before a client fetched {path}")
+
+    @export
+    def transfers(self) -> list[dict]:
+        """The transfers in flight, oldest first: client, file, started, blksize, windowsize, tsize.
+
+        Returns:
+            list[dict]: One entry per transfer in flight
+        """
+        control, _ = self._connect()
+        try:
+            return control.transfers()
+        except ControlError as error:
+            raise TftpError(f"Failed to list the transfers: {error.message}") from None
 
     # Lifecycle --------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Errors of the Volley driver, and how they cross Jumpstarter's gRPC transport.
 
 The classes are the ones the Jumpstarter TFTP documentation names: `TftpError` (the base),
-`ServerNotRunning` and `FileNotFound`. They subclass the stock driver's classes
+`ServerNotRunning` and `FileNotFound`, and `TransferFailed` and `TransferTimeout` of
+`wait_for_transfer`. They subclass the stock driver's classes
 (`jumpstarter_driver_tftp.driver.TftpError` and `.ServerNotRunning`), so code written
 against the stock driver (`except TftpError`) keeps catching them. `FileNotFound`, which the
 stock 0.9.0 package no longer ships, is also a `FileNotFoundError`.
@@ -43,8 +44,16 @@ class FileNotFound(TftpError, FileNotFoundError):
     """File not found"""
 
 
+class TransferFailed(TftpError):
+    """A transfer that wait_for_transfer waited for ended without delivering the file"""
+
+
+class TransferTimeout(TftpError, TimeoutError):
+    """wait_for_transfer saw no transfer of the file end in time"""
+
+
 ERRORS: dict[str, type[TftpError]] = {
-    cls.__name__: cls for cls in (TftpError, ServerNotRunning, FileNotFound)
+    cls.__name__: cls for cls in (TftpError, ServerNotRunning, FileNotFound, TransferFailed, TransferTimeout)
 }
 
 
