@@ -18,7 +18,7 @@ struct VolleyCommand: ParsableCommand {
         version: Volley.version,
         subcommands: [
             ServeCommand.self, SettingsCommand.self, RulesCommand.self, FilesCommand.self, StatusCommand.self, SessionCommand.self,
-            WatchCommand.self,
+            WatchCommand.self, ClientsCommand.self,
         ],
         defaultSubcommand: nil
     )

@@ -1,5 +1,6 @@
 import Synchronization
 import VolleyServer
+import VolleySystem
 
 /// The server's events for `GET /v1/events`: a bounded ring of the latest ones, to resume
 /// from (`Last-Event-ID`), and the subscribers that stream them.
@@ -27,6 +28,7 @@ public final class EventHub: TFTPServerObserver, Sendable {
         var dropped: Set<UInt64> = []
         /// The start events of the transfers in flight, by client address and port.
         var inFlight: [String: ControlEvent] = [:]
+        var boards = BoardTable()
     }
 
     private let state = Mutex(State())
@@ -53,6 +55,7 @@ public final class EventHub: TFTPServerObserver, Sendable {
             case .finished: state.inFlight[event.client] = nil
             case .refused: break
             }
+            state.boards.record(event, now: MonotonicClock.milliseconds())
             if state.ring.count < ringCapacity {
                 state.ring.append(event)
             } else {
@@ -94,6 +97,16 @@ public final class EventHub: TFTPServerObserver, Sendable {
     /// The start events of the transfers in flight, oldest first (`GET /v1/transfers`).
     var transfersInFlight: [ControlEvent] {
         state.withLock { $0.inFlight.values.sorted { $0.id < $1.id } }
+    }
+
+    /// The boards seen lately, with their transfers in flight (`GET /v1/clients`).
+    var boards: [(board: BoardTable.Board, inFlight: [ControlEvent])] {
+        state.withLock { state in
+            let inFlight = Dictionary(grouping: state.inFlight.values, by: \.clientAddress)
+            return state.boards.current(now: MonotonicClock.milliseconds()).map { board in
+                (board, (inFlight[board.address] ?? []).sorted { $0.id < $1.id })
+            }
+        }
     }
 
     /// Subscribers streaming now.

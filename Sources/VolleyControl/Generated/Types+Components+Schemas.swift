@@ -296,6 +296,106 @@ extension Components {
                 case tsize
             }
         }
+        /// - Remark: Generated from `#/components/schemas/ClientEntry`.
+        internal struct ClientEntry: Codable, Hashable, Sendable {
+            /// The board's address.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ClientEntry/client`.
+            internal var client: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ClientEntry/first_seen`.
+            internal var firstSeen: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ClientEntry/last_seen`.
+            internal var lastSeen: Swift.String
+            /// Its last 32 ended transfers, oldest first.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ClientEntry/fetches`.
+            internal var fetches: [Components.Schemas.FetchEntry]
+            /// - Remark: Generated from `#/components/schemas/ClientEntry/in_flight`.
+            internal var inFlight: [Components.Schemas.TransferInFlight]
+            /// The last failed transfer or refused request, and why.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ClientEntry/last_error`.
+            internal var lastError: Swift.String?
+            /// Creates a new `ClientEntry`.
+            ///
+            /// - Parameters:
+            ///   - client: The board's address.
+            ///   - firstSeen:
+            ///   - lastSeen:
+            ///   - fetches: Its last 32 ended transfers, oldest first.
+            ///   - inFlight:
+            ///   - lastError: The last failed transfer or refused request, and why.
+            internal init(
+                client: Swift.String,
+                firstSeen: Swift.String,
+                lastSeen: Swift.String,
+                fetches: [Components.Schemas.FetchEntry],
+                inFlight: [Components.Schemas.TransferInFlight],
+                lastError: Swift.String? = nil
+            ) {
+                self.client = client
+                self.firstSeen = firstSeen
+                self.lastSeen = lastSeen
+                self.fetches = fetches
+                self.inFlight = inFlight
+                self.lastError = lastError
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case client
+                case firstSeen = "first_seen"
+                case lastSeen = "last_seen"
+                case fetches
+                case inFlight = "in_flight"
+                case lastError = "last_error"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/FetchEntry`.
+        internal struct FetchEntry: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/FetchEntry/file`.
+            internal var file: Swift.String
+            /// - Remark: Generated from `#/components/schemas/FetchEntry/outcome`.
+            internal var outcome: Swift.String
+            /// - Remark: Generated from `#/components/schemas/FetchEntry/reason`.
+            internal var reason: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/FetchEntry/bytes`.
+            internal var bytes: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/FetchEntry/duration_s`.
+            internal var durationS: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/FetchEntry/time`.
+            internal var time: Swift.String
+            /// Creates a new `FetchEntry`.
+            ///
+            /// - Parameters:
+            ///   - file:
+            ///   - outcome:
+            ///   - reason:
+            ///   - bytes:
+            ///   - durationS:
+            ///   - time:
+            internal init(
+                file: Swift.String,
+                outcome: Swift.String,
+                reason: Swift.String? = nil,
+                bytes: Swift.Int64,
+                durationS: Swift.Double,
+                time: Swift.String
+            ) {
+                self.file = file
+                self.outcome = outcome
+                self.reason = reason
+                self.bytes = bytes
+                self.durationS = durationS
+                self.time = time
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case file
+                case outcome
+                case reason
+                case bytes
+                case durationS = "duration_s"
+                case time
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Health`.
         internal struct Health: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Health/status`.

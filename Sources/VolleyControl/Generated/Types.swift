@@ -92,6 +92,11 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/transfers`.
     /// - Remark: Generated from `#/paths//v1/transfers/get(listTransfers)`.
     func listTransfers(_ input: Operations.ListTransfers.Input) async throws -> Operations.ListTransfers.Output
+    /// One entry per board seen in the last hour (by client address), most recent fetches last.
+    ///
+    /// - Remark: HTTP `GET /v1/clients`.
+    /// - Remark: Generated from `#/paths//v1/clients/get(listClients)`.
+    func listClients(_ input: Operations.ListClients.Input) async throws -> Operations.ListClients.Output
     /// Prometheus text exposition of the server's figures.
     ///
     /// - Remark: HTTP `GET /metrics`.
@@ -282,6 +287,13 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//v1/transfers/get(listTransfers)`.
     internal func listTransfers(headers: Operations.ListTransfers.Input.Headers = .init()) async throws -> Operations.ListTransfers.Output {
         try await listTransfers(Operations.ListTransfers.Input(headers: headers))
+    }
+    /// One entry per board seen in the last hour (by client address), most recent fetches last.
+    ///
+    /// - Remark: HTTP `GET /v1/clients`.
+    /// - Remark: Generated from `#/paths//v1/clients/get(listClients)`.
+    internal func listClients(headers: Operations.ListClients.Input.Headers = .init()) async throws -> Operations.ListClients.Output {
+        try await listClients(Operations.ListClients.Input(headers: headers))
     }
     /// Prometheus text exposition of the server's figures.
     ///

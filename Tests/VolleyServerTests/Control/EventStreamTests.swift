@@ -89,6 +89,44 @@ struct EventStreamTests {
         #expect(left?.isEmpty == true, "the aborted transfer is still listed: \(String(describing: left))")
     }
 
+    @Test("GET /v1/clients and volley clients: one entry per board with its fetches and last error, bounded at 4,096 boards")
+    func clientsTable() async throws {
+        let fixture = try await ControlPlaneFixture(
+            "cp-clients", extraArguments: ["--request-rate-per-client", "0", "--error-rate-per-client", "0", "--error-rate-total", "0"])
+        defer { fixture.stop() }
+        _ = try fixture.scratch.write("root/hello.txt", Array("hello".utf8))
+        let port = fixture.tftpPort
+        _ = try await offload { try RawTFTPClient(ip: "127.0.0.2").fetch("hello.txt", from: loopback(port: port)) }
+        _ = try await offload { try? RawTFTPClient(ip: "127.0.0.3").fetch("missing.txt", from: loopback(port: port), timeout: 1) }
+        let boards = try #require(try await fixture.curl("GET", "/v1/clients").jsonArray)
+        let good = try #require(boards.first { $0["client"] as? String == "127.0.0.2" }, "\(boards)")
+        let fetches = good["fetches"] as? [[String: Any]] ?? []
+        #expect(fetches.count == 1 && fetches[0]["file"] as? String == "hello.txt" && fetches[0]["outcome"] as? String == "delivered")
+        #expect(good["last_error"] == nil && (good["in_flight"] as? [Any])?.isEmpty == true)
+        let bad = try #require(boards.first { $0["client"] as? String == "127.0.0.3" }, "\(boards)")
+        #expect((bad["last_error"] as? String)?.contains("missing.txt: refused, file_not_found") == true, "\(bad)")
+        let listed = try await fixture.volley(["clients"])
+        #expect(listed.stdout.contains("127.0.0.2  last seen ") && listed.stdout.contains("last: hello.txt delivered"), "\(listed)")
+        #expect(listed.stdout.contains("127.0.0.3  last seen ") && listed.stdout.contains("error: missing.txt"), "\(listed)")
+
+        // Past the bound: 6,000 more boards (127.0.10.1 on), paced so that the kernel keeps their requests.
+        try await offload {
+            for index in 0..<6_000 {
+                let board = try RawTFTPClient(ip: "127.0.\(10 + index / 250).\(1 + index % 250)")
+                board.sendReadRequest("missing.txt", to: loopback(port: port))
+                if index % 250 == 249 { usleep(20_000) }
+            }
+        }
+        var count = 0
+        for _ in 0..<100 where count < 4096 {
+            count = try await fixture.curl("GET", "/v1/clients").jsonArray?.count ?? 0
+            if count < 4096 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(count == 4096, "the table holds \(count) boards")
+        let last = try await fixture.curl("GET", "/v1/clients").jsonArray ?? []
+        #expect(!last.contains { $0["client"] as? String == "127.0.0.2" }, "the least recently seen board was not the one to go")
+    }
+
     @Test("volley watch prints one line per event, and --json the server's objects")
     func watch() async throws {
         let fixture = try await ControlPlaneFixture("cp-watch")
