@@ -128,7 +128,11 @@ public func pathFuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     }
 
     // The open, against the model of RESOLVE_BENEATH over the fixture, with both world-readable policies.
-    let expected = expectedComponents.map { resolve(Array($0.joined(separator: [slash])), $0) }
+    let expected = expectedComponents.map { components in
+        // An upload temporary is refused by its name before any lookup: never served, whatever is there.
+        components.last.map { $0.starts(with: uploadTemporaryPrefix) } == true
+            ? .uploadTemporary : resolve(Array(components.joined(separator: [slash])), components)
+    }
     for requireWorldReadable in [false, true] {
         // openat2(RESOLVE_BENEATH) fails with EAGAIN when any rename on the system races a lookup through `..`;
         // FileSystem.openBeneath retries, so an EAGAIN reaching here is a finding (the model never predicts it).
@@ -184,7 +188,12 @@ private enum Expected: Equatable {
     case notRegular
     /// The call fails with this errno.
     case failure(Int32)
+    /// The name of an upload in progress (`.volley-upload-…`): not found, without a lookup.
+    case uploadTemporary
 }
+
+/// The prefix of the store's upload temporaries, which are never opened for reading.
+private let uploadTemporaryPrefix = Array(".volley-upload-".utf8)
 
 /// RESOLVE_BENEATH over the fixture: symlinks followed (at most 40), `..` or an absolute target that would leave the
 /// root is EXDEV, a missing entry ENOENT, a non-directory in the middle ENOTDIR, a component over 255 bytes or a
@@ -260,6 +269,10 @@ private func check(
             fuzzCheck(
                 requireWorldReadable && privateFile && failure.kind == .notWorldReadable,
                 "\(describe(raw)) failed with \(failure.kind) (\(failure.logDetail)), model expects \(describe(path))\(policy)")
+        case .uploadTemporary:
+            fuzzCheck(
+                failure.kind == .notFound && failure.logDetail == "an upload in progress is never served",
+                "\(describe(raw)) failed with \(failure.kind) (\(failure.logDetail)), model expects an upload temporary refused")
         case .notRegular:
             fuzzCheck(
                 failure.kind == .notARegularFile,
