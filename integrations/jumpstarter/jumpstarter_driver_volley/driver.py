@@ -175,9 +175,9 @@ class Volley(Driver):
             os.makedirs(self.root_dir, exist_ok=True)
         except OSError as error:
             raise TftpError(f"cannot start: root_dir {self.root_dir}: {error.strerror}") from None
+        configuration = self.volley_configuration()  # refuses unknown settings before anything is made
         workdir = _process.make_workdir()
         control = ControlPlane(os.path.join(workdir, "control.sock"))
-        configuration = self.volley_configuration()
         configuration["control_listen"] = f"unix:{control.path}"
         configuration["start_stopped"] = True
         config_path = os.path.join(workdir, "volley.yaml")
@@ -191,7 +191,10 @@ class Volley(Driver):
                 control.wait_until_answering(self.start_timeout)
             except OSError as error:
                 raise TftpError(f"volley's control plane did not answer on {control.path}: {error}") from None
-            session = control.create_session(SESSION_TTL) if self.remove_created_on_close else None
+            try:
+                session = control.create_session(SESSION_TTL) if self.remove_created_on_close else None
+            except ControlError as error:
+                raise TftpError(f"volley's control plane refused a session: {error.message}") from None
         except BaseException:
             server.stop(timeout=5)
             shutil.rmtree(workdir, ignore_errors=True)
