@@ -80,10 +80,16 @@ public final class ControlPlane: Service {
             logger: logger.withLevel(atLeast: .warning))
         // The application's own service group follows this service's graceful shutdown:
         // requests in flight finish, then `run()` returns and the expiry loop is cancelled.
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await self.expireSessions() }
-            try await application.run()
-            group.cancelAll()
+        // Event streams (GET /v1/events) never finish by themselves, so they are ended then.
+        let events = api.events
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await self.expireSessions() }
+                try await application.run()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            events.endStreams()
         }
     }
 

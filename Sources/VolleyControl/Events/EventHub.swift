@@ -29,6 +29,8 @@ public final class EventHub: TFTPServerObserver, Sendable {
         /// The start events of the transfers in flight, by client address and port.
         var inFlight: [String: ControlEvent] = [:]
         var boards = BoardTable()
+        /// Set by ``endStreams()``: the control plane is shutting down.
+        var ended = false
     }
 
     private let state = Mutex(State())
@@ -82,16 +84,28 @@ public final class EventHub: TFTPServerObserver, Sendable {
         let (key, backlog) = state.withLock { state in
             let key = state.nextSubscriber
             state.nextSubscriber += 1
-            state.subscribers[key] = continuation
+            if !state.ended { state.subscribers[key] = continuation }
             let ordered = state.ring[state.ringStart...] + state.ring[..<state.ringStart]
             return (key, lastID.map { last in ordered.filter { $0.id > last } } ?? [])
         }
         continuation.onTermination = { [weak self] _ in
             self?.state.withLock { _ = $0.subscribers.removeValue(forKey: key) }
         }
+        if state.withLock({ $0.ended }) { continuation.finish() }
         return Subscription(
             backlog: backlog, live: stream,
             wasDropped: { [weak self] in self?.state.withLock { $0.dropped.remove(key) != nil } ?? false })
+    }
+
+    /// Ends every stream, and those subscribed later at once: the control plane is shutting
+    /// down, and a stream that never ends would hold its graceful shutdown forever.
+    public func endStreams() {
+        let subscribers = state.withLock { state in
+            state.ended = true
+            defer { state.subscribers.removeAll() }
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.finish() }
     }
 
     /// The start events of the transfers in flight, oldest first (`GET /v1/transfers`).

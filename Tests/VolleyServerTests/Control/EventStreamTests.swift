@@ -156,6 +156,25 @@ struct EventStreamTests {
         #expect(objects.allSatisfy { $0.contains("\"type\":\"finished\"") }, "--type finished let others through")
     }
 
+    @Test("SIGTERM with a volley watch attached: the stream ends, and both exit at once")
+    func shutdownEndsStreams() async throws {
+        let fixture = try await ControlPlaneFixture("cp-events-shutdown")
+        defer { fixture.stop() }
+        let watch = try ServiceProcess(try VolleyBinaries.volley(), ["watch", "--server", fixture.server], timeout: 60)
+        defer { watch.killIfRunning() }
+        // Refused requests until the watch prints one: then it is surely subscribed.
+        let port = fixture.tftpPort
+        for _ in 0..<100 where !watch.stdoutText.contains(" refused ") {
+            _ = try await offload { try? RawTFTPClient().fetch("missing.img", from: loopback(port: port), timeout: 0.2) }
+        }
+        #expect(watch.stdoutText.contains(" refused "), "the watch printed nothing")
+        fixture.service.send(SIGTERM)
+        let served = try await fixture.service.waitForExit(timeout: 10)
+        #expect(served.isCleanExit, "volley serve did not end on SIGTERM with a stream open: \(fixture.service.stderrText)")
+        let watched = try await watch.waitForExit(timeout: 10)
+        #expect(!watched.timedOut && watch.stderrText.contains("the server ended the event stream"), "\(watch.stderrText)")
+    }
+
     @Test("A subscriber that stops reading is dropped with a last 'dropped' event; TFTP is served all along")
     func stalledSubscriberIsDropped() async throws {
         let fixture = try await ControlPlaneFixture(
