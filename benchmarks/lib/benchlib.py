@@ -36,6 +36,8 @@ SERVERS = {
     "volley-single-port": ("volley", "single-port"),
     "volley-epoll": ("volley", "default, epoll only (--no-io-uring)"),
     "volley-metrics": ("volley", "default, control plane and metrics on"),
+    "volley-events-5": ("volley", "control plane on, five event-stream subscribers reading"),
+    "volley-events-stalled": ("volley", "control plane on, one event-stream subscriber that never reads"),
     "tftpd-hpa": ("tftpd-hpa", "fork per transfer"),
     "dnsmasq": ("dnsmasq", "one process"),
     "atftpd": ("atftpd", "thread per transfer"),
@@ -312,14 +314,14 @@ def server_argv(name, binaries, root, port, extra_args=()):
 
 
 def _base_server_argv(name, binaries, root, port):
-    if name in ("volley", "volley-single-port", "volley-metrics", "volley-epoll"):
+    if binary_key(name) == "volley":
         # Every load-generator client comes from 127.0.0.1: no per-client limits.
         argv = [binaries["volley"], "serve", "--root", root, "--host", "127.0.0.1",
                 "--port", str(port), "--log-level", "warning",
                 "--max-transfers-per-client", "0", "--request-rate-per-client", "0"]
-        if name == "volley-metrics":
-            # Every transfer event also updates the Prometheus series.
-            argv += ["--control-listen", f"unix:/tmp/volley-bench-control-{port}.sock"]
+        if name == "volley-metrics" or name.startswith("volley-events"):
+            # Every transfer event also updates the Prometheus series and the event hub.
+            argv += ["--control-listen", f"unix:{control_socket(port)}"]
         if name == "volley-epoll":
             # A system call per transfer socket, as where the kernel forbids io_uring.
             argv += ["--no-io-uring"]
@@ -348,6 +350,11 @@ def _base_server_argv(name, binaries, root, port):
                 "--bind-address", "127.0.0.1", "--maxthread", "10000", "--retry-timeout", "1",
                 "--verbose=4", "--logfile", "/dev/null", root]
     raise ValueError(f"unknown server {name}")
+
+
+def control_socket(port):
+    """The control plane's unix socket of a Volley run on `port` that has one."""
+    return f"/tmp/volley-bench-control-{port}.sock"
 
 
 def server_port(name, default_port):
@@ -501,9 +508,11 @@ def negotiation_problem(rec):
 # ---------------------------------------------------------------- one run
 
 def run_one(name, binaries, root, size_mib, clients, blksize, windowsize, deadline_s,
-            use_cgroup=True, port=DEFAULT_PORT, log_stem="run", settle_ms=300, server_args=()):
+            use_cgroup=True, port=DEFAULT_PORT, log_stem="run", settle_ms=300, server_args=(), companions=None):
     """Starts `name` fresh, runs the load generator once against it, stops it; returns the record.
-    server_args are appended to the server's command line (see server_argv).
+    server_args are appended to the server's command line (see server_argv). companions, when
+    given, is called with the port once the server listens and returns the processes to run
+    beside the load (e.g. event-stream subscribers); they are ended by PID when the run ends.
 
     status: ok | failed (some clients failed) | timeout (deadline hit) | hung (the load
     generator did not end by itself) | server-crashed | server-start-failed | port-busy |
@@ -527,6 +536,7 @@ def run_one(name, binaries, root, size_mib, clients, blksize, windowsize, deadli
     argv = server_argv(name, binaries, root, port, server_args)
     record["server_argv"] = argv
     srv = None
+    beside = []
     started = time.monotonic()
     try:
         srv = Server(name, argv, port, cgroup, os.path.join(RAW_DIR, "logs", log_stem + ".server.log"))
@@ -535,6 +545,8 @@ def run_one(name, binaries, root, size_mib, clients, blksize, windowsize, deadli
             record.update(status="server-start-failed", server_log=srv.log_tail())
             return record
         record["negotiated"] = probe_options(port, fname, blksize, windowsize)
+        if companions:
+            beside = companions(port)
         timeout_s = deadline_s + 30
         argv = ["timeout", "-k", "5", str(timeout_s), binaries["volley-loadgen"],
                 "--file", fname, "--local", local, "--server", "127.0.0.1", "--port", str(port),
@@ -576,6 +588,10 @@ def run_one(name, binaries, root, size_mib, clients, blksize, windowsize, deadli
             record["status"] = "server-crashed"
         return record
     finally:
+        for companion in beside:
+            if companion.poll() is None:
+                companion.kill()
+            companion.wait()
         if srv:
             srv.stop()
         if cgroup:

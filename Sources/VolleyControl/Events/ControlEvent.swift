@@ -9,46 +9,54 @@ import VolleySystem
 struct ControlEvent: Sendable {
     /// What happened.
     enum Kind: String, Sendable, CaseIterable {
-        case started, finished, refused
+        case started, progress, finished, refused
     }
 
     /// Its number: increasing, and the SSE `id:` a client resumes from (`Last-Event-ID`).
     var id: UInt64 = 0
     let kind: Kind
-    /// UTC, with milliseconds, as the log's timestamps.
-    let time: String
+    /// When, in milliseconds since the epoch: taken on the reactor thread, formatted only
+    /// when encoded (``time``).
+    let epochMilliseconds: Int64
     /// `"127.0.0.1:39120"`.
     let client: String
     /// The client's IP address alone.
     let clientAddress: String
+    /// The client's MAC address, when the neighbour table had one.
+    let mac: String?
     let file: String?
     let rule: String?
     let transfer: TransferDescription?
+    let progress: TransferProgress?
     let report: TransferReport?
     let refusal: RefusedRequest?
 
     /// The event the stream carries for `event`; nil for the server's own lifecycle events.
     init?(_ event: TFTPServerEvent) {
-        time = WallClock.utcTimestamp()
+        epochMilliseconds = WallClock.epochMilliseconds()
+        var described: TransferDescription?
+        var (progress, report, refusal): (TransferProgress?, TransferReport?, RefusedRequest?)
         switch event {
-        case .transferStarted(let described):
-            (kind, client, clientAddress, file, rule) = (
-                .started, described.client, described.clientAddress, described.fileName, described.rule
-            )
-            (transfer, report, refusal) = (described, nil, nil)
-        case .transferFinished(let finished):
-            let described = finished.transfer
-            (kind, client, clientAddress, file, rule) = (
-                .finished, described.client, described.clientAddress, described.fileName, described.rule
-            )
-            (transfer, report, refusal) = (described, finished, nil)
-        case .requestRefused(let refused):
-            (kind, client, clientAddress, file, rule) = (.refused, refused.client, Self.address(of: refused.client), refused.fileName, nil)
-            (transfer, report, refusal) = (nil, nil, refused)
-        case .listening, .stoppedAccepting, .reloaded:
+        case .transferStarted(let started): (kind, described) = (.started, started)
+        case .transferProgress(let advanced): (kind, described, progress) = (.progress, advanced.transfer, advanced)
+        case .transferFinished(let finished): (kind, described, report) = (.finished, finished.transfer, finished)
+        case .requestRefused(let refused): (kind, refusal) = (.refused, refused)
+        case .listening, .stoppedAccepting, .reloaded: return nil
+        }
+        (self.transfer, self.progress, self.report, self.refusal) = (described, progress, report, refusal)
+        if let described {
+            (client, clientAddress, mac) = (described.client, described.clientAddress, described.mac)
+            (file, rule) = (described.fileName, described.rule)
+        } else if let refusal {
+            (client, clientAddress, mac) = (refusal.client, Self.address(of: refusal.client), refusal.mac)
+            (file, rule) = (refusal.fileName, nil)
+        } else {
             return nil
         }
     }
+
+    /// UTC, with milliseconds, as the log's timestamps.
+    var time: String { WallClock.utcTimestamp(epochMilliseconds: epochMilliseconds) }
 
     /// `"1.2.3.4"` of `"1.2.3.4:69"`, `"::1"` of `"[::1]:69"`.
     static func address(of client: String) -> String {
@@ -59,17 +67,27 @@ struct ControlEvent: Sendable {
         return String(client[..<colon])
     }
 
-    /// The JSON object of the event (`protocol`, `type`, `time`, `client`, `file`, and what the kind adds).
+    /// The JSON object of the event (`protocol`, `type`, `time`, `client`, `address`, `file`, and what the kind adds).
     var json: [String: Any] {
-        var object: [String: Any] = ["id": id, "type": kind.rawValue, "protocol": "tftp", "time": time, "client": client]
+        var object: [String: Any] = [
+            "id": id, "type": kind.rawValue, "protocol": "tftp", "time": time, "client": client, "address": clientAddress,
+        ]
+        if let mac { object["mac"] = mac }
         if let file { object["file"] = file }
         if let rule { object["rule"] = rule }
         if let transfer {
+            if let served = transfer.servedName { object["served"] = served }
             var options: [String: Any] = ["mode": transfer.mode, "blksize": transfer.blockSize, "windowsize": transfer.windowSize]
             if let size = transfer.transferSize { options["tsize"] = size }
             if let timeout = transfer.timeoutSeconds { options["timeout"] = timeout }
             object["options"] = options
             if let size = transfer.transferSize { object["size"] = size }
+        }
+        if let progress {
+            object["acknowledged"] = progress.bytesAcknowledged
+            object["bytes"] = progress.bytesSent
+            object["retransmissions"] = progress.retransmissions
+            object["elapsed_s"] = (progress.elapsedSeconds * 1000).rounded() / 1000
         }
         if let report {
             object["outcome"] = report.outcome.label

@@ -2,19 +2,27 @@ import Foundation
 import VolleyServer
 import VolleySystem
 
-/// The filters of `GET /v1/events`: `client=CIDR`, `path=GLOB`, `type=started,finished,refused`.
+/// The filters of `GET /v1/events`: `client=CIDR`, `mac=`, `path=GLOB`, `type=started,progress,finished,refused`.
 struct EventFilter: Sendable {
     var client: AddressRange?
+    /// Lower case, colon-separated, as the neighbour table gives it.
+    var mac: String?
     var path: NamePattern?
     var kinds: Set<ControlEvent.Kind> = Set(ControlEvent.Kind.allCases)
 
     /// Parses the query's values; the one-line reason when one is not valid.
-    init(client: String?, path: String?, type: String?) throws(APIError) {
+    init(client: String?, mac: String? = nil, path: String?, type: String?) throws(APIError) {
         if let client, !client.isEmpty {
             guard let range = AddressRange(client) else {
                 throw APIError(status: 400, name: "BadRequest", message: "client=\(client): not an address or CIDR range")
             }
             self.client = range
+        }
+        if let mac, !mac.isEmpty {
+            guard let parsed = MACAddress(mac) else {
+                throw APIError(status: 400, name: "BadRequest", message: "mac=\(mac): not a MAC address (e.g. 52:54:00:12:34:56)")
+            }
+            self.mac = parsed.description
         }
         if let path, !path.isEmpty {
             do {
@@ -42,6 +50,7 @@ struct EventFilter: Sendable {
         if let client {
             guard let address = SocketAddress(ip: event.clientAddress, port: 0), client.contains(address.addressBytes) else { return false }
         }
+        if let mac, event.mac != mac { return false }
         if let path {
             guard let file = event.file, path.matches(file) else { return false }
         }

@@ -2,6 +2,12 @@ import Synchronization
 import VolleyServer
 import VolleySystem
 
+/// A transfer in flight: its start event, and how far it had come at its latest progress event.
+struct InFlightTransfer: Sendable {
+    let started: ControlEvent
+    var progress: TransferProgress?
+}
+
 /// The server's events for `GET /v1/events`: a bounded ring of the latest ones, to resume
 /// from (`Last-Event-ID`), and the subscribers that stream them.
 ///
@@ -26,8 +32,8 @@ public final class EventHub: TFTPServerObserver, Sendable {
         var subscribers: [UInt64: AsyncStream<ControlEvent>.Continuation] = [:]
         var nextSubscriber: UInt64 = 0
         var dropped: Set<UInt64> = []
-        /// The start events of the transfers in flight, by client address and port.
-        var inFlight: [String: ControlEvent] = [:]
+        /// The transfers in flight, by client address and port.
+        var inFlight: [String: InFlightTransfer] = [:]
         var boards = BoardTable()
         /// Set by ``endStreams()``: the control plane is shutting down.
         var ended = false
@@ -53,7 +59,8 @@ public final class EventHub: TFTPServerObserver, Sendable {
             event.id = state.nextID
             state.nextID += 1
             switch event.kind {
-            case .started: state.inFlight[event.client] = event
+            case .started: state.inFlight[event.client] = InFlightTransfer(started: event)
+            case .progress: state.inFlight[event.client]?.progress = event.progress
             case .finished: state.inFlight[event.client] = nil
             case .refused: break
             }
@@ -108,17 +115,18 @@ public final class EventHub: TFTPServerObserver, Sendable {
         for subscriber in subscribers { subscriber.finish() }
     }
 
-    /// The start events of the transfers in flight, oldest first (`GET /v1/transfers`).
-    var transfersInFlight: [ControlEvent] {
-        state.withLock { $0.inFlight.values.sorted { $0.id < $1.id } }
+    /// The transfers in flight, oldest first (`GET /v1/transfers`).
+    var transfersInFlight: [InFlightTransfer] {
+        state.withLock { $0.inFlight.values.sorted { $0.started.id < $1.started.id } }
     }
 
     /// The boards seen lately, with their transfers in flight (`GET /v1/clients`).
-    var boards: [(board: BoardTable.Board, inFlight: [ControlEvent])] {
+    var boards: [(board: BoardTable.Board, inFlight: [InFlightTransfer])] {
         state.withLock { state in
-            let inFlight = Dictionary(grouping: state.inFlight.values, by: \.clientAddress)
+            var inFlight: [String: [InFlightTransfer]] = [:]
+            for transfer in state.inFlight.values { inFlight[state.boards.key(of: transfer.started), default: []].append(transfer) }
             return state.boards.current(now: MonotonicClock.milliseconds()).map { board in
-                (board, (inFlight[board.address] ?? []).sorted { $0.id < $1.id })
+                (board, (inFlight[board.key] ?? []).sorted { $0.started.id < $1.started.id })
             }
         }
     }

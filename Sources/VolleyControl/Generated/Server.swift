@@ -1272,11 +1272,13 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
             }
         )
     }
-    /// The server's events as Server-Sent Events, as they happen (transfer started, finished, request refused).
+    /// The server's events as Server-Sent Events, as they happen (transfer started, progress, finished, request refused).
     ///
-    /// Each event is `id: N`, `event: started|finished|refused` and `data:` one JSON object
-    /// (`type`, `protocol`, `time`, `client`, `file`, `rule`, `options`, `size`, `bytes`,
-    /// `outcome`, `reason`, `retransmissions`, `duration_s`, as the kind has them). With
+    /// Each event is `id: N`, `event: started|progress|finished|refused` and `data:` one JSON
+    /// object (`type`, `protocol`, `time`, `client`, `address`, `mac`, `file`, `served`, `rule`,
+    /// `options`, `size`, `acknowledged`, `bytes`, `elapsed_s`, `outcome`, `reason`,
+    /// `retransmissions`, `duration_s`, as the kind has them). A transfer reports `progress`
+    /// at most once a second, and only while its client acknowledges new blocks. With
     /// `Last-Event-ID`, the latest 10,000 events kept after that one come first. A client
     /// that falls behind gets a last `dropped` event and the end of the stream.
     ///
@@ -1303,6 +1305,13 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         style: .form,
                         explode: true,
                         name: "client",
+                        as: Swift.String.self
+                    ),
+                    mac: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "mac",
                         as: Swift.String.self
                     ),
                     path: try converter.getOptionalQueryItemAsURI(
@@ -1375,7 +1384,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
             }
         )
     }
-    /// The transfers in flight, oldest first, as their `started` events of GET /v1/events.
+    /// The transfers in flight, oldest first, as their `started` events of GET /v1/events, with their latest progress.
     ///
     /// - Remark: HTTP `GET /v1/transfers`.
     /// - Remark: Generated from `#/paths//v1/transfers/get(listTransfers)`.
@@ -1438,7 +1447,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
             }
         )
     }
-    /// One entry per board seen in the last hour (by client address), most recent fetches last.
+    /// One entry per board seen in the last hour (by MAC address where known, else by client address), most recent fetches last.
     ///
     /// - Remark: HTTP `GET /v1/clients`.
     /// - Remark: Generated from `#/paths//v1/clients/get(listClients)`.

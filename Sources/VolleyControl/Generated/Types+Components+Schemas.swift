@@ -235,8 +235,16 @@ extension Components {
             internal var id: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/TransferInFlight/client`.
             internal var client: Swift.String
+            /// The client's MAC address, when the neighbour table had one.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/mac`.
+            internal var mac: Swift.String?
             /// - Remark: Generated from `#/components/schemas/TransferInFlight/file`.
             internal var file: Swift.String
+            /// The name looked up under the root, after a rule's rewrite.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/served`.
+            internal var served: Swift.String?
             /// - Remark: Generated from `#/components/schemas/TransferInFlight/rule`.
             internal var rule: Swift.String?
             /// When it started (UTC, as the events' time).
@@ -251,57 +259,97 @@ extension Components {
             internal var windowsize: Swift.Int
             /// - Remark: Generated from `#/components/schemas/TransferInFlight/tsize`.
             internal var tsize: Swift.Int64?
+            /// Bytes the client had acknowledged at the latest progress event.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/acknowledged`.
+            internal var acknowledged: Swift.Int64?
+            /// DATA payload bytes sent by then, retransmissions included.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/bytes`.
+            internal var bytes: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/retransmissions`.
+            internal var retransmissions: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/TransferInFlight/elapsed_s`.
+            internal var elapsedS: Swift.Double?
             /// Creates a new `TransferInFlight`.
             ///
             /// - Parameters:
             ///   - id: The number of its started event in GET /v1/events.
             ///   - client:
+            ///   - mac: The client's MAC address, when the neighbour table had one.
             ///   - file:
+            ///   - served: The name looked up under the root, after a rule's rewrite.
             ///   - rule:
             ///   - started: When it started (UTC, as the events' time).
             ///   - mode:
             ///   - blksize:
             ///   - windowsize:
             ///   - tsize:
+            ///   - acknowledged: Bytes the client had acknowledged at the latest progress event.
+            ///   - bytes: DATA payload bytes sent by then, retransmissions included.
+            ///   - retransmissions:
+            ///   - elapsedS:
             internal init(
                 id: Swift.Int64,
                 client: Swift.String,
+                mac: Swift.String? = nil,
                 file: Swift.String,
+                served: Swift.String? = nil,
                 rule: Swift.String? = nil,
                 started: Swift.String,
                 mode: Swift.String,
                 blksize: Swift.Int,
                 windowsize: Swift.Int,
-                tsize: Swift.Int64? = nil
+                tsize: Swift.Int64? = nil,
+                acknowledged: Swift.Int64? = nil,
+                bytes: Swift.Int64? = nil,
+                retransmissions: Swift.Int? = nil,
+                elapsedS: Swift.Double? = nil
             ) {
                 self.id = id
                 self.client = client
+                self.mac = mac
                 self.file = file
+                self.served = served
                 self.rule = rule
                 self.started = started
                 self.mode = mode
                 self.blksize = blksize
                 self.windowsize = windowsize
                 self.tsize = tsize
+                self.acknowledged = acknowledged
+                self.bytes = bytes
+                self.retransmissions = retransmissions
+                self.elapsedS = elapsedS
             }
             internal enum CodingKeys: String, CodingKey {
                 case id
                 case client
+                case mac
                 case file
+                case served
                 case rule
                 case started
                 case mode
                 case blksize
                 case windowsize
                 case tsize
+                case acknowledged
+                case bytes
+                case retransmissions
+                case elapsedS = "elapsed_s"
             }
         }
         /// - Remark: Generated from `#/components/schemas/ClientEntry`.
         internal struct ClientEntry: Codable, Hashable, Sendable {
-            /// The board's address.
+            /// The address the board last fetched from.
             ///
             /// - Remark: Generated from `#/components/schemas/ClientEntry/client`.
             internal var client: Swift.String
+            /// The board's MAC address, when known: the board is listed by it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ClientEntry/mac`.
+            internal var mac: Swift.String?
             /// - Remark: Generated from `#/components/schemas/ClientEntry/first_seen`.
             internal var firstSeen: Swift.String
             /// - Remark: Generated from `#/components/schemas/ClientEntry/last_seen`.
@@ -319,7 +367,8 @@ extension Components {
             /// Creates a new `ClientEntry`.
             ///
             /// - Parameters:
-            ///   - client: The board's address.
+            ///   - client: The address the board last fetched from.
+            ///   - mac: The board's MAC address, when known: the board is listed by it.
             ///   - firstSeen:
             ///   - lastSeen:
             ///   - fetches: Its last 32 ended transfers, oldest first.
@@ -327,6 +376,7 @@ extension Components {
             ///   - lastError: The last failed transfer or refused request, and why.
             internal init(
                 client: Swift.String,
+                mac: Swift.String? = nil,
                 firstSeen: Swift.String,
                 lastSeen: Swift.String,
                 fetches: [Components.Schemas.FetchEntry],
@@ -334,6 +384,7 @@ extension Components {
                 lastError: Swift.String? = nil
             ) {
                 self.client = client
+                self.mac = mac
                 self.firstSeen = firstSeen
                 self.lastSeen = lastSeen
                 self.fetches = fetches
@@ -342,6 +393,7 @@ extension Components {
             }
             internal enum CodingKeys: String, CodingKey {
                 case client
+                case mac
                 case firstSeen = "first_seen"
                 case lastSeen = "last_seen"
                 case fetches

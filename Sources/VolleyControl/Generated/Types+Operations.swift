@@ -2200,11 +2200,13 @@ internal enum Operations {
             }
         }
     }
-    /// The server's events as Server-Sent Events, as they happen (transfer started, finished, request refused).
+    /// The server's events as Server-Sent Events, as they happen (transfer started, progress, finished, request refused).
     ///
-    /// Each event is `id: N`, `event: started|finished|refused` and `data:` one JSON object
-    /// (`type`, `protocol`, `time`, `client`, `file`, `rule`, `options`, `size`, `bytes`,
-    /// `outcome`, `reason`, `retransmissions`, `duration_s`, as the kind has them). With
+    /// Each event is `id: N`, `event: started|progress|finished|refused` and `data:` one JSON
+    /// object (`type`, `protocol`, `time`, `client`, `address`, `mac`, `file`, `served`, `rule`,
+    /// `options`, `size`, `acknowledged`, `bytes`, `elapsed_s`, `outcome`, `reason`,
+    /// `retransmissions`, `duration_s`, as the kind has them). A transfer reports `progress`
+    /// at most once a second, and only while its client acknowledges new blocks. With
     /// `Last-Event-ID`, the latest 10,000 events kept after that one come first. A client
     /// that falls behind gets a last `dropped` event and the end of the stream.
     ///
@@ -2220,11 +2222,15 @@ internal enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/v1/events/GET/query/client`.
                 internal var client: Swift.String?
+                /// Only the board with this MAC address (e.g. 52:54:00:12:34:56), as the neighbour table gives it.
+                ///
+                /// - Remark: Generated from `#/paths/v1/events/GET/query/mac`.
+                internal var mac: Swift.String?
                 /// Only files whose requested name matches this glob (as in rules, e.g. "boot/*").
                 ///
                 /// - Remark: Generated from `#/paths/v1/events/GET/query/path`.
                 internal var path: Swift.String?
-                /// Only these kinds, comma-separated (started, finished, refused).
+                /// Only these kinds, comma-separated (started, progress, finished, refused).
                 ///
                 /// - Remark: Generated from `#/paths/v1/events/GET/query/type`.
                 internal var _type: Swift.String?
@@ -2232,14 +2238,17 @@ internal enum Operations {
                 ///
                 /// - Parameters:
                 ///   - client: Only clients in this address or CIDR range (e.g. 10.1.0.0/16).
+                ///   - mac: Only the board with this MAC address (e.g. 52:54:00:12:34:56), as the neighbour table gives it.
                 ///   - path: Only files whose requested name matches this glob (as in rules, e.g. "boot/*").
-                ///   - _type: Only these kinds, comma-separated (started, finished, refused).
+                ///   - _type: Only these kinds, comma-separated (started, progress, finished, refused).
                 internal init(
                     client: Swift.String? = nil,
+                    mac: Swift.String? = nil,
                     path: Swift.String? = nil,
                     _type: Swift.String? = nil
                 ) {
                     self.client = client
+                    self.mac = mac
                     self.path = path
                     self._type = _type
                 }
@@ -2390,7 +2399,7 @@ internal enum Operations {
             }
         }
     }
-    /// The transfers in flight, oldest first, as their `started` events of GET /v1/events.
+    /// The transfers in flight, oldest first, as their `started` events of GET /v1/events, with their latest progress.
     ///
     /// - Remark: HTTP `GET /v1/transfers`.
     /// - Remark: Generated from `#/paths//v1/transfers/get(listTransfers)`.
@@ -2522,7 +2531,7 @@ internal enum Operations {
             }
         }
     }
-    /// One entry per board seen in the last hour (by client address), most recent fetches last.
+    /// One entry per board seen in the last hour (by MAC address where known, else by client address), most recent fetches last.
     ///
     /// - Remark: HTTP `GET /v1/clients`.
     /// - Remark: Generated from `#/paths//v1/clients/get(listClients)`.
@@ -2578,7 +2587,7 @@ internal enum Operations {
                     self.body = body
                 }
             }
-            /// The boards, by address.
+            /// The boards, by MAC address, then by address.
             ///
             /// - Remark: Generated from `#/paths//v1/clients/get(listClients)/responses/200`.
             ///

@@ -75,11 +75,13 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/sessions/{id}/heartbeat`.
     /// - Remark: Generated from `#/paths//v1/sessions/{id}/heartbeat/post(renewSession)`.
     func renewSession(_ input: Operations.RenewSession.Input) async throws -> Operations.RenewSession.Output
-    /// The server's events as Server-Sent Events, as they happen (transfer started, finished, request refused).
+    /// The server's events as Server-Sent Events, as they happen (transfer started, progress, finished, request refused).
     ///
-    /// Each event is `id: N`, `event: started|finished|refused` and `data:` one JSON object
-    /// (`type`, `protocol`, `time`, `client`, `file`, `rule`, `options`, `size`, `bytes`,
-    /// `outcome`, `reason`, `retransmissions`, `duration_s`, as the kind has them). With
+    /// Each event is `id: N`, `event: started|progress|finished|refused` and `data:` one JSON
+    /// object (`type`, `protocol`, `time`, `client`, `address`, `mac`, `file`, `served`, `rule`,
+    /// `options`, `size`, `acknowledged`, `bytes`, `elapsed_s`, `outcome`, `reason`,
+    /// `retransmissions`, `duration_s`, as the kind has them). A transfer reports `progress`
+    /// at most once a second, and only while its client acknowledges new blocks. With
     /// `Last-Event-ID`, the latest 10,000 events kept after that one come first. A client
     /// that falls behind gets a last `dropped` event and the end of the stream.
     ///
@@ -87,12 +89,12 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/events`.
     /// - Remark: Generated from `#/paths//v1/events/get(streamEvents)`.
     func streamEvents(_ input: Operations.StreamEvents.Input) async throws -> Operations.StreamEvents.Output
-    /// The transfers in flight, oldest first, as their `started` events of GET /v1/events.
+    /// The transfers in flight, oldest first, as their `started` events of GET /v1/events, with their latest progress.
     ///
     /// - Remark: HTTP `GET /v1/transfers`.
     /// - Remark: Generated from `#/paths//v1/transfers/get(listTransfers)`.
     func listTransfers(_ input: Operations.ListTransfers.Input) async throws -> Operations.ListTransfers.Output
-    /// One entry per board seen in the last hour (by client address), most recent fetches last.
+    /// One entry per board seen in the last hour (by MAC address where known, else by client address), most recent fetches last.
     ///
     /// - Remark: HTTP `GET /v1/clients`.
     /// - Remark: Generated from `#/paths//v1/clients/get(listClients)`.
@@ -261,11 +263,13 @@ extension APIProtocol {
             headers: headers
         ))
     }
-    /// The server's events as Server-Sent Events, as they happen (transfer started, finished, request refused).
+    /// The server's events as Server-Sent Events, as they happen (transfer started, progress, finished, request refused).
     ///
-    /// Each event is `id: N`, `event: started|finished|refused` and `data:` one JSON object
-    /// (`type`, `protocol`, `time`, `client`, `file`, `rule`, `options`, `size`, `bytes`,
-    /// `outcome`, `reason`, `retransmissions`, `duration_s`, as the kind has them). With
+    /// Each event is `id: N`, `event: started|progress|finished|refused` and `data:` one JSON
+    /// object (`type`, `protocol`, `time`, `client`, `address`, `mac`, `file`, `served`, `rule`,
+    /// `options`, `size`, `acknowledged`, `bytes`, `elapsed_s`, `outcome`, `reason`,
+    /// `retransmissions`, `duration_s`, as the kind has them). A transfer reports `progress`
+    /// at most once a second, and only while its client acknowledges new blocks. With
     /// `Last-Event-ID`, the latest 10,000 events kept after that one come first. A client
     /// that falls behind gets a last `dropped` event and the end of the stream.
     ///
@@ -281,14 +285,14 @@ extension APIProtocol {
             headers: headers
         ))
     }
-    /// The transfers in flight, oldest first, as their `started` events of GET /v1/events.
+    /// The transfers in flight, oldest first, as their `started` events of GET /v1/events, with their latest progress.
     ///
     /// - Remark: HTTP `GET /v1/transfers`.
     /// - Remark: Generated from `#/paths//v1/transfers/get(listTransfers)`.
     internal func listTransfers(headers: Operations.ListTransfers.Input.Headers = .init()) async throws -> Operations.ListTransfers.Output {
         try await listTransfers(Operations.ListTransfers.Input(headers: headers))
     }
-    /// One entry per board seen in the last hour (by client address), most recent fetches last.
+    /// One entry per board seen in the last hour (by MAC address where known, else by client address), most recent fetches last.
     ///
     /// - Remark: HTTP `GET /v1/clients`.
     /// - Remark: Generated from `#/paths//v1/clients/get(listClients)`.

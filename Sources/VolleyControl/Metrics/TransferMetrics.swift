@@ -54,7 +54,7 @@ public final class TransferMetrics: TFTPServerObserver, Sendable {
         case .requestRefused(let refused):
             let code = refused.errorCode.map(String.init) ?? "none"
             counter("volley_requests_refused_total", [("code", code), ("reason", refused.reason.rawValue)]).increment()
-        case .listening, .stoppedAccepting, .reloaded:
+        case .transferProgress, .listening, .stoppedAccepting, .reloaded:
             break
         }
     }

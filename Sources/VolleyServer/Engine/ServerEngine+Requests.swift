@@ -141,7 +141,8 @@ extension ServerEngine {
         environment.emit(
             .requestRefused(
                 RefusedRequest(
-                    client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail)))
+                    client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail,
+                    mac: neighbours.recentMAC(of: client.unmappedIPString, now: reactor.now))))
     }
 
     /// Opens the resolved file and starts the transfer. A name missing from the root goes
@@ -228,7 +229,8 @@ extension ServerEngine {
             socket: socket, sharesListenerSocket: singlePort, source: singlePort ? info : nil,
             file: file, peer: client, request: request, mode: mode,
             negotiated: negotiated, wireSize: wireSize, retransmission: retransmissionPolicy(negotiated, rule: rule.options),
-            startedAt: reactor.now, rule: rule.rule)
+            startedAt: reactor.now, rule: rule.rule, servedName: String(decoding: rule.name, as: UTF8.self),
+            mac: neighbours.recentMAC(of: client.unmappedIPString, now: reactor.now))
         let client = transfer.description.clientAddress
         switch admission.claimTransfer(peer: transfer.peer, client: client, reactor: reactorIndex, overListener: singlePort) {
         case .admit:
@@ -278,7 +280,9 @@ extension ServerEngine {
         _ client: SocketAddress, via listener: Listener, info: PacketInfo?, file: String?,
         _ reason: RefusalReason, _ code: TFTPErrorCode, _ message: String, detail: String
     ) {
-        var refusal = RefusedRequest(client: client.description, fileName: file, reason: reason, errorCode: code.rawValue, detail: detail)
+        var refusal = RefusedRequest(
+            client: client.description, fileName: file, reason: reason, errorCode: code.rawValue, detail: detail,
+            mac: neighbours.recentMAC(of: client.unmappedIPString, now: reactor.now))
         if admission.mayReplyWithError(to: client.ipString, now: reactor.now) {
             environment.outbox.sendNow(TFTPPacketEncoder.error(code, message), on: listener.socket.descriptor, to: client, from: info)
         } else {

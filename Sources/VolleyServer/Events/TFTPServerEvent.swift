@@ -5,6 +5,9 @@
 public enum TFTPServerEvent: Sendable {
     /// A transfer was admitted and its first packet is going out.
     case transferStarted(TransferDescription)
+    /// A transfer advanced: at most once a second for each transfer, and only while the
+    /// client acknowledges new blocks (a stalled transfer reports nothing).
+    case transferProgress(TransferProgress)
     /// A transfer ended and everything it held was freed.
     case transferFinished(TransferReport)
     /// A request got an ERROR (or was dropped) before any transfer started.
@@ -41,6 +44,24 @@ public struct TransferDescription: Hashable, Sendable {
     public var singlePort: Bool
     /// The rule of `rules:` that matched the request, nil when none did.
     public var rule: String? = nil
+    /// The name looked up under the root, after a rule's `rewrite:` (the requested name when no rule rewrote it).
+    public var servedName: String? = nil
+    /// The client's MAC address from the kernel's neighbour table, when it had one (`"52:54:00:12:34:56"`).
+    public var mac: String? = nil
+}
+
+/// How far a transfer in flight has come.
+public struct TransferProgress: Hashable, Sendable {
+    /// The transfer.
+    public var transfer: TransferDescription
+    /// Bytes of the file the client has acknowledged.
+    public var bytesAcknowledged: UInt64
+    /// DATA payload bytes sent so far, retransmissions included.
+    public var bytesSent: UInt64
+    /// Time since the request, in seconds.
+    public var elapsedSeconds: Double
+    /// Blocks and OACKs sent again after a timeout, so far.
+    public var retransmissions: Int
 }
 
 /// How a transfer ended, with its figures.
@@ -71,4 +92,6 @@ public struct RefusedRequest: Hashable, Sendable {
     public var replySuppressed: Bool = false
     /// Detail for the log (errno text, limits); never sent to the client.
     public var detail: String
+    /// The client's MAC address, when the neighbour table had one.
+    public var mac: String? = nil
 }

@@ -28,7 +28,7 @@ public struct TFTPServerStatistics: Hashable, Sendable {
             retransmittedBlocks += UInt64(report.retransmissions)
         case .requestRefused:
             refusedRequests += 1
-        case .listening, .stoppedAccepting, .reloaded:
+        case .transferProgress, .listening, .stoppedAccepting, .reloaded:
             break
         }
     }

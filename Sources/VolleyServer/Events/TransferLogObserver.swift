@@ -37,6 +37,8 @@ public struct TransferLogObserver: TFTPServerObserver {
                 // Floods of these are summarised by the server at most once a second.
                 logger.debug("dropped or refused \(what): \(refusal.detail)", metadata: metadata)
             }
+        case .transferProgress:
+            break
         case .listening(let address, let port):
             logger.debug("listening on \(address) port \(port)")
         case .stoppedAccepting(let active):

@@ -22,4 +22,15 @@ final class NeighbourCache {
         readAt = now
         return entries[ip].flatMap(MACAddress.init)
     }
+
+    /// The MAC address of `ip` as the table was at most a second ago, for events: unlike
+    /// ``mac(of:now:)`` an unknown address does not re-read the table, so a flood of
+    /// requests from routed or IPv6 clients costs a lookup each, not a read each.
+    func recentMAC(of ip: String, now: UInt64) -> String? {
+        if readAt.map({ now &- $0 >= 1000 }) ?? true {
+            entries = read()
+            readAt = now
+        }
+        return entries[ip]
+    }
 }

@@ -98,6 +98,22 @@ extension ReadTransfer {
         environment.transferEnded(self)
     }
 
+    /// Reports how far the transfer has come, at most once per ``progressIntervalMilliseconds``.
+    /// Called after each window goes out, so only a transfer that advances reports.
+    private func reportProgressIfDue(in environment: TransferEnvironment) {
+        let now = environment.reactor.now
+        guard now &- progressReportedAt >= Self.progressIntervalMilliseconds else { return }
+        progressReportedAt = now
+        let acknowledged = machine.highestAcknowledgedBlock &* UInt64(negotiated.blockSize)
+        environment.emit(
+            .transferProgress(
+                TransferProgress(
+                    transfer: description,
+                    bytesAcknowledged: machine.transferSize.map { min($0, acknowledged) } ?? acknowledged,
+                    bytesSent: bytesSent, elapsedSeconds: Double(now &- startedAt) / 1000,
+                    retransmissions: machine.retransmissionCount)))
+    }
+
     /// The timeout state for the debug log: the estimate (RFC 6298), or why there is none.
     private var roundTripSummary: String {
         let timeout = "timeout \(machine.retransmissionTimeoutMilliseconds) ms"
@@ -137,6 +153,7 @@ extension ReadTransfer {
                 return
             }
             armTimer(in: environment)
+            reportProgressIfDue(in: environment)
         case .finished(let outcome):
             finish(TransferOutcome(outcome), in: environment)
         }

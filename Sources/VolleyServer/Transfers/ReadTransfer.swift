@@ -42,13 +42,17 @@ final class ReadTransfer {
     var fileCheckedAt: UInt64
     /// How often, at most, a transfer re-reads its file's status before the final block.
     static let fileCheckIntervalMilliseconds: UInt64 = 1000
+    /// When the last progress event went out (loop milliseconds).
+    var progressReportedAt: UInt64
+    /// How often, at most, a transfer reports its progress.
+    static let progressIntervalMilliseconds: UInt64 = 1000
     /// The transfer's index in the table, set on insert.
     var slot = -1
 
     init(
         socket: DatagramSocket, sharesListenerSocket: Bool, source: PacketInfo?, file: OpenFile, peer: SocketAddress,
         request: TFTPRequest, mode: TransferMode, negotiated: NegotiatedTransfer, wireSize: UInt64?,
-        retransmission: RetransmissionPolicy, startedAt: UInt64, rule: String? = nil
+        retransmission: RetransmissionPolicy, startedAt: UInt64, rule: String? = nil, servedName: String? = nil, mac: String? = nil
     ) {
         self.socket = socket
         self.sharesListenerSocket = sharesListenerSocket
@@ -63,6 +67,7 @@ final class ReadTransfer {
             ? nil : TFTPPacketEncoder.optionAcknowledgement(negotiated.acknowledgedOptions)
         self.startedAt = startedAt
         self.fileCheckedAt = startedAt
+        self.progressReportedAt = startedAt
         self.machine = ReadTransferStateMachine(
             transferSize: wireSize, blockSize: negotiated.blockSize, windowSize: negotiated.windowSize,
             sendsOptionAcknowledgement: optionAcknowledgement != nil, retransmission: retransmission
@@ -72,7 +77,7 @@ final class ReadTransfer {
             client: peer.description, clientAddress: peer.ipString, fileName: request.filename, mode: mode.rawValue,
             blockSize: negotiated.blockSize, windowSize: negotiated.windowSize, transferSize: negotiated.transferSize,
             timeoutSeconds: negotiated.timeoutSeconds, acknowledgedOptions: optionAcknowledgement != nil,
-            singlePort: sharesListenerSocket, rule: rule)
+            singlePort: sharesListenerSocket, rule: rule, servedName: servedName ?? request.filename, mac: mac)
     }
 }
 

@@ -6,11 +6,22 @@ import Glibc
 public enum WallClock {
     /// Now in UTC with milliseconds, ISO 8601: `2026-12-01T03:35:50.123Z`.
     public static func utcTimestamp() -> String {
+        utcTimestamp(epochMilliseconds: epochMilliseconds())
+    }
+
+    /// Milliseconds since the epoch, now: cheap to take where formatting would cost (a reactor thread).
+    public static func epochMilliseconds() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let parts = utc(now.tv_sec)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec / 1_000_000)
+    }
+
+    /// `milliseconds` since the epoch in UTC, ISO 8601: `2026-12-01T03:35:50.123Z`.
+    public static func utcTimestamp(epochMilliseconds milliseconds: Int64) -> String {
+        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let parts = utc(time_t(seconds))
         return "\(digits(parts.tm_year + 1900, 4))-\(digits(parts.tm_mon + 1, 2))-\(digits(parts.tm_mday, 2))"
-            + "T\(time(of: parts)).\(digits(Int32(now.tv_nsec / 1_000_000), 3))Z"
+            + "T\(time(of: parts)).\(digits(Int32(fraction), 3))Z"
     }
 
     /// `seconds` since the epoch as an HTTP date (RFC 9110 §5.6.7, IMF-fixdate):

@@ -9,8 +9,10 @@ struct WatchCommand: ControlCommand {
         abstract: "Print a running server's transfers and refusals as they happen, one line each.",
         discussion: """
             Streams GET /v1/events from the control plane (volley serve --control-listen) until \
-            interrupted. Each line: time, event, client, file, and what the event adds (the \
-            options of a start; the outcome, bytes and duration of an end; the reason of a refusal).
+            interrupted. Each line: time, event, client (and its MAC address where the server \
+            knows it), file, and what the event adds (the options of a start; how far a transfer \
+            has come, at most once a second; the outcome, bytes and duration of an end; the reason \
+            of a refusal).
             """)
 
     @OptionGroup var connection: ControlConnectionOptions
@@ -18,10 +20,13 @@ struct WatchCommand: ControlCommand {
     @Option(help: ArgumentHelp("Only clients in this address or CIDR range.", valueName: "cidr"))
     var client: String?
 
+    @Option(help: ArgumentHelp("Only the board with this MAC address (aa:bb:cc:dd:ee:ff).", valueName: "mac"))
+    var mac: String?
+
     @Option(help: ArgumentHelp("Only files whose requested name matches this glob (as in rules:).", valueName: "glob"))
     var path: String?
 
-    @Option(help: ArgumentHelp("Only these events, comma-separated: started, finished, refused.", valueName: "types"))
+    @Option(help: ArgumentHelp("Only these events, comma-separated: started, progress, finished, refused.", valueName: "types"))
     var type: String?
 
     @Flag(name: .long, help: "Print each event's JSON object as the server sends it.")
@@ -29,7 +34,7 @@ struct WatchCommand: ControlCommand {
 
     func run(_ control: ControlConnection) async throws {
         var query: [String] = []
-        for (name, value) in [("client", client), ("path", path), ("type", type)] {
+        for (name, value) in [("client", client), ("mac", mac), ("path", path), ("type", type)] {
             if let value { query.append("\(name)=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value)") }
         }
         let target = "/v1/events" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
@@ -65,6 +70,7 @@ struct WatchCommand: ControlCommand {
             return message.data
         }
         var parts = [object["time"] as? String ?? "", message.event, object["client"] as? String ?? ""]
+        if let mac = object["mac"] as? String { parts.append("mac=\(mac)") }
         if let file = object["file"] as? String { parts.append(file.debugDescription) }
         if let rule = object["rule"] as? String { parts.append("rule=\(rule)") }
         switch message.event {
@@ -72,6 +78,17 @@ struct WatchCommand: ControlCommand {
             if let options = object["options"] as? [String: Any] {
                 parts.append(
                     ["blksize", "windowsize", "tsize"].compactMap { key in options[key].map { "\(key)=\($0)" } }.joined(separator: " "))
+            }
+        case "progress":
+            let acknowledged = (object["acknowledged"] as? NSNumber)?.uint64Value ?? 0
+            if let size = (object["size"] as? NSNumber)?.uint64Value, size > 0 {
+                parts.append("\(acknowledged)/\(size) bytes (\(acknowledged * 100 / size) %)")
+            } else {
+                parts.append("\(acknowledged) bytes")
+            }
+            if let elapsed = object["elapsed_s"] { parts.append("after \(elapsed) s") }
+            if let retransmissions = object["retransmissions"] as? Int, retransmissions > 0 {
+                parts.append("\(retransmissions) retransmissions")
             }
         case "finished":
             parts.append(object["outcome"] as? String ?? "")

@@ -59,6 +59,70 @@ struct EventStreamTests {
         #expect(resumed.map(\.event) == ["finished", "refused"])
         #expect(try await fixture.curl("GET", "/v1/events?type=nonsense").status == 400)
         #expect(try await fixture.curl("GET", "/v1/events?client=300.1.1.1").status == 400)
+        #expect(try await fixture.curl("GET", "/v1/events?mac=52:54:00").status == 400)
+    }
+
+    @Test("A transfer that advances reports progress at most once a second; /v1/transfers and volley watch show it")
+    func progressEvents() async throws {
+        let fixture = try await ControlPlaneFixture("cp-progress")
+        defer { fixture.stop() }
+        let blocks = 24
+        let content = SeededBytes.make(count: blocks * 512 - 100, seed: 8)
+        _ = try fixture.scratch.write("root/slow.img", content)
+        let socket = fixture.server
+        async let streamed = runProcess(
+            "curl", arguments: ["-sN", "--max-time", "7", "--unix-socket", socket, "-H", "Last-Event-ID: 0", "http://localhost/v1/events"],
+            timeout: 30)
+        let watch = try ServiceProcess(try VolleyBinaries.volley(), ["watch", "--server", socket, "--type", "progress"], timeout: 60)
+        defer { watch.killIfRunning() }
+        // A lockstep client that waits 150 ms before each ACK: about 3.6 s in flight.
+        let client = try RawTFTPClient()
+        let port = fixture.tftpPort
+        client.sendReadRequest("slow.img", to: loopback(port: port))
+        var received: [UInt8] = []
+        var midway: [[String: Any]] = []
+        for block in 1...blocks {
+            // The server's timer may send the last block again while this client dawdles: skip those.
+            let datagram = try #require(
+                try await offload {
+                    while let datagram = client.receive(timeout: 5) {
+                        guard case .data(let number, _)? = datagram.packet, number < UInt16(block) else { return datagram }
+                    }
+                    return nil
+                }, "no DATA \(block)")
+            guard case .data(let number, let payload)? = datagram.packet, number == UInt16(block) else {
+                Issue.record("expected DATA \(block), got \(String(describing: datagram.packet))")
+                return
+            }
+            received += payload
+            try await Task.sleep(for: .milliseconds(150))
+            if block == 18 { midway = try await fixture.curl("GET", "/v1/transfers").jsonArray ?? [] }
+            client.send(.acknowledgement(block: number), to: datagram.source)
+        }
+        #expect(received == content)
+
+        let events = Self.messages(try await streamed.stdout)
+        #expect(events.first?.event == "started" && events.last?.event == "finished", "\(events.map(\.event))")
+        let progress = events.filter { $0.event == "progress" }.map(\.json)
+        // About 3.6 s of advancing: 2 to 4 reports, never two within a second.
+        #expect((2...4).contains(progress.count), "\(progress)")
+        let elapsed = progress.compactMap { $0["elapsed_s"] as? Double }
+        #expect(zip(elapsed, elapsed.dropFirst()).allSatisfy { $1 - $0 >= 0.99 }, "\(elapsed)")
+        let acknowledged = progress.compactMap { $0["acknowledged"] as? Int }
+        #expect(acknowledged.count == progress.count && acknowledged == acknowledged.sorted() && (acknowledged.last ?? 0) > 0)
+        #expect(acknowledged.allSatisfy { $0 <= content.count && $0 % 512 == 0 }, "\(acknowledged)")
+        #expect(progress.allSatisfy { $0["size"] == nil && $0["served"] as? String == "slow.img" && $0["file"] as? String == "slow.img" })
+        // Listed in flight with its latest progress.
+        #expect(midway.count == 1 && (midway.first?["acknowledged"] as? Int ?? 0) > 0, "\(midway)")
+        #expect(midway.first?["served"] as? String == "slow.img", "\(midway)")
+        var lines: [String] = []
+        for _ in 0..<40 where lines.count < progress.count {
+            lines = watch.stdoutText.split(separator: "\n").map(String.init).filter { $0.contains(" progress ") }
+            if lines.count < progress.count { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(
+            lines.count == progress.count && lines.allSatisfy { $0.contains("\"slow.img\"") && $0.contains(" bytes after ") },
+            "\(watch.stdoutText)")
     }
 
     @Test("GET /v1/transfers lists the transfers in flight, and a transfer leaves it when it ends")

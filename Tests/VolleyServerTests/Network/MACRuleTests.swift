@@ -58,6 +58,7 @@ struct MACRuleTests {
             try VolleyBinaries.program("ip"),
             [
                 "netns", "exec", server, try VolleyBinaries.volley(), "serve", "--config", scratch.path("volley.yaml"),
+                "--control-listen", "unix:\(scratch.path("control.sock"))",
             ], timeout: 90)
         defer { service.killIfRunning() }
         let port = try await service.waitForServingPort()
@@ -80,5 +81,26 @@ struct MACRuleTests {
         #expect(other.status == 0 && scratch.contents("other") == defaultKernel, "\(other)")
         #expect(service.lines(containing: "rule=per-board").count == 1, "\(service.stderrText)")
         #expect(service.lines(containing: "rule=by-mac").count == 1, "\(service.stderrText)")
+
+        // The events and the clients table name the board by its MAC, with the name as served.
+        func control(_ target: String) async throws -> String {
+            try await runProcess(
+                "curl",
+                arguments: [
+                    "-sN", "--max-time", "3", "-H", "Last-Event-ID: 0", "--unix-socket", scratch.path("control.sock"),
+                    "http://localhost\(target)",
+                ],
+                timeout: 30
+            ).stdout
+        }
+        let events = EventStreamTests.messages(try await control("/v1/events?mac=02:AA:BB:CC:DD:EE&type=finished"))
+        #expect(events.count >= 2 && events.allSatisfy { $0.json["mac"] as? String == "02:aa:bb:cc:dd:ee" }, "\(events)")
+        let served = events.compactMap { $0.json["served"] as? String }
+        #expect(served.contains("only-for-mac.txt"), "the rewritten name is not the one served: \(served)")
+        let boards = (try? JSONSerialization.jsonObject(with: Data(try await control("/v1/clients").utf8))) as? [[String: Any]] ?? []
+        let macBoards = boards.filter { $0["mac"] as? String == "02:aa:bb:cc:dd:ee" }
+        #expect(macBoards.count == 1, "one board for the MAC, whatever its addresses: \(boards)")
+        let fetches = macBoards.first?["fetches"] as? [Any] ?? []
+        #expect(fetches.count >= 2, "\(boards)")
     }
 }
