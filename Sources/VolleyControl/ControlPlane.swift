@@ -85,6 +85,7 @@ public final class ControlPlane: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await self.expireSessions() }
+                group.addTask { await Self.sendKeepAlives(to: events) }
                 try await application.run()
                 group.cancelAll()
             }
@@ -98,6 +99,14 @@ public final class ControlPlane: Service {
         while !Task.isCancelled {
             for session in api.sessions.endExpired() { api.removeFiles(of: session, because: "expired") }
             try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Asks the event streams for a keep-alive comment every ``EventHub/keepAliveSeconds``, until cancelled.
+    private static func sendKeepAlives(to events: EventHub) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(EventHub.keepAliveSeconds))
+            events.sendKeepAlives()
         }
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import Synchronization
 import VolleyServer
 import VolleySystem
 
@@ -30,6 +30,8 @@ struct ControlEvent: Sendable {
     let progress: TransferProgress?
     let report: TransferReport?
     let refusal: RefusedRequest?
+    /// Its Server-Sent Events bytes, once a subscriber has needed them.
+    let encoded = EncodedOnce()
 
     /// The event the stream carries for `event`; nil for the server's own lifecycle events.
     init?(_ event: TFTPServerEvent) {
@@ -67,45 +69,61 @@ struct ControlEvent: Sendable {
         return String(client[..<colon])
     }
 
-    /// The JSON object of the event (`protocol`, `type`, `time`, `client`, `address`, `file`, and what the kind adds).
-    var json: [String: Any] {
-        var object: [String: Any] = [
-            "id": id, "type": kind.rawValue, "protocol": "tftp", "time": time, "client": client, "address": clientAddress,
-        ]
-        if let mac { object["mac"] = mac }
-        if let file { object["file"] = file }
-        if let rule { object["rule"] = rule }
+    /// The JSON object of the event (`protocol`, `type`, `time`, `client`, `address`, `file`,
+    /// and what the kind adds), keys in alphabetical order.
+    var json: [UInt8] {
+        var object = JSONLine()
+        if let acknowledged = progress?.bytesAcknowledged { object.field("acknowledged", acknowledged) }
+        object.field("address", clientAddress)
+        if let sent = progress?.bytesSent ?? report?.bytesSent { object.field("bytes", sent) }
+        object.field("client", client)
+        if let duration = report?.durationSeconds { object.field("duration_s", seconds: duration) }
+        if let elapsed = progress?.elapsedSeconds { object.field("elapsed_s", seconds: elapsed) }
+        if let code = refusal?.errorCode { object.field("error_code", code) }
+        if let file { object.field("file", file) }
+        object.field("id", id)
+        if let mac { object.field("mac", mac) }
         if let transfer {
-            if let served = transfer.servedName { object["served"] = served }
-            var options: [String: Any] = ["mode": transfer.mode, "blksize": transfer.blockSize, "windowsize": transfer.windowSize]
-            if let size = transfer.transferSize { options["tsize"] = size }
-            if let timeout = transfer.timeoutSeconds { options["timeout"] = timeout }
-            object["options"] = options
-            if let size = transfer.transferSize { object["size"] = size }
+            object.field("options") { options in
+                options.field("blksize", transfer.blockSize)
+                options.field("mode", transfer.mode)
+                if let timeout = transfer.timeoutSeconds { options.field("timeout", timeout) }
+                if let size = transfer.transferSize { options.field("tsize", size) }
+                options.field("windowsize", transfer.windowSize)
+            }
         }
-        if let progress {
-            object["acknowledged"] = progress.bytesAcknowledged
-            object["bytes"] = progress.bytesSent
-            object["retransmissions"] = progress.retransmissions
-            object["elapsed_s"] = (progress.elapsedSeconds * 1000).rounded() / 1000
+        if let outcome = report?.outcome.label { object.field("outcome", outcome) }
+        object.field("protocol", "tftp")
+        if let report, !report.outcome.isDelivered {
+            object.field("reason", report.outcome.description)
+        } else if let refusal {
+            object.field("reason", refusal.reason.rawValue)
         }
-        if let report {
-            object["outcome"] = report.outcome.label
-            if !report.outcome.isDelivered { object["reason"] = report.outcome.description }
-            object["bytes"] = report.bytesSent
-            object["retransmissions"] = report.retransmissions
-            object["duration_s"] = (report.durationSeconds * 1000).rounded() / 1000
-        }
-        if let refusal {
-            object["reason"] = refusal.reason.rawValue
-            if let code = refusal.errorCode { object["error_code"] = code }
-        }
-        return object
+        if let retransmissions = progress?.retransmissions ?? report?.retransmissions { object.field("retransmissions", retransmissions) }
+        if let rule { object.field("rule", rule) }
+        if let served = transfer?.servedName { object.field("served", served) }
+        if let size = transfer?.transferSize { object.field("size", size) }
+        object.field("time", time)
+        object.field("type", kind.rawValue)
+        return object.finished
     }
 
-    /// The event as one Server-Sent Events message.
+    /// The event as one Server-Sent Events message: encoded by the first subscriber that
+    /// sends it, and the same bytes for every other.
     var serverSentEvent: [UInt8] {
-        let data = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return Array("id: \(id)\nevent: \(kind.rawValue)\ndata: ".utf8) + Array(data) + Array("\n\n".utf8)
+        encoded.bytes { Array("id: \(id)\nevent: \(kind.rawValue)\ndata: ".utf8) + json + Array("\n\n".utf8) }
+    }
+}
+
+/// An event's encoded bytes, made once and shared by its subscribers.
+final class EncodedOnce: Sendable {
+    private let cached = Mutex<[UInt8]?>(nil)
+
+    /// The bytes, from `encode` the first time. Two subscribers at once may both encode; the bytes are the same.
+    func bytes(_ encode: () -> [UInt8]) -> [UInt8] {
+        if let bytes = cached.withLock({ $0 }) { return bytes }
+        let bytes = encode()
+        cached.withLock { $0 = bytes }
+        return bytes
     }
 }

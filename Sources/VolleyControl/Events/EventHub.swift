@@ -13,13 +13,21 @@ struct InFlightTransfer: Sendable {
 ///
 /// Called on the reactor thread for every event, it only numbers it, keeps it and hands it
 /// to each subscriber's bounded buffer; it never waits. A subscriber whose buffer is full
-/// (a consumer that fell behind) is dropped: its stream ends, and its own task tells the
-/// client why. Filtering and encoding happen in the subscriber's task.
+/// (a consumer that fell behind) is dropped: its stream ends, and the client is told why.
+/// Filtering and encoding happen as the client's connection pulls (``EventStreamBody``), each
+/// event encoded once for all its subscribers.
 public final class EventHub: TFTPServerObserver, Sendable {
+    /// What a subscriber's stream carries after its backlog.
+    enum Item: Sendable {
+        case event(ControlEvent)
+        /// Time for an SSE comment: proxies keep the connection, and a client that went away is noticed.
+        case keepAlive
+    }
+
     /// One subscription: the events kept after the one it resumes from, then the live ones.
     struct Subscription: Sendable {
         let backlog: [ControlEvent]
-        let live: AsyncStream<ControlEvent>
+        let live: AsyncStream<Item>
         /// Whether the subscriber was dropped for falling behind (once `live` has ended).
         let wasDropped: @Sendable () -> Bool
     }
@@ -29,7 +37,7 @@ public final class EventHub: TFTPServerObserver, Sendable {
         var ring: [ControlEvent] = []
         /// Where the oldest event is in `ring` once it is full.
         var ringStart = 0
-        var subscribers: [UInt64: AsyncStream<ControlEvent>.Continuation] = [:]
+        var subscribers: [UInt64: AsyncStream<Item>.Continuation] = [:]
         var nextSubscriber: UInt64 = 0
         var dropped: Set<UInt64> = []
         /// The transfers in flight, by client address and port.
@@ -55,7 +63,7 @@ public final class EventHub: TFTPServerObserver, Sendable {
 
     public func serverEvent(_ event: TFTPServerEvent) {
         guard var event = ControlEvent(event) else { return }
-        let fallenBehind = state.withLock { state in
+        let fallenBehind = state.withLock { state -> [AsyncStream<Item>.Continuation] in
             event.id = state.nextID
             state.nextID += 1
             switch event.kind {
@@ -71,23 +79,37 @@ public final class EventHub: TFTPServerObserver, Sendable {
                 state.ring[state.ringStart] = event
                 state.ringStart = (state.ringStart + 1) % ringCapacity
             }
-            var fallenBehind: [AsyncStream<ControlEvent>.Continuation] = []
-            for (key, subscriber) in state.subscribers {
-                if case .dropped = subscriber.yield(event) {
-                    state.dropped.insert(key)
-                    state.subscribers[key] = nil
-                    fallenBehind.append(subscriber)
-                }
-            }
-            return fallenBehind
+            return Self.hand(.event(event), to: &state)
         }
         // Outside the lock: finishing runs the stream's onTermination, which takes it.
         for subscriber in fallenBehind { subscriber.finish() }
     }
 
+    /// Asks every stream for a keep-alive comment; called every ``keepAliveSeconds`` by the control plane.
+    func sendKeepAlives() {
+        let fallenBehind = state.withLock { Self.hand(.keepAlive, to: &$0) }
+        for subscriber in fallenBehind { subscriber.finish() }
+    }
+
+    /// How often an idle stream gets a comment.
+    static let keepAliveSeconds = 15
+
+    /// Hands `item` to every subscriber's buffer; returns those whose buffer was full, now dropped.
+    private static func hand(_ item: Item, to state: inout State) -> [AsyncStream<Item>.Continuation] {
+        var fallenBehind: [AsyncStream<Item>.Continuation] = []
+        for (key, subscriber) in state.subscribers {
+            if case .dropped = subscriber.yield(item) {
+                state.dropped.insert(key)
+                state.subscribers[key] = nil
+                fallenBehind.append(subscriber)
+            }
+        }
+        return fallenBehind
+    }
+
     /// Subscribes: the kept events numbered above `lastID` (none without it), then every new one.
     func subscribe(after lastID: UInt64?) -> Subscription {
-        let (stream, continuation) = AsyncStream<ControlEvent>.makeStream(bufferingPolicy: .bufferingOldest(subscriberBuffer))
+        let (stream, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .bufferingOldest(subscriberBuffer))
         let (key, backlog) = state.withLock { state in
             let key = state.nextSubscriber
             state.nextSubscriber += 1

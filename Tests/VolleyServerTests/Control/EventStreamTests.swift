@@ -38,6 +38,11 @@ struct EventStreamTests {
         let port = fixture.tftpPort
         let fetched = try await offload { try RawTFTPClient().fetch("boot/kernel.img", from: loopback(port: port)) }
         #expect(fetched.bytes == content)
+        // The final ACK and the next request could reach the reactor in one batch, in either
+        // order: the next request waits until the transfer has ended.
+        for _ in 0..<100 where try await fixture.curl("GET", "/v1/transfers").jsonArray?.isEmpty != true {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         _ = try await offload { try? RawTFTPClient().fetch("missing.img", from: loopback(port: port), timeout: 1) }
 
         let allText = try await all.stdout
@@ -60,6 +65,21 @@ struct EventStreamTests {
         #expect(try await fixture.curl("GET", "/v1/events?type=nonsense").status == 400)
         #expect(try await fixture.curl("GET", "/v1/events?client=300.1.1.1").status == 400)
         #expect(try await fixture.curl("GET", "/v1/events?mac=52:54:00").status == 400)
+    }
+
+    @Test("A hostile name (quotes, backslashes, control characters, non-ASCII) arrives in the event's JSON exactly")
+    func hostileNameInJSON() async throws {
+        let fixture = try await ControlPlaneFixture("cp-json")
+        defer { fixture.stop() }
+        let name = "a \"quoted\"\\name\t\u{1}\u{7f}é/../x.img"
+        let port = fixture.tftpPort
+        _ = try await offload { try? RawTFTPClient().fetch(name, from: loopback(port: port), timeout: 1) }
+        let result = try await runProcess(
+            "curl", arguments: ["-sN", "--max-time", "2", "--unix-socket", fixture.server, "-H", "Last-Event-ID: 0", "http://localhost/v1/events"],
+            timeout: 30)
+        let events = Self.messages(result.stdout)
+        #expect(events.count == 1 && events.first?.json["file"] as? String == name, "\(result.stdout)")
+        #expect(events.first?.json["reason"] as? String != nil && events.first?.json["time"] as? String != nil)
     }
 
     @Test("A transfer that advances reports progress at most once a second; /v1/transfers and volley watch show it")
