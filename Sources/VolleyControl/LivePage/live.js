@@ -493,6 +493,8 @@
           continue;
         }
       }
+      // Without an event id to resume from, what happened meanwhile is only in a new snapshot.
+      if (lastEventId === null) needSnapshot = true;
       setConnection('reconnecting', 'reconnecting');
       await sleep(delay);
       delay = Math.min(delay * 2, 10000);
