@@ -215,21 +215,83 @@ struct LivePageTests {
         }
     }
 
+    @Test(
+        "A cut event stream: the page says it is reconnecting, resumes with Last-Event-ID and shows what happened meanwhile",
+        .enabled(if: chromium != nil || inCI, "chromium is not installed (scripts/bootstrap installs it)"))
+    func resumesAfterCut() async throws {
+        let chromium = try #require(Self.chromium, "chromium is not installed; CI must install it (scripts/bootstrap)")
+        let fixture = try await ControlPlaneFixture(
+            "cp-live-page-resume", listen: "127.0.0.1:0", token: Self.token,
+            extraArguments: ["--request-rate-per-client", "0", "--error-rate-per-client", "0", "--error-rate-total", "0"])
+        defer { fixture.stop() }
+        _ = try fixture.scratch.write("root/hello.txt", Array("hello".utf8))
+        let artifacts = Self.repositoryPath(".build/test-artifacts")
+        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        let resume = fixture.scratch.path("resume")
+        // The probe puts a proxy between page and server: once the page shows a board, it cuts
+        // the page's connections and refuses new ones until `resume` exists.
+        let probe = try await Probe.start(
+            url: fixture.server + "/", until: "document.querySelectorAll('tr[data-board]').length >= 4",
+            screenshot: artifacts + "/live-page-resume.png", chromium: chromium, reload: false,
+            extra: ["--cut-until", resume, "--cut-after", "document.querySelectorAll('tr[data-board]').length >= 1"])
+        let port = fixture.tftpPort
+        // One fetch the page sees live (events 1 and 2), so it has an id to resume from.
+        _ = try await offload { try RawTFTPClient(ip: "127.0.0.2").fetch("hello.txt", from: loopback(port: port)) }
+        let deadline = monotonicSeconds() + 30
+        while !probe.process.stdoutSoFar.contains("\"cut\"") && probe.process.isRunning && monotonicSeconds() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try #require(probe.process.stdoutSoFar.contains("\"cut\""), "the page's stream was not cut: \(probe.process.stdoutSoFar)")
+        // While it is cut off: two more fetches and a refusal.
+        try await offload {
+            _ = try RawTFTPClient(ip: "127.0.0.3").fetch("hello.txt", from: loopback(port: port))
+            _ = try RawTFTPClient(ip: "127.0.0.4").fetch("hello.txt", from: loopback(port: port))
+            _ = try? RawTFTPClient(ip: "127.0.0.5").fetch("missing.img", from: loopback(port: port), timeout: 2)
+        }
+        _ = try fixture.scratch.write("resume", [])
+
+        let (report, _) = try await probe.report()
+        #expect(report["error"] == nil, "\(report["error"] ?? "")")
+        let page = try #require(report["first"] as? [String: Any], "no report")
+        let boards = page["boards"] as? [[String: Any]] ?? []
+        let outcomes = Dictionary(
+            boards.map { ($0["address"] as? String ?? "", $0["lastOutcome"] as? String ?? "") }, uniquingKeysWith: { a, _ in a })
+        #expect(
+            outcomes == ["127.0.0.2": "delivered", "127.0.0.3": "delivered", "127.0.0.4": "delivered", "127.0.0.5": "refused"],
+            "\(outcomes)")
+        // Replayed events, not a new snapshot: each fetch names its client's port, which only events carry.
+        for board in boards {
+            let client = (board["fetches"] as? [[String: Any]])?.first?["client"] as? String ?? ""
+            #expect(client.hasPrefix("\(board["address"] ?? "?"):"), "\(board)")
+        }
+        #expect(boards.first?["address"] as? String == "127.0.0.5", "the failed board is not first: \(boards)")
+        let requests = page["eventRequests"] as? [[String: Any]] ?? []
+        let resumedFrom = requests.compactMap { $0["lastEventID"] as? String }
+        #expect(!resumedFrom.isEmpty && resumedFrom.allSatisfy { $0 == "2" }, "GET /v1/events requests: \(requests)")
+        #expect(page["connection"] as? String == "live")
+        let problems = (page["problems"] as? [String] ?? []).filter {
+            !($0.contains("/v1/") && ($0.contains("status of 401 (Unauthorized)") || $0.contains("net::ERR_")))
+        }
+        #expect(problems.isEmpty, "the page reported problems: \(problems)")
+    }
+
     /// `scripts/live-page-probe` (headless Chromium) looking at the page, with the token in its
     /// environment, never on its command line.
     struct Probe {
         let process: RunningProcess
 
         /// Starts the probe and waits (at most 30 s) until the page is live.
-        static func start(url: String, until: String, screenshot: String, chromium: String) async throws -> Probe {
+        static func start(
+            url: String, until: String, screenshot: String, chromium: String, reload: Bool = true, extra: [String] = []
+        ) async throws -> Probe {
             var environment = ProcessInfo.processInfo.environment
             environment["VOLLEY_TOKEN"] = LivePageTests.token
             let process = try RunningProcess(
                 "python3",
                 arguments: [
-                    LivePageTests.repositoryPath("scripts/live-page-probe"), "--url", url, "--until", until, "--timeout", "30", "--reload",
+                    LivePageTests.repositoryPath("scripts/live-page-probe"), "--url", url, "--until", until, "--timeout", "30",
                     "--screenshot", screenshot, "--chromium", chromium,
-                ], timeout: 150, environment: environment)
+                ] + (reload ? ["--reload"] : []) + extra, timeout: 150, environment: environment)
             let deadline = monotonicSeconds() + 30
             while !process.stdoutSoFar.contains("\"ready\"") && process.isRunning && monotonicSeconds() < deadline {
                 try await Task.sleep(for: .milliseconds(100))
