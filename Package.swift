@@ -82,7 +82,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            exclude: ["openapi.yaml", "openapi-generator-config.yaml", "Generated/openapi.sha256"]
+            exclude: ["openapi.yaml", "openapi-generator-config.yaml", "Generated/openapi.sha256"],
+            // The live page at `/`, compiled into the binary (`PackageResources.index_html` …).
+            resources: [
+                .embedInCode("LivePage/index.html"), .embedInCode("LivePage/live.js"), .embedInCode("LivePage/live.css"),
+                .embedInCode("LivePage/icon.svg"),
+            ]
         ),
         // Layer 5: the command line.
         .executableTarget(

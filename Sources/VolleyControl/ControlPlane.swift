@@ -68,6 +68,8 @@ public final class ControlPlane: Service {
         try api.registerHandlers(
             on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
             middlewares: [DateHeaderMiddleware()])
+        // The live page at `/` (boards and their transfers, from the API above).
+        LivePage.register(on: router)
         let address = configuration.address
         let logger = logger
         let application = Application(
