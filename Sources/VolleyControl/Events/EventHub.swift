@@ -27,9 +27,7 @@ public final class EventHub: TFTPServerObserver, Sendable {
     /// One subscription: the events kept after the one it resumes from, then the live ones.
     struct Subscription: Sendable {
         let backlog: [ControlEvent]
-        let live: AsyncStream<Item>
-        /// Whether the subscriber was dropped for falling behind (once `live` has ended).
-        let wasDropped: @Sendable () -> Bool
+        let live: EventMailbox
     }
 
     private struct State {
@@ -37,9 +35,8 @@ public final class EventHub: TFTPServerObserver, Sendable {
         var ring: [ControlEvent] = []
         /// Where the oldest event is in `ring` once it is full.
         var ringStart = 0
-        var subscribers: [UInt64: AsyncStream<Item>.Continuation] = [:]
+        var subscribers: [UInt64: EventMailbox] = [:]
         var nextSubscriber: UInt64 = 0
-        var dropped: Set<UInt64> = []
         /// The transfers in flight, by client address and port.
         var inFlight: [String: InFlightTransfer] = [:]
         var boards = BoardTable()
@@ -63,7 +60,7 @@ public final class EventHub: TFTPServerObserver, Sendable {
 
     public func serverEvent(_ event: TFTPServerEvent) {
         guard var event = ControlEvent(event) else { return }
-        let fallenBehind = state.withLock { state -> [AsyncStream<Item>.Continuation] in
+        state.withLock { state in
             event.id = state.nextID
             state.nextID += 1
             switch event.kind {
@@ -79,51 +76,44 @@ public final class EventHub: TFTPServerObserver, Sendable {
                 state.ring[state.ringStart] = event
                 state.ringStart = (state.ringStart + 1) % ringCapacity
             }
-            return Self.hand(.event(event), to: &state)
+            Self.hand(.event(event), to: &state)
         }
-        // Outside the lock: finishing runs the stream's onTermination, which takes it.
-        for subscriber in fallenBehind { subscriber.finish() }
     }
 
     /// Asks every stream for a keep-alive comment; called every ``keepAliveSeconds`` by the control plane.
     func sendKeepAlives() {
-        let fallenBehind = state.withLock { Self.hand(.keepAlive, to: &$0) }
-        for subscriber in fallenBehind { subscriber.finish() }
+        state.withLock { Self.hand(.keepAlive, to: &$0) }
     }
 
     /// How often an idle stream gets a comment.
     static let keepAliveSeconds = 15
 
-    /// Hands `item` to every subscriber's buffer; returns those whose buffer was full, now dropped.
-    private static func hand(_ item: Item, to state: inout State) -> [AsyncStream<Item>.Continuation] {
-        var fallenBehind: [AsyncStream<Item>.Continuation] = []
+    /// Hands `item` to every subscriber's mailbox; forgets those that were full (now dropped) or gone.
+    private static func hand(_ item: Item, to state: inout State) {
+        var gone: [UInt64] = []
         for (key, subscriber) in state.subscribers {
-            if case .dropped = subscriber.yield(item) {
-                state.dropped.insert(key)
-                state.subscribers[key] = nil
-                fallenBehind.append(subscriber)
+            switch subscriber.post(item) {
+            case .accepted: continue
+            case .full, .closed: gone.append(key)
             }
         }
-        return fallenBehind
+        for key in gone { state.subscribers[key] = nil }
     }
 
     /// Subscribes: the kept events numbered above `lastID` (none without it), then every new one.
     func subscribe(after lastID: UInt64?) -> Subscription {
-        let (stream, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .bufferingOldest(subscriberBuffer))
-        let (key, backlog) = state.withLock { state in
-            let key = state.nextSubscriber
-            state.nextSubscriber += 1
-            if !state.ended { state.subscribers[key] = continuation }
+        let mailbox = EventMailbox(capacity: subscriberBuffer)
+        let backlog = state.withLock { state in
+            if state.ended {
+                mailbox.close()
+            } else {
+                state.subscribers[state.nextSubscriber] = mailbox
+                state.nextSubscriber += 1
+            }
             let ordered = state.ring[state.ringStart...] + state.ring[..<state.ringStart]
-            return (key, lastID.map { last in ordered.filter { $0.id > last } } ?? [])
+            return lastID.map { last in ordered.filter { $0.id > last } } ?? []
         }
-        continuation.onTermination = { [weak self] _ in
-            self?.state.withLock { _ = $0.subscribers.removeValue(forKey: key) }
-        }
-        if state.withLock({ $0.ended }) { continuation.finish() }
-        return Subscription(
-            backlog: backlog, live: stream,
-            wasDropped: { [weak self] in self?.state.withLock { $0.dropped.remove(key) != nil } ?? false })
+        return Subscription(backlog: backlog, live: mailbox)
     }
 
     /// Ends every stream, and those subscribed later at once: the control plane is shutting
@@ -134,7 +124,7 @@ public final class EventHub: TFTPServerObserver, Sendable {
             defer { state.subscribers.removeAll() }
             return Array(state.subscribers.values)
         }
-        for subscriber in subscribers { subscriber.finish() }
+        for subscriber in subscribers { subscriber.close() }
     }
 
     /// The transfers in flight, oldest first (`GET /v1/transfers`).

@@ -4,9 +4,9 @@ import OpenAPIRuntime
 /// Server-Sent Events, with a comment when the hub asks for a keep-alive. A subscriber dropped
 /// for falling behind gets a last `dropped` event, then the end of the stream.
 ///
-/// Pulled, not pushed: the connection asks for the next chunk when it can write one, so a
-/// client that stops reading costs nothing but its place in the hub's bounded buffer (no task
-/// polls on its behalf), and until the hub drops it.
+/// Pulled, not pushed: the connection asks for the next chunk when it can write one, and gets
+/// every event queued since as one write. A client that stops reading costs nothing but its
+/// place in the hub's bounded mailbox (no task polls on its behalf), until the hub drops it.
 enum EventStreamBody {
     static let droppedNote = Array(
         "event: dropped\ndata: {\"reason\":\"this client fell behind by more than the stream buffers; reconnect with Last-Event-ID\"}\n\n"
@@ -22,7 +22,6 @@ enum EventStreamBody {
     private final class Reader: @unchecked Sendable {
         private let subscription: EventHub.Subscription
         private let filter: EventFilter
-        private var live: AsyncStream<EventHub.Item>.Iterator
         private var opened = false
         private var backlog: ArraySlice<ControlEvent>
         private var ended = false
@@ -30,10 +29,13 @@ enum EventStreamBody {
         init(_ subscription: EventHub.Subscription, filter: EventFilter) {
             self.subscription = subscription
             self.filter = filter
-            self.live = subscription.live.makeAsyncIterator()
             self.backlog = subscription.backlog[...]
         }
 
+        /// The connection went away without cancelling a wait: the hub forgets the mailbox at its next post.
+        deinit { subscription.live.close() }
+
+        /// The next chunk to write: every event queued since the last one, as one write.
         func next() async -> ArraySlice<UInt8>? {
             if !opened {
                 // An opening comment: the client sees the stream is up before the first event.
@@ -44,14 +46,20 @@ enum EventStreamBody {
                 if filter.admits(event) { return ArraySlice(event.serverSentEvent) }
             }
             guard !ended else { return nil }
-            while let item = await live.next() {
-                switch item {
-                case .keepAlive: return ArraySlice(": keep-alive\n\n".utf8)
-                case .event(let event): if filter.admits(event) { return ArraySlice(event.serverSentEvent) }
+            while true {
+                let items = await subscription.live.take()
+                if items.isEmpty { break }
+                var chunk: [UInt8] = []
+                for item in items {
+                    switch item {
+                    case .keepAlive: chunk += ": keep-alive\n\n".utf8
+                    case .event(let event): if filter.admits(event) { chunk += event.serverSentEvent }
+                    }
                 }
+                if !chunk.isEmpty { return chunk[...] }
             }
             ended = true
-            return subscription.wasDropped() ? ArraySlice(droppedNote) : nil
+            return subscription.live.wasDropped ? ArraySlice(droppedNote) : nil
         }
     }
 }

@@ -79,6 +79,11 @@
     return Number.isFinite(ms) ? ms : Date.now() + serverOffsetMs;
   }
 
+  /** How much of a transfer has arrived: what the client acknowledged, else what was sent. */
+  function delivered(fields) {
+    return number(fields.acknowledged) ?? number(fields.bytes);
+  }
+
   function size(bytes) {
     if (bytes === null || bytes === undefined) return '';
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -258,7 +263,7 @@
       case 'progress': {
         const transfer = transfers.get(event.client)
           || startTransfer(board, { client: event.client, file: event.file, served: event.served });
-        const bytes = number(event.bytes);
+        const bytes = delivered(event);
         if (bytes !== null && bytes > (transfer.bytes ?? -1)) {
           const seconds = (now - transfer.sampleAt) / 1000;
           if (transfer.bytes !== null && seconds > 0.05) {
@@ -342,8 +347,8 @@
       for (const t of inFlight) {
         startTransfer(board, {
           client: t.client, id: t.id ?? null, file: t.file, served: t.served, size: number(t.size) ?? number(t.tsize),
-          bytes: number(t.bytes), retransmissions: number(t.retransmissions) ?? 0,
-          lastChange: number(t.bytes) !== null ? now : Math.min(now, localTime(t.started)),
+          bytes: delivered(t), retransmissions: number(t.retransmissions) ?? 0,
+          lastChange: delivered(t) !== null ? now : Math.min(now, localTime(t.started)),
         });
       }
     }
@@ -354,15 +359,15 @@
       seen(board, t.started);
       const known = transfers.get(t.client);
       if (known) {
-        known.bytes = number(t.bytes) ?? known.bytes;
-        known.size = number(t.size) ?? known.size;
+        known.bytes = delivered(t) ?? known.bytes;
+        known.size = number(t.size) ?? number(t.tsize) ?? known.size;
         known.retransmissions = number(t.retransmissions) ?? known.retransmissions;
         known.served = t.served || known.served;
       } else {
         startTransfer(board, {
           client: t.client, id: t.id ?? null, file: t.file, served: t.served, size: number(t.size) ?? number(t.tsize),
-          bytes: number(t.bytes), retransmissions: number(t.retransmissions) ?? 0,
-          lastChange: number(t.bytes) !== null ? now : Math.min(now, localTime(t.started)),
+          bytes: delivered(t), retransmissions: number(t.retransmissions) ?? 0,
+          lastChange: delivered(t) !== null ? now : Math.min(now, localTime(t.started)),
         });
       }
     }

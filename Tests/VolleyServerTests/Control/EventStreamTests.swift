@@ -75,7 +75,8 @@ struct EventStreamTests {
         let port = fixture.tftpPort
         _ = try await offload { try? RawTFTPClient().fetch(name, from: loopback(port: port), timeout: 1) }
         let result = try await runProcess(
-            "curl", arguments: ["-sN", "--max-time", "2", "--unix-socket", fixture.server, "-H", "Last-Event-ID: 0", "http://localhost/v1/events"],
+            "curl",
+            arguments: ["-sN", "--max-time", "2", "--unix-socket", fixture.server, "-H", "Last-Event-ID: 0", "http://localhost/v1/events"],
             timeout: 30)
         let events = Self.messages(result.stdout)
         #expect(events.count == 1 && events.first?.json["file"] as? String == name, "\(result.stdout)")
