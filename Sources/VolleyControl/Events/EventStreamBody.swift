@@ -5,12 +5,15 @@ import OpenAPIRuntime
 /// for falling behind gets a last `dropped` event, then the end of the stream.
 ///
 /// Pulled, not pushed: the connection asks for the next chunk when it can write one, and gets
-/// every event queued since as one write. A client that stops reading costs nothing but its
+/// every event queued since as one write, at most one every ``chunkInterval``. A client that stops reading costs nothing but its
 /// place in the hub's bounded mailbox (no task polls on its behalf), until the hub drops it.
 enum EventStreamBody {
     static let droppedNote = Array(
         "event: dropped\ndata: {\"reason\":\"this client fell behind by more than the stream buffers; reconnect with Last-Event-ID\"}\n\n"
             .utf8)
+
+    /// The shortest time between two chunks of live events.
+    static let chunkInterval = Duration.milliseconds(50)
 
     static func make(_ subscription: EventHub.Subscription, filter: EventFilter) -> HTTPBody {
         let reader = Reader(subscription, filter: filter)
@@ -25,6 +28,8 @@ enum EventStreamBody {
         private var opened = false
         private var backlog: ArraySlice<ControlEvent>
         private var ended = false
+        /// When the last chunk of live events was handed out.
+        private var lastChunk: ContinuousClock.Instant?
 
         init(_ subscription: EventHub.Subscription, filter: EventFilter) {
             self.subscription = subscription
@@ -47,6 +52,12 @@ enum EventStreamBody {
             }
             guard !ended else { return nil }
             while true {
+                // Events that come within the interval wait for the next chunk: a subscriber
+                // costs at most one wake-up and one write per interval, however busy the server.
+                if let lastChunk {
+                    let due = lastChunk.advanced(by: EventStreamBody.chunkInterval)
+                    if due > .now { try? await Task.sleep(until: due, clock: .continuous) }
+                }
                 let items = await subscription.live.take()
                 if items.isEmpty { break }
                 var chunk: [UInt8] = []
@@ -56,7 +67,10 @@ enum EventStreamBody {
                     case .event(let event): if filter.admits(event) { chunk += event.serverSentEvent }
                     }
                 }
-                if !chunk.isEmpty { return chunk[...] }
+                if !chunk.isEmpty {
+                    lastChunk = .now
+                    return chunk[...]
+                }
             }
             ended = true
             return subscription.live.wasDropped ? ArraySlice(droppedNote) : nil
