@@ -51,7 +51,7 @@ final class RunningServer: Sendable {
                             engine.startLivenessBeat(liveness, intervalMilliseconds: heartbeat.intervalMilliseconds)
                         }
                     }
-                    engine.origin = origin
+                    engine.resolver.origin = origin
                     engine.originRefreshes = originRefreshes
                     box.engine = engine
                 }

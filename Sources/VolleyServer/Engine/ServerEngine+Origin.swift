@@ -12,16 +12,10 @@ struct ParkedRequest {
 }
 
 extension ServerEngine {
-    /// The cache root when `name` can be served from a fresh cached copy, else nil.
-    func freshCachedRoot(for name: String) -> ConfinedRoot? {
-        guard let origin, origin.cachedCopyIsFresh(name) else { return nil }
-        return try? ruleRoots.root(origin.cacheDirectory).get()
-    }
-
     /// Parks the request until the origin has refreshed `name`; the first request for a name
     /// starts the refresh, later ones (other clients, or the same client asking again) wait for it.
     func park(_ parked: ParkedRequest, name: String) {
-        guard let origin, let post = postToReactor else { return }
+        guard let origin = resolver.origin, let post = postToReactor else { return }
         if var waiting = parkedRequests[name] {
             if !waiting.contains(where: { $0.client == parked.client }) { waiting.append(parked) }
             parkedRequests[name] = waiting
@@ -38,14 +32,14 @@ extension ServerEngine {
 
     /// Resumes every request parked on `name`.
     private func originAnswered(_ name: String, _ outcome: OriginOutcome) {
-        guard let waiting = parkedRequests.removeValue(forKey: name), let origin else { return }
+        guard let waiting = parkedRequests.removeValue(forKey: name) else { return }
         for parked in waiting {
             switch outcome {
             case .ready:
-                guard case .success(let cache) = ruleRoots.root(origin.cacheDirectory) else { continue }
+                guard let cache = resolver.cacheRoot() else { continue }
                 serve(
                     parked.request, from: parked.client, via: parked.listener, info: parked.info,
-                    resolved: ResolvedRequest(rule: parked.rule, root: cache, name: Array(name.utf8), options: parked.options),
+                    resolved: ResolvedName(rule: parked.rule, root: cache, name: Array(name.utf8), options: parked.options),
                     allowOrigin: false)
             case .notFound(let detail):
                 refuse(

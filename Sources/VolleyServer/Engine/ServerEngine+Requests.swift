@@ -106,9 +106,9 @@ extension ServerEngine {
             drop(request, from: client, reason, detail: detail)
             return
         }
-        switch resolve(request, from: client) {
+        switch resolver.resolve(name: request.filename, nameBytes: request.filenameBytes, client: client, now: reactor.now) {
         case .success(let resolved):
-            serve(request, from: client, via: listener, info: info, resolved: resolved, allowOrigin: origin != nil)
+            serve(request, from: client, via: listener, info: info, resolved: resolved, allowOrigin: resolver.origin != nil)
         case .failure(let failure):
             refuse(
                 client, via: listener, info: info, file: request.filename, failure.refusalReason,
@@ -142,34 +142,26 @@ extension ServerEngine {
             .requestRefused(
                 RefusedRequest(
                     client: client.description, fileName: request.filename, reason: reason, errorCode: nil, detail: detail,
-                    mac: neighbours.recentMAC(of: client.unmappedIPString, now: reactor.now))))
+                    mac: resolver.recentMAC(of: client, now: reactor.now))))
     }
 
     /// Opens the resolved file and starts the transfer. A name missing from the root goes
     /// to the cache, then to the origin (`allowOrigin`), when one is configured.
     func serve(
         _ request: TFTPRequest, from client: SocketAddress, via listener: Listener, info: PacketInfo?,
-        resolved: ResolvedRequest, allowOrigin: Bool
+        resolved: ResolvedName, allowOrigin: Bool
     ) {
         let file: OpenFile
-        switch resolved.root.openForReading(resolved.name, requireWorldReadable: configuration.requireWorldReadable) {
-        case .success(let opened):
+        switch resolver.open(resolved, allowOrigin: allowOrigin) {
+        case .opened(let opened):
             file = files.adopt(opened)
-        case .failure(let failure):
-            if failure.kind == .notFound, allowOrigin, resolved.root === root {
-                let name = String(decoding: resolved.name, as: UTF8.self)
-                if let cache = freshCachedRoot(for: name) {
-                    var cached = resolved
-                    cached.root = cache
-                    serve(request, from: client, via: listener, info: info, resolved: cached, allowOrigin: false)
-                } else {
-                    park(
-                        ParkedRequest(
-                            request: request, client: client, listener: listener, info: info,
-                            rule: resolved.rule, options: resolved.options), name: name)
-                }
-                return
-            }
+        case .fromOrigin(let name):
+            park(
+                ParkedRequest(
+                    request: request, client: client, listener: listener, info: info, rule: resolved.rule, options: resolved.options),
+                name: name)
+            return
+        case .refused(let failure):
             if failure.kind == .resourcesExhausted {
                 warnAtMostOncePerSecond(
                     "busy",
@@ -199,7 +191,7 @@ extension ServerEngine {
 
     private func startTransfer(
         _ request: TFTPRequest, file: OpenFile, client: SocketAddress, listener: Listener, info: PacketInfo?,
-        rule: ResolvedRequest
+        rule: ResolvedName
     ) throws(SystemError) {
         let mode = request.transferMode ?? .octet
         let wireSize =
@@ -229,8 +221,7 @@ extension ServerEngine {
             socket: socket, sharesListenerSocket: singlePort, source: singlePort ? info : nil,
             file: file, peer: client, request: request, mode: mode,
             negotiated: negotiated, wireSize: wireSize, retransmission: retransmissionPolicy(negotiated, rule: rule.options),
-            startedAt: reactor.now, rule: rule.rule, servedName: String(decoding: rule.name, as: UTF8.self),
-            mac: neighbours.recentMAC(of: client.unmappedIPString, now: reactor.now))
+            startedAt: reactor.now, rule: rule.rule, servedName: rule.servedName, mac: resolver.recentMAC(of: client, now: reactor.now))
         let client = transfer.description.clientAddress
         switch admission.claimTransfer(peer: transfer.peer, client: client, reactor: reactorIndex, overListener: singlePort) {
         case .admit:
@@ -282,7 +273,7 @@ extension ServerEngine {
     ) {
         var refusal = RefusedRequest(
             client: client.description, fileName: file, reason: reason, errorCode: code.rawValue, detail: detail,
-            mac: neighbours.recentMAC(of: client.unmappedIPString, now: reactor.now))
+            mac: resolver.recentMAC(of: client, now: reactor.now))
         if admission.mayReplyWithError(to: client.ipString, now: reactor.now) {
             environment.outbox.sendNow(TFTPPacketEncoder.error(code, message), on: listener.socket.descriptor, to: client, from: info)
         } else {

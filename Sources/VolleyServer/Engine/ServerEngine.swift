@@ -12,7 +12,6 @@ final class ServerEngine {
     /// server-wide events: listening, reloaded, stopped accepting).
     let reactorIndex: Int
     private(set) var listeners: [Listener]
-    private(set) var root: ConfinedRoot
     private(set) var configuration: TFTPServerConfiguration
     let logger: Logger
     let environment: TransferEnvironment
@@ -25,12 +24,8 @@ final class ServerEngine {
     private var draining = false
     var files = SharedFileTable()
     var blockSizeCaps = InterfaceBlockSizeCaps()
-    /// MAC addresses of clients, for rules that match on them or serve `{mac}` roots.
-    let neighbours = NeighbourCache()
-    /// The roots `rules:` serve from (and the origin's cache directory).
-    let ruleRoots = RuleRoots()
-    /// Where names missing from the root are fetched from, if anywhere.
-    var origin: (any TFTPOrigin)?
+    /// Names to files: rules, rewrite, confinement, the world-readable policy, the origin's cache.
+    let resolver: BootFileResolver
     /// Requests waiting for the origin, by name.
     var parkedRequests: [String: [ParkedRequest]] = [:]
     /// Origin refreshes in flight, shared by all reactors of the server.
@@ -56,7 +51,7 @@ final class ServerEngine {
         self.reactor = reactor
         self.reactorIndex = reactorIndex
         self.listeners = listeners
-        self.root = root
+        self.resolver = BootFileResolver(root: root, configuration: configuration)
         self.configuration = configuration
         self.logger = logger
         self.admission = admission
@@ -127,8 +122,7 @@ final class ServerEngine {
         configuration = newConfiguration
         admission.limits = AdmissionLimits(newConfiguration)
         environment.outbox.setSegmentationOffload(newConfiguration.segmentationOffload)
-        if let newRoot { root = newRoot }
-        ruleRoots.removeAll()
+        resolver.apply(newConfiguration, root: newRoot)
         if reactorIndex == 0 { environment.emit(.reloaded(rootChanged: newRoot != nil)) }
     }
 
