@@ -25,16 +25,18 @@ struct EventStreamTests {
         let content = SeededBytes.make(count: 3000, seed: 5)
         _ = try fixture.scratch.write("root/boot/kernel.img", content)
         let socket = fixture.server
-        // Each stream resumes after event 0, so it gets every event however late its curl starts.
+        // A replay from the ring: every event after `lastID`, then two seconds of live ones.
         func stream(_ query: String, after lastID: Int = 0) async throws -> ProcessResult {
             try await runProcess(
                 "curl",
-                arguments: ["-sN", "--max-time", "5", "--unix-socket", socket, "-H", "Last-Event-ID: \(lastID)"]
+                arguments: ["-sN", "--max-time", "2", "--unix-socket", socket, "-H", "Last-Event-ID: \(lastID)"]
                     + ["http://localhost/v1/events\(query)"], timeout: 30)
         }
-        async let all = stream("")
-        async let finished = stream("?type=finished&path=boot/*")
-        async let elsewhere = stream("?client=10.0.0.0/8")
+        // Live: a stream opened before anything happens, read until its third event (however loaded the machine).
+        let live = try ServiceProcess(
+            try VolleyBinaries.program("curl"), ["-sN", "--unix-socket", socket, "http://localhost/v1/events"], timeout: 60)
+        defer { live.killIfRunning() }
+        for _ in 0..<250 where !live.stdoutText.contains(": volley events") { try await Task.sleep(for: .milliseconds(20)) }
         let port = fixture.tftpPort
         let fetched = try await offload { try RawTFTPClient().fetch("boot/kernel.img", from: loopback(port: port)) }
         #expect(fetched.bytes == content)
@@ -44,10 +46,11 @@ struct EventStreamTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         _ = try await offload { try? RawTFTPClient().fetch("missing.img", from: loopback(port: port), timeout: 1) }
+        for _ in 0..<1500 where Self.messages(live.stdoutText).count < 3 { try await Task.sleep(for: .milliseconds(20)) }
 
-        let allText = try await all.stdout
-        let finishedText = try await finished.stdout
-        let elsewhereText = try await elsewhere.stdout
+        let allText = live.stdoutText
+        let finishedText = try await stream("?type=finished&path=boot/*").stdout
+        let elsewhereText = try await stream("?client=10.0.0.0/8").stdout
         let everything = Self.messages(allText)
         #expect(everything.map(\.event) == ["started", "finished", "refused"], "\(allText)")
         let end = try #require(everything.dropFirst().first?.json)
@@ -91,9 +94,10 @@ struct EventStreamTests {
         let content = SeededBytes.make(count: blocks * 512 - 100, seed: 8)
         _ = try fixture.scratch.write("root/slow.img", content)
         let socket = fixture.server
-        async let streamed = runProcess(
-            "curl", arguments: ["-sN", "--max-time", "7", "--unix-socket", socket, "-H", "Last-Event-ID: 0", "http://localhost/v1/events"],
-            timeout: 30)
+        let streamed = try ServiceProcess(
+            try VolleyBinaries.program("curl"), ["-sN", "--unix-socket", socket, "-H", "Last-Event-ID: 0", "http://localhost/v1/events"],
+            timeout: 60)
+        defer { streamed.killIfRunning() }
         let watch = try ServiceProcess(try VolleyBinaries.volley(), ["watch", "--server", socket, "--type", "progress"], timeout: 60)
         defer { watch.killIfRunning() }
         // A lockstep client that waits 150 ms before each ACK: about 3.6 s in flight.
@@ -122,7 +126,10 @@ struct EventStreamTests {
         }
         #expect(received == content)
 
-        let events = Self.messages(try await streamed.stdout)
+        for _ in 0..<500 where !Self.messages(streamed.stdoutText).contains(where: { $0.event == "finished" }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let events = Self.messages(streamed.stdoutText)
         #expect(events.first?.event == "started" && events.last?.event == "finished", "\(events.map(\.event))")
         let progress = events.filter { $0.event == "progress" }.map(\.json)
         // About 3.6 s of advancing: 2 to 4 reports, never two within a second.
