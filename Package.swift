@@ -26,6 +26,8 @@ let package = Package(
         // Already in the graph through Hummingbird and AsyncHTTPClient; the control plane's
         // `Expect: 100-continue` handler names its HTTP part types.
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        // The HTTP file server: HTTP/1.1 and sendfile on NIO's own threads.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.90.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
@@ -89,11 +91,23 @@ let package = Package(
                 .embedInCode("LivePage/icon.svg"),
             ]
         ),
+        // Layer 5, beside the control plane: the boot files over HTTP, resolved as TFTP resolves them.
+        .target(
+            name: "VolleyHTTP",
+            dependencies: [
+                "VolleyServer", "VolleySystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Layer 5: the command line.
         .executableTarget(
             name: "volley",
             dependencies: [
-                "VolleyServer", "VolleySystem", "VolleyConfiguration", "VolleyControl",
+                "VolleyServer", "VolleySystem", "VolleyConfiguration", "VolleyControl", "VolleyHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

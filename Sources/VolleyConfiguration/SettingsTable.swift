@@ -117,6 +117,15 @@ public enum SettingsTable {
         "Default time to live of a control-plane session; its files are removed when no heartbeat renews it in time.",
         \.control.sessionTTLSeconds)
 
+    public static let httpListen = SettingDefinition.text(
+        "http_listen", flag: "http-listen", valueName: "addrs", whenEmpty: "off",
+        "Also serve the root over HTTP (GET and HEAD, ranges, keep-alive) on HOST:PORT, comma-separated for several (127.0.0.1:8080,[::1]:8080); the same rules, confinement and origin as TFTP. Empty turns it off.",
+        \.http.listen)
+    public static let httpHeaderTimeout = SettingDefinition.integer(
+        "http_header_timeout_ms", flag: nil, valueName: "ms",
+        "How long an HTTP connection may take to send a request's head before it is closed (against slow clients holding connections).",
+        \.http.headerTimeoutMilliseconds)
+
     public static let origin = SettingDefinition.text(
         "origin", flag: "origin", valueName: "url",
         "Base URL (http, https or file) that names missing from the root are fetched from, once however many clients ask, into cache_dir. Needs a restart to change.",
@@ -140,7 +149,7 @@ public enum SettingsTable {
         errorRatePerClient, errorRateTotal, requireWorldReadable, logLevel, logFormat,
         drainTimeout, singlePort, reactors, segmentationOffload, ioUring, user,
         controlListen, controlTokenFile, controlMaxUploadBytes, controlAllowFileURLs, controlSessionTTL,
-        startStopped, origin, cacheDirectory, originTTL, cacheMaximumBytes,
+        startStopped, httpListen, httpHeaderTimeout, origin, cacheDirectory, originTTL, cacheMaximumBytes,
     ]
 
     /// The settings the `options:` of a rule may set for the requests it matches (besides

@@ -15,6 +15,8 @@ public struct VolleySettings: Sendable, Equatable {
     public var user = ""
     /// The HTTP control plane (off unless `control_listen` is set).
     public var control = ControlSettings()
+    /// The HTTP file server (off unless `http_listen` is set).
+    public var http = HTTPSettings()
     /// The remote origin (off unless `origin` is set).
     public var origin = OriginSettings()
 

@@ -8,6 +8,7 @@ import VolleyServer
 import VolleySystem
 import VolleyConfiguration
 import VolleyControl
+import VolleyHTTP
 
 /// `volley serve`: serve a directory in the foreground until SIGINT or SIGTERM.
 struct ServeCommand: ParsableCommand {
@@ -132,6 +133,9 @@ struct ServeCommand: ParsableCommand {
         help: Self.flagHelp(SettingsTable.startStopped))
     var startStopped: Bool?
 
+    @Option(name: .customLong(SettingsTable.httpListen.flag!), help: Self.help(SettingsTable.httpListen))
+    var httpListen: String?
+
     @Option(name: .customLong(SettingsTable.origin.flag!), help: Self.help(SettingsTable.origin))
     var origin: String?
 
@@ -166,6 +170,7 @@ struct ServeCommand: ParsableCommand {
             (SettingsTable.controlMaxUploadBytes, controlMaxUploadBytes.map(SettingValue.integer)),
             (SettingsTable.controlAllowFileURLs, controlAllowFileURLs.map(SettingValue.boolean)),
             (SettingsTable.startStopped, startStopped.map(SettingValue.boolean)),
+            (SettingsTable.httpListen, httpListen.map(SettingValue.text)),
             (SettingsTable.origin, origin.map(SettingValue.text)),
         ]
     }
@@ -223,6 +228,7 @@ struct ServeCommand: ParsableCommand {
                     reload: { reloader.reload() }, logger: logger)
             }
         }
+        let httpServer = try Self.httpFileServer(settings.http, server: server, logger: logger)
         if settings.control.startStopped {
             // Checked now, so that a bad setting stops the start rather than the first POST /v1/server/start.
             if controlPlane == nil {
@@ -256,7 +262,7 @@ struct ServeCommand: ParsableCommand {
                     .init(service: StopSignals(signals: stopSignals, server: server, notifier: notifier, logger: logger, group: handle)),
                     .init(service: reloader),
                     .init(service: StatusReporter(signals: statusRequests, server: server, logger: logger)),
-                ] + (controlPlane.map { [.init(service: $0)] } ?? []) + [
+                ] + (controlPlane.map { [.init(service: $0)] } ?? []) + (httpServer.map { [.init(service: $0)] } ?? []) + [
                     // Shut down before the control plane, which stays up while transfers drain.
                     .init(service: DrainOnShutdown(server: server), successTerminationBehavior: .gracefullyShutdownGroup)
                 ],
@@ -290,6 +296,25 @@ struct ServeCommand: ParsableCommand {
         } catch {
             throw StartupFailure("cannot use the origin: \(error)")
         }
+    }
+
+    /// The HTTP file server `settings` ask for, nil when `http_listen` is empty; a bad address stops the start.
+    private static func httpFileServer(_ settings: HTTPSettings, server: TFTPServer, logger: Logger) throws -> HTTPFileServer? {
+        let listed = settings.listen.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !listed.isEmpty else { return nil }
+        var addresses: [HTTPFileServer.Address] = []
+        for text in listed {
+            guard let address = HTTPFileServer.Address(text) else {
+                throw StartupFailure(
+                    "cannot start the HTTP file server: http_listen \(text.debugDescription) is not HOST:PORT or [v6]:PORT")
+            }
+            addresses.append(address)
+        }
+        guard settings.headerTimeoutMilliseconds >= 100 else {
+            throw StartupFailure("cannot start the HTTP file server: http_header_timeout_ms must be at least 100")
+        }
+        return HTTPFileServer(
+            addresses: addresses, server: server, headerTimeoutMilliseconds: settings.headerTimeoutMilliseconds, logger: logger)
     }
 
     /// The control plane's token `settings` ask for; a bad address, token file or a

@@ -14,7 +14,9 @@ public final class TFTPServer: Sendable {
     private let state: Mutex<State>
     private let statisticsObserver = StatisticsObserver()
     private let observers: [any TFTPServerObserver]
-    private let origin: (any TFTPOrigin)?
+    let origin: (any TFTPOrigin)?
+    /// Origin fetches in flight, shared by the reactors and by ``BootFiles``: one fetch per name.
+    let originRefreshes = OriginRefreshes()
     let createdFiles = Mutex<Set<String>>([])
 
     /// Where the server is in its life; the running case holds what it runs on.
@@ -74,7 +76,7 @@ public final class TFTPServer: Sendable {
         let running: RunningServer
         do {
             running = try RunningServer.start(
-                configuration, observers: observers, origin: origin, logger: logger,
+                configuration, observers: observers, origin: origin, originRefreshes: originRefreshes, logger: logger,
                 heartbeat: heartbeat, statistics: { [statisticsObserver] in statisticsObserver.statistics })
         } catch {
             state.withLock { $0.phase = .stopped }

@@ -22,7 +22,8 @@ final class RunningServer: Sendable {
     }
 
     static func start(
-        _ configuration: TFTPServerConfiguration, observers: [any TFTPServerObserver], origin: (any TFTPOrigin)?, logger: Logger,
+        _ configuration: TFTPServerConfiguration, observers: [any TFTPServerObserver], origin: (any TFTPOrigin)?,
+        originRefreshes: OriginRefreshes, logger: Logger,
         heartbeat: TFTPServerHeartbeat?, statistics: @escaping @Sendable () -> TFTPServerStatistics
     ) throws(TFTPError) -> RunningServer {
         let root = try TFTPServer.openRoot(configuration.rootDirectory)
@@ -32,7 +33,6 @@ final class RunningServer: Sendable {
             inherited
             ? try ListenerSockets.adopt(configuration.inheritedSockets) : try ListenerSockets.bind(configuration, count: count)
         let admission = SharedAdmission(limits: AdmissionLimits(configuration), now: MonotonicClock.milliseconds())
-        let originRefreshes = OriginRefreshes()
         let liveness = ReactorLiveness(reactors: count, now: MonotonicClock.milliseconds())
         var started: [ReactorHandle] = []
         for index in 0..<count {
