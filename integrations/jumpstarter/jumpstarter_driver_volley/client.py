@@ -15,16 +15,8 @@ from jumpstarter.client.core import DriverError
 CHUNK_SIZE = 4 * 1024 * 1024
 
 
-@dataclass(kw_only=True)
-class VolleyServerClient(TftpServerClient):
-    """
-    Client interface for the Volley TFTP server driver
-
-    The stock TFTP client (start, stop, get_host, get_port, storage) plus the file API of
-    the Jumpstarter TFTP documentation: list_files, delete_file, put_file, put_local_file.
-    Errors raised by the driver arrive as the driver's classes (TftpError, FileNotFound,
-    ServerNotRunning from jumpstarter_driver_volley.driver), not as generic DriverErrors.
-    """
+class RaisesDriverErrors:
+    """Client mixin: errors the driver tagged with their class arrive as that class again."""
 
     def call(self, method, *args):
         try:
@@ -35,6 +27,19 @@ class VolleyServerClient(TftpServerClient):
                 raise
             raise mapped from None
 
+
+@dataclass(kw_only=True)
+class VolleyServerClient(RaisesDriverErrors, TftpServerClient):
+    """
+    Client interface for the Volley TFTP server driver
+
+    The stock TFTP client (start, stop, get_host, get_port, storage) plus the file API of
+    the Jumpstarter TFTP documentation: list_files, delete_file, put_file, put_local_file.
+    Errors raised by the driver arrive as the driver's classes (TftpError, FileNotFound,
+    ServerNotRunning from jumpstarter_driver_volley.driver), not as generic DriverErrors.
+    With http_port set, get_url() gives the base URL Volley serves the same root on.
+    """
+
     def get_port(self) -> int:
         """
         Get the port number the TFTP server is listening on (the real one after port 0)
@@ -44,6 +49,18 @@ class VolleyServerClient(TftpServerClient):
         """
         # Jumpstarter's transport carries numbers as doubles: the stock client returns 69.0.
         return int(self.call("get_port"))
+
+    def get_url(self) -> str:
+        """
+        Get the base URL of the HTTP server the same Volley runs (the driver's http_port)
+
+        Returns:
+            str: The base URL, e.g. http://192.168.1.100:8080
+
+        Raises:
+            TftpError: If the driver serves no HTTP (http_port is not set)
+        """
+        return self.call("get_url")
 
     def list_files(self) -> list[str]:
         """

@@ -10,48 +10,42 @@ plane on a unix socket in the driver's private directory. Every file operation i
 control-plane call, so Volley's store confines, writes and checks files, and a
 control-plane session removes what the driver created when it closes
 (`remove_created_on_close`). start() and stop() start and stop its TFTP service.
+With `http_port`, the same process also serves the root over HTTP.
+
+`VolleyHttp` (a drop-in for `jumpstarter_driver_http.driver.HttpServer`) lives in
+`http_server.py` and is importable from here, as the exporter configuration names it.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
 
 import anyio
-import yaml
 
-from . import process as _process
 from . import settings as _settings
+from .child import VolleyChild, base_url, find_binary, http_listen
 from .control import ControlError, ControlPlane
-from .errors import FileNotFound, ServerNotRunning, TftpError, TransferFailed, TransferTimeout, answering_remote_call
+from .errors import FileNotFound, ServerNotRunning, TagsRemoteErrors, TftpError, TransferFailed, TransferTimeout
 from .storage import VolleyStorage
 from jumpstarter.common.ipaddr import get_ip_address
 from jumpstarter.driver import Driver, export
 
-__all__ = ["Volley", "TftpError", "ServerNotRunning", "FileNotFound", "TransferFailed", "TransferTimeout"]
-
-# The control-plane session that holds what the driver created lives this long without a
-# heartbeat (the API's maximum), and is renewed every SESSION_RENEWAL seconds while the driver lives.
-SESSION_TTL = 86400
-SESSION_RENEWAL = 3600
-
-# Volley's log levels, and the Python logging level each maps to.
-_VOLLEY_LEVELS = {
-    "trace": "DEBUG",
-    "debug": "DEBUG",
-    "info": "INFO",
-    "notice": "INFO",
-    "warning": "WARNING",
-    "error": "ERROR",
-    "critical": "CRITICAL",
-}
-_ALIASES = {"warn": "warning", "fatal": "critical"}
+__all__ = [
+    "Volley",
+    "VolleyHttp",
+    "TftpError",
+    "ServerNotRunning",
+    "FileNotFound",
+    "TransferFailed",
+    "TransferTimeout",
+    "HttpServerError",
+]
 
 @dataclass(kw_only=True)
-class Volley(Driver):
+class Volley(TagsRemoteErrors, Driver):
     """TFTP server driver for Jumpstarter, served by Volley.
 
     Attributes:
@@ -63,6 +57,8 @@ class Volley(Driver):
         log_level (str): Volley's log level (trace, debug, info, notice, warning, error,
             critical) and the driver logger's; Python's names (DEBUG, INFO...) work too.
         start_timeout (float): Seconds to wait for Volley to report ready.
+        http_port (int): Also serve the root over HTTP on host:http_port (0 picks a free
+            port; see get_url()). Default None: no HTTP.
 
     Volley's own settings pass through when set: the fields below that are Volley settings
     (max_block_size, max_window_size, ...), and any key of `settings` (a mapping of Volley's
@@ -74,6 +70,7 @@ class Volley(Driver):
     host: str = field(default="")
     port: int = 69
     remove_created_on_close: bool = True  # Clean up temporary boot files by default
+    http_port: int | None = None
 
     volley_binary: str | None = None
     start_timeout: float = 30.0
@@ -91,20 +88,13 @@ class Volley(Driver):
     settings: dict = field(default_factory=dict)
 
     _volley_log_level: str = field(init=False, default="info")
-    # The running `volley serve`, its control plane and session, and the TFTP address while serving.
-    _server: _process.VolleyProcess | None = field(init=False, default=None)
-    _control: ControlPlane | None = field(init=False, default=None)
-    _session: str | None = field(init=False, default=None)
+    # The running `volley serve` (its control plane and session), and the TFTP address while serving.
+    _child: VolleyChild | None = field(init=False, default=None)
     _serving: tuple[str, int] | None = field(init=False, default=None)
-    _renewals: threading.Event | None = field(init=False, default=None)
     _lock: threading.RLock = field(init=False, default_factory=threading.RLock)
 
     def __post_init__(self):
-        level = _ALIASES.get(str(self.log_level).lower(), str(self.log_level).lower())
-        if level not in _VOLLEY_LEVELS:
-            raise ValueError(f"log_level {self.log_level!r}: expected one of {', '.join(_VOLLEY_LEVELS)}")
-        self._volley_log_level = level
-        self.log_level = _VOLLEY_LEVELS[level]
+        self._volley_log_level, self.log_level = _settings.log_levels(self.log_level)
 
         if hasattr(super(), "__post_init__"):
             super().__post_init__()
@@ -112,7 +102,7 @@ class Volley(Driver):
         self.root_dir = os.path.abspath(self.root_dir)
         os.makedirs(self.root_dir, exist_ok=True)
 
-        self.children["storage"] = VolleyStorage(connect=self._connect)
+        self.children["storage"] = VolleyStorage(connect=self._connect, created=self._created_files)
         self.storage = self.children["storage"]
 
         if self.host == "":
@@ -122,22 +112,10 @@ class Volley(Driver):
     def client(cls) -> str:
         return "jumpstarter_driver_volley.client.VolleyServerClient"
 
-    async def DriverCall(self, request, context):
-        """:meta private: answer a remote call; our errors carry their class name across."""
-        with answering_remote_call():
-            return await super().DriverCall(request, context)
-
     # The volley process ---------------------------------------------------------------
 
     def _binary(self) -> str:
-        candidate = self.volley_binary or os.environ.get("VOLLEY_BINARY") or "volley"
-        resolved = candidate if os.sep in candidate else shutil.which(candidate)
-        if resolved is None or not os.access(resolved, os.X_OK) or os.path.isdir(resolved):
-            raise TftpError(
-                f"volley executable not found: {candidate!r} "
-                "(set volley_binary in the driver configuration, or VOLLEY_BINARY, or put volley on PATH)"
-            )
-        return resolved
+        return find_binary(self.volley_binary)
 
     def volley_configuration(self) -> dict:
         """The YAML configuration `volley serve --config` gets (without the control plane's socket)."""
@@ -148,6 +126,8 @@ class Volley(Driver):
             "log_level": self._volley_log_level,
             "log_format": "json",  # read by process.py as data
         }
+        if self.http_port is not None:
+            configuration["http_listen"] = http_listen(self.host, self.http_port)
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__ if not name.startswith("_")}
         configuration.update(_settings.pass_through(self._binary(), fields, self.settings, timeout=self.start_timeout))
         return configuration
@@ -156,19 +136,24 @@ class Volley(Driver):
         """The control plane and the session to record uploads in, starting Volley if needed."""
         with self._lock:
             self._ensure_process()
-            return self._control, self._session
+            return self._child.control, self._child.session
+
+    def _created_files(self) -> list[str]:
+        """What the session holds to remove on close (for storage's get_created_resources)."""
+        child = self._child
+        return child.created_files() if child is not None else []
 
     def _ensure_process(self) -> bool:
         """Runs `volley serve` (TFTP stopped, control plane up) unless it runs; True if it was started now."""
-        if self._server is not None and self._server.running:
+        if self._child is not None and self._child.running:
             return False
-        if self._server is not None:  # exited by itself since
-            if self._session is not None:
+        if self._child is not None:  # exited by itself since
+            if self._child.session is not None:
                 self.logger.warning(
-                    f"volley (pid {self._server.pid}) exited by itself: the files the driver created "
+                    f"volley (pid {self._child.pid}) exited by itself: the files the driver created "
                     "before will not be removed on close"
                 )
-            self._discard(self._server)
+            self._discard(self._child)
 
         binary = self._binary()
         try:
@@ -176,61 +161,23 @@ class Volley(Driver):
         except OSError as error:
             raise TftpError(f"cannot start: root_dir {self.root_dir}: {error.strerror}") from None
         configuration = self.volley_configuration()  # refuses unknown settings before anything is made
-        workdir = _process.make_workdir()
-        control = ControlPlane(os.path.join(workdir, "control.sock"))
-        configuration["control_listen"] = f"unix:{control.path}"
-        configuration["start_stopped"] = True
-        config_path = os.path.join(workdir, "volley.yaml")
-        with open(config_path, "w") as f:
-            yaml.safe_dump(configuration, f, sort_keys=False)
-
-        server = _process.VolleyProcess(argv=[binary, "serve", "--config", config_path], logger=self.logger)
-        try:
-            server.start(timeout=self.start_timeout, workdir=workdir)
-            try:
-                control.wait_until_answering(self.start_timeout)
-            except OSError as error:
-                raise TftpError(f"volley's control plane did not answer on {control.path}: {error}") from None
-            try:
-                session = control.create_session(SESSION_TTL) if self.remove_created_on_close else None
-            except ControlError as error:
-                raise TftpError(f"volley's control plane refused a session: {error.message}") from None
-        except BaseException:
-            server.stop(timeout=5)
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        self._server, self._control, self._session = server, control, session
-        if session is not None:
-            self._renewals = threading.Event()
-            threading.Thread(
-                target=self._renew, args=(control, session, self._renewals), name="volley-session", daemon=True
-            ).start()
-        self.logger.debug(f"volley (pid {server.pid}) runs; control plane on {control.path}")
+        self._child = VolleyChild.spawn(
+            binary,
+            configuration,
+            logger=self.logger,
+            timeout=self.start_timeout,
+            session=self.remove_created_on_close,
+            http_listeners=0 if self.http_port is None else 1,
+        )
         return True
 
-    def _renew(self, control: ControlPlane, session: str, stopped: threading.Event):
-        while not stopped.wait(SESSION_RENEWAL):
-            try:
-                control.renew_session(session)
-            except (OSError, ControlError) as error:
-                self.logger.warning(f"cannot renew the control-plane session: {error}")
-
-    def _discard(self, server):
-        if self._renewals is not None:
-            self._renewals.set()
-            self._renewals = None
-        if server._tmpdir:
-            shutil.rmtree(server._tmpdir, ignore_errors=True)
-        if self._server is server:
-            self._server, self._control, self._session, self._serving = None, None, None, None
+    def _discard(self, child: VolleyChild):
+        child.discard()
+        if self._child is child:
+            self._child, self._serving = None, None
 
     def _tftp_running(self) -> bool:
-        if self._server is None or not self._server.running:
-            return False
-        try:
-            return bool(self._control.server()["running"])
-        except (OSError, ControlError):
-            return False
+        return self._child is not None and self._child.tftp_running()
 
     # Server control ------------------------------------------------------------------
 
@@ -250,14 +197,14 @@ class Volley(Driver):
                 self.logger.warning("TFTP server is already running")
                 return
             try:
-                status = self._control.start_server()
+                status = self._child.control.start_server()
             except (OSError, ControlError) as error:
                 if started_now:  # nothing else needs it yet
                     self._stop_process()
                 reason = error.message if isinstance(error, ControlError) else str(error)
                 raise TftpError(f"cannot start: {reason}") from None
             self._serving = (status["host"], int(status["port"]))
-            self.logger.info(f"TFTP server started on {status['host']}:{status['port']} (volley pid {self._server.pid})")
+            self.logger.info(f"TFTP server started on {status['host']}:{status['port']} (volley pid {self._child.pid})")
 
     @export
     def stop(self):
@@ -266,27 +213,26 @@ class Volley(Driver):
         Volley stops taking requests and lets transfers in flight finish (up to
         drain_timeout_ms); stop() returns when they have. The `volley serve` process
         ends too, unless it holds files the driver created, to be removed on close; the
-        file API and storage work either way.
+        file API and storage work either way. With http_port, HTTP is served by the same
+        process: it stops with it.
 
         Raises:
             ServerNotRunning: If the server is not running
         """
         with self._lock:
             if not self._tftp_running():
-                server = self._server
-                if server is not None and not server.running:
-                    self.logger.warning(
-                        f"volley (pid {server.pid}) had exited by itself with status {server.returncode}"
-                    )
-                    self._discard(server)
+                child = self._child
+                if child is not None and not child.running:
+                    self.logger.warning(f"volley (pid {child.pid}) had exited by itself with status {child.returncode}")
+                    self._discard(child)
                 raise ServerNotRunning("TFTP server is not running")
             self._serving = None
-            if not self._holds_created_files():
+            if not self._child.holds_created_files():
                 self._stop_process()  # SIGTERM: Volley drains, then exits
                 self.logger.info("TFTP server stopped")
                 return
             try:
-                self._control.stop_server()
+                self._child.control.stop_server()
             except ControlError as error:
                 if error.status != 409:  # stopped in the meantime
                     raise TftpError(f"cannot stop: {error.message}") from None
@@ -295,15 +241,6 @@ class Volley(Driver):
 
     def _drain_seconds(self) -> float:
         return (self.drain_timeout_ms if self.drain_timeout_ms is not None else 5000) / 1000
-
-    def _holds_created_files(self) -> bool:
-        """Whether the session holds files to remove on close (then Volley must live until then)."""
-        if self._session is None:
-            return False
-        try:
-            return bool(self._control.session_files(self._session))
-        except (OSError, ControlError):
-            return True  # keep it rather than lose what it would remove
 
     def _wait_until_stopped(self, timeout: float):
         deadline = time.monotonic() + timeout
@@ -315,21 +252,11 @@ class Volley(Driver):
 
     def _stop_process(self):
         """Ends the session (removing what it created) and stops `volley serve`."""
-        server = self._server
-        if server is None:
+        child = self._child
+        if child is None:
             return
-        if server.running and self._session is not None:
-            try:
-                removed = self._control.end_session(self._session)
-                if removed:
-                    self.logger.info(f"removed {len(removed)} file(s) the driver created: {', '.join(removed)}")
-            except (OSError, ControlError) as error:
-                self.logger.error(f"cannot remove the files the driver created: {error}")
-        if server.running:
-            returncode = server.stop(timeout=self._drain_seconds() + 5)
-            if returncode not in (0, None):
-                self.logger.warning(f"volley exited with status {returncode}")
-        self._discard(server)
+        child.stop(timeout=self._drain_seconds() + 5)
+        self._discard(child)
 
     @export
     def get_host(self) -> str:
@@ -339,7 +266,7 @@ class Volley(Driver):
             str: The IP address or hostname
         """
         serving = self._serving
-        if serving is not None and serving[0] and self._server is not None and self._server.running:
+        if serving is not None and serving[0] and self._child is not None and self._child.running:
             return serving[0]
         return self.host
 
@@ -351,14 +278,35 @@ class Volley(Driver):
             int: The port number
         """
         serving = self._serving
-        if serving is not None and self._server is not None and self._server.running:
+        if serving is not None and self._child is not None and self._child.running:
             return serving[1]
         return self.port
 
+    @export
+    def get_url(self) -> str:
+        """Get the base URL of the HTTP server (http_port set), e.g. http://192.168.1.100:8080.
+
+        Volley serves HTTP from the same root while its process runs: from the driver's
+        first call (start(), or a file call) until stop() ends it or the driver closes.
+        The port is the one bound (after http_port 0) while it runs, http_port otherwise.
+
+        Returns:
+            str: The base URL
+
+        Raises:
+            TftpError: If http_port is not set (the driver serves no HTTP)
+        """
+        if self.http_port is None:
+            raise TftpError("this driver serves no HTTP: set http_port in its configuration")
+        child = self._child
+        if child is not None and child.running and child.http:
+            return base_url(self.host, child.http[0][1])
+        return base_url(self.host, self.http_port)
+
     def get_pid(self) -> int | None:
         """The process ID of the running `volley serve`, if any (exporter side only)."""
-        server = self._server
-        return server.pid if server is not None and server.running else None
+        child = self._child
+        return child.pid if child is not None and child.running else None
 
     # Files -------------------------------------------------------------------------------
 
@@ -515,3 +463,7 @@ class Volley(Driver):
         with self._lock:
             self._stop_process()
         super().close()
+
+
+from .errors import HttpServerError  # noqa: E402
+from .http_server import VolleyHttp  # noqa: E402  (the HTTP driver, named here in exporter configurations)

@@ -8,6 +8,9 @@ the child as NOTIFY_SOCKET; Volley sends `READY=1` (with `X_VOLLEY_HOST=` and
 
 Volley runs with `log_format: json`: each log line is one JSON object with `level`,
 `label` and `message` (and the event's fields), read as data rather than matched as text.
+With `http_listen`, Volley binds its HTTP listeners after READY=1 and logs one line per
+listener, `serving HTTP on HOST port N`; `wait_for_http` waits for those (or for the exit
+whose last line says why, such as a port in use).
 
 One supervisor thread per child spawns it, forwards its output to the Python logger line by
 line, drains the notify socket, and reaps it.
@@ -56,6 +59,9 @@ _LEVELS = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
+
+# How Volley's log line announcing an HTTP listener begins; the port is its last word.
+HTTP_LISTENING = "serving HTTP on "
 
 _setpriv: list[str] | None = None
 
@@ -133,11 +139,14 @@ class VolleyProcess:
     stopping: bool = field(init=False, default=False)
     returncode: int | None = field(init=False, default=None)
     stderr_tail: collections.deque = field(init=False, default_factory=lambda: collections.deque(maxlen=50))
+    # The HTTP listeners Volley reported (`serving HTTP on HOST port N`), in the order it bound them.
+    http_listening: list[tuple[str, int]] = field(init=False, default_factory=list)
 
     _thread: threading.Thread | None = field(init=False, default=None)
     _spawned: threading.Event = field(init=False, default_factory=threading.Event)
     _ready_event: threading.Event = field(init=False, default_factory=threading.Event)
     _exited: threading.Event = field(init=False, default_factory=threading.Event)
+    _http_bound: threading.Condition = field(init=False, default_factory=threading.Condition)
     _spawn_error: BaseException | None = field(init=False, default=None)
     _notify: socket.socket | None = field(init=False, default=None)
     _tmpdir: str | None = field(init=False, default=None)
@@ -181,6 +190,28 @@ class VolleyProcess:
             self._thread.join(timeout=5)
             raise TftpError(self.failure_reason())
         return self.ready
+
+    def wait_for_http(self, count: int, *, timeout: float) -> list[tuple[str, int]]:
+        """The first `count` HTTP listeners, once Volley has bound them; TftpError with its reason
+        if it exits first (a port in use), or if they do not come within `timeout` seconds.
+
+        Volley reports READY=1 before its HTTP listeners bind, and logs one line per
+        listener (`serving HTTP on HOST port N`, the port last) when it has bound it.
+        """
+        deadline = time.monotonic() + timeout
+        with self._http_bound:
+            while len(self.http_listening) < count:
+                if self._exited.is_set():
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TftpError(f"volley did not report its HTTP listener within {timeout:.0f} s")
+                self._http_bound.wait(min(remaining, 0.1))
+            else:
+                return list(self.http_listening[:count])
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        raise TftpError(self.failure_reason())
 
     def failure_reason(self) -> str:
         """Volley's one-line reason for exiting (its last `Error:` line), else what is known."""
@@ -309,11 +340,24 @@ class VolleyProcess:
         self.stderr_tail.append(line)
         record = parse_log_record(line)
         if record is not None:
+            self._note_http_listener(record["message"])
             self.logger.log(_LEVELS[record["level"]], "volley: %s", record["message"])
         elif line.startswith("Error: "):
             self.logger.error("volley: %s", line)
         elif line:  # not a log record: a crash report, or a binary that is not Volley
             self.logger.info("volley: %s", line)
+
+    def _note_http_listener(self, message: str):
+        if not message.startswith(HTTP_LISTENING):
+            return
+        where = message[len(HTTP_LISTENING):].rsplit(" port ", 1)
+        try:
+            listener = (where[0], int(where[1]))
+        except (IndexError, ValueError):
+            return
+        with self._http_bound:
+            self.http_listening.append(listener)
+            self._http_bound.notify_all()
 
     def _drain_notify(self):
         if self._notify is None:

@@ -19,6 +19,30 @@ DRIVER_KEYS = frozenset({"root_dir", "host", "port", "log_level"})
 # Keys of how the driver talks to Volley: its JSON log, its control plane on a unix socket
 # of its own, the TFTP service started by start().
 OWN_KEYS = frozenset({"log_format", "control_listen", "control_token_file", "start_stopped"})
+# Set from the drivers' fields: http_port (Volley), host and port (VolleyHttp).
+HTTP_KEYS = frozenset({"http_listen"})
+
+
+# Volley's log levels, and the Python logging level each maps to.
+_VOLLEY_LEVELS = {
+    "trace": "DEBUG",
+    "debug": "DEBUG",
+    "info": "INFO",
+    "notice": "INFO",
+    "warning": "WARNING",
+    "error": "ERROR",
+    "critical": "CRITICAL",
+}
+_ALIASES = {"warn": "warning", "fatal": "critical"}
+
+
+def log_levels(value: str) -> tuple[str, str]:
+    """(Volley's log level, the Python logging level) for a driver's `log_level`: one of
+    Volley's names, or Python's (DEBUG, INFO...); ValueError otherwise."""
+    level = _ALIASES.get(str(value).lower(), str(value).lower())
+    if level not in _VOLLEY_LEVELS:
+        raise ValueError(f"log_level {value!r}: expected one of {', '.join(_VOLLEY_LEVELS)}")
+    return level, _VOLLEY_LEVELS[level]
 
 
 def exported_settings(binary: str, timeout: float = 30) -> dict[str, dict]:
@@ -56,11 +80,13 @@ def pass_through(binary: str, fields: dict, extra: dict, timeout: float = 30) ->
     exported = exported_settings(binary, timeout)
     configuration = {}
     for key, value in fields.items():
-        if key in exported and key not in DRIVER_KEYS and value is not None:
+        if key in exported and key not in DRIVER_KEYS | HTTP_KEYS and value is not None:
             configuration[key] = value
     for key, value in extra.items():
         if key in OWN_KEYS:
             raise TftpError(f"settings: {key} is the driver's own (how it runs and talks to Volley)")
+        if key in HTTP_KEYS:
+            raise TftpError(f"settings: {key} is set by the driver (http_port for Volley, host and port for VolleyHttp)")
         if key in DRIVER_KEYS:
             raise TftpError(f"settings: {key} is a driver field; set it as {key}: directly")
         if key not in exported:

@@ -94,6 +94,9 @@ class VolleyStorage(Driver):
     # Returns the control plane and the session uploads are recorded in (None: keep them),
     # starting Volley if it does not run yet. Set by the Volley driver.
     connect: Any = None
+    # Returns the files the driver's session holds to remove on close (what
+    # get_created_resources reports), without starting Volley. Set by the driver.
+    created: Any = None
 
     _files: dict[UUID, _Writer | _Reader] = field(init=False, default_factory=dict)
 
@@ -435,5 +438,11 @@ class VolleyStorage(Driver):
 
     @export
     async def get_created_resources(self) -> set[str]:
-        """Nothing is tracked here: Volley's session holds what the driver created."""
-        return set()
+        """The files written through the driver that it will remove on close: Volley's session
+        holds them (empty without remove_created_on_close, or before anything was written)."""
+        if self.created is None:
+            return set()
+        try:
+            return set(await anyio.to_thread.run_sync(self.created))
+        except (OSError, ControlError):
+            return set()

@@ -34,3 +34,14 @@ def no_volley_left_behind(volley_binary):
     for pid in still:
         os.kill(pid, 9)
     assert not still, f"volley process(es) {sorted(still)} outlived the test"
+
+
+@pytest.fixture
+def unused_tcp_port():
+    """A free TCP port on localhost (pytest-asyncio's fixture, which the ported
+    jumpstarter-driver-http tests use)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
