@@ -22,6 +22,10 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Closes a connection whose next request head does not arrive in time (slow clients).
     private var headerDeadline: Scheduled<Void>?
     private var responding = false
+    /// Set while the connection counts against the server's limits; called once when it closes.
+    private var releaseAdmission: (@Sendable () -> Void)?
+    /// False when the server was at a limit as the connection opened: its request gets 503.
+    private var admitted = true
 
     init(files: BootFiles, headerTimeout: TimeAmount, logger: Logger) {
         self.files = files
@@ -30,12 +34,20 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        if let remote = context.remoteAddress, let ip = remote.ipAddress,
+            let client = VolleySystem.SocketAddress(ip: ip, port: UInt16(remote.port ?? 0))
+        {
+            releaseAdmission = files.admitConnection(from: client)
+            admitted = releaseAdmission != nil
+        }
         armHeaderDeadline(context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         headerDeadline?.cancel()
+        releaseAdmission?()
+        releaseAdmission = nil
         context.fireChannelInactive()
     }
 
@@ -73,6 +85,14 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: - One request
 
     private func handle(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard admitted else {
+            // At max_transfers or max_transfers_per_client, counted with TFTP's transfers.
+            var headers = HTTPHeaders()
+            headers.add(name: "Retry-After", value: "1")
+            var closing = head
+            closing.headers.replaceOrAdd(name: "Connection", value: "close")
+            return sendError(.serviceUnavailable, head: closing, extra: headers, context: context)
+        }
         guard head.method == .GET || head.method == .HEAD else {
             var headers = HTTPHeaders()
             headers.add(name: "Allow", value: "GET, HEAD")
@@ -91,15 +111,13 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         responding = true
         let files = self.files
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let opening = context.eventLoop.makeFutureWithTask { () async -> BootFileBox in BootFileBox(await files.open(name, client: client)) }
+        let opening = context.eventLoop.makeFutureWithTask { () async -> BootFileBox in BootFileBox(await files.open(name, client: client))
+        }
         opening.whenSuccess { opened in
             let (handler, context) = loopBound.value
             switch opened.result {
             case .success(let file):
-                handler.logger.info(
-                    "HTTP \(client) \(String(decoding: name, as: UTF8.self).debugDescription) \(head.method)\(file.rule.map { " rule=\($0)" } ?? "")"
-                )
-                handler.send(file, head: head, context: context)
+                handler.send(file, name: name, client: client, head: head, context: context)
             case .failure(let refusal): handler.refused(refusal, name: name, client: client, head: head, context: context)
             }
         }
@@ -115,14 +133,26 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .busy: .serviceUnavailable
             case .failed: .internalServerError
             }
-        logger.info(
-            "HTTP \(client) \(String(decoding: name, as: UTF8.self).debugDescription): \(status.code), \(refusal.detail)"
-        )
+        let reason: RefusalReason =
+            switch refusal.kind {
+            case .notFound: .fileNotFound
+            case .accessDenied: .accessViolation
+            case .notARegularFile: .notARegularFile
+            case .invalidName: .invalidName
+            case .busy, .failed: .serverError
+            }
+        files.report(
+            .requestRefused(
+                RefusedRequest(
+                    client: client.description, fileName: String(decoding: name, as: UTF8.self), reason: reason, errorCode: nil,
+                    detail: "HTTP \(status.code): \(refusal.detail)", mac: files.recentMAC(of: client), transferProtocol: .http)))
         sendError(status, head: head, context: context)
     }
 
     /// The file, whole or a range of it, or 304 when the client has it.
-    private func send(_ file: BootFile, head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func send(
+        _ file: BootFile, name: [UInt8], client: VolleySystem.SocketAddress, head: HTTPRequestHead, context: ChannelHandlerContext
+    ) {
         var headers = commonHeaders(keepAlive: head.isKeepAlive)
         headers.add(name: "Last-Modified", value: WallClock.httpDate(epochSeconds: file.modifiedEpochSeconds))
         headers.add(name: "ETag", value: file.entityTag)
@@ -151,10 +181,31 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                 HTTPResponseHead(version: head.version, status: .rangeNotSatisfiable, headers: headers), body: nil, file: file, head: head,
                 context: context)
         }
-        headers.replaceOrAdd(name: "Content-Length", value: String(body.map { $0.upper - $0.lower + 1 } ?? 0))
+        let length = body.map { $0.upper - $0.lower + 1 } ?? 0
+        headers.replaceOrAdd(name: "Content-Length", value: String(length))
+        guard head.method == .GET else {
+            return finish(
+                HTTPResponseHead(version: head.version, status: status, headers: headers), body: nil, file: file, head: head,
+                context: context)
+        }
+        // A GET with a body is a transfer: it is reported as TFTP transfers are.
+        let transfer = TransferDescription(
+            client: client.description, clientAddress: client.ipString, fileName: String(decoding: name, as: UTF8.self), mode: "GET",
+            blockSize: 0, windowSize: 0, transferSize: length, timeoutSeconds: nil, acknowledgedOptions: false, singlePort: false,
+            rule: file.rule, servedName: file.servedName, mac: files.recentMAC(of: client), transferProtocol: .http)
+        files.report(.transferStarted(transfer))
+        let started = MonotonicClock.milliseconds()
+        let files = files
+        let report: @Sendable (TransferOutcome, UInt64) -> Void = { outcome, sent in
+            files.report(
+                .transferFinished(
+                    TransferReport(
+                        transfer: transfer, outcome: outcome, bytesSent: sent,
+                        durationSeconds: Double(max(1, MonotonicClock.milliseconds() &- started)) / 1000, retransmissions: 0)))
+        }
         finish(
-            HTTPResponseHead(version: head.version, status: status, headers: headers), body: head.method == .GET ? body : nil, file: file,
-            head: head, context: context)
+            HTTPResponseHead(version: head.version, status: status, headers: headers), body: body, file: file, head: head, context: context,
+            report: report)
     }
 
     /// `If-None-Match` (strong comparison, or `*`), else `If-Modified-Since`.
@@ -172,10 +223,13 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// then the last once the file is known unchanged.
     private func finish(
         _ response: HTTPResponseHead, body: (lower: UInt64, upper: UInt64)?, file: BootFile, head: HTTPRequestHead,
-        context: ChannelHandlerContext
+        context: ChannelHandlerContext, report: @escaping @Sendable (TransferOutcome, UInt64) -> Void = { _, _ in }
     ) {
         context.write(wrapOutboundOut(.head(response)), promise: nil)
-        guard let body else { return end(keepAlive: head.isKeepAlive, keeping: file, context: context) }
+        guard let body else {
+            report(.delivered, 0)
+            return end(keepAlive: head.isKeepAlive, keeping: file, context: context)
+        }
         let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.descriptor)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let release: @Sendable (Result<Void, Error>) -> Void = { _ in _ = try? handle.takeDescriptorOwnership() }
@@ -185,28 +239,37 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                 let (handler, context) = loopBound.value
                 guard case .success = result else {
                     release(result)
+                    report(.abortedByClient(code: 0, message: "connection closed"), 0)
                     return context.close(promise: nil)
                 }
-                handler.sendLastByte(handle, at: body.upper, file: file, head: head, release: release, context: context)
+                handler.sendLastByte(
+                    handle, at: body.upper, sentBefore: body.upper - body.lower, file: file, head: head, release: release, report: report,
+                    context: context)
             }
         } else {
-            sendLastByte(handle, at: body.upper, file: file, head: head, release: release, context: context)
+            sendLastByte(handle, at: body.upper, sentBefore: 0, file: file, head: head, release: release, report: report, context: context)
         }
     }
 
     private func sendLastByte(
-        _ handle: NIOFileHandle, at offset: UInt64, file: BootFile, head: HTTPRequestHead,
-        release: @escaping @Sendable (Result<Void, Error>) -> Void, context: ChannelHandlerContext
+        _ handle: NIOFileHandle, at offset: UInt64, sentBefore: UInt64, file: BootFile, head: HTTPRequestHead,
+        release: @escaping @Sendable (Result<Void, Error>) -> Void, report: @escaping @Sendable (TransferOutcome, UInt64) -> Void,
+        context: ChannelHandlerContext
     ) {
+        // Reported (and logged) as a failed transfer by the observers.
         guard !file.hasChanged() else {
-            logger.warning(
-                "HTTP \(file.servedName.debugDescription) to \(context.remoteAddress?.description ?? "?"): the file changed while it was sent; connection closed before its last byte"
-            )
             release(.success(()))
+            report(.failed(reason: "the file changed while it was sent; connection closed before its last byte"), sentBefore)
             return context.close(promise: nil)
         }
         let region = FileRegion(fileHandle: handle, readerIndex: Int(offset), endIndex: Int(offset) + 1)
-        context.write(wrapOutboundOut(.body(.fileRegion(region)))).whenComplete(release)
+        context.write(wrapOutboundOut(.body(.fileRegion(region)))).whenComplete { result in
+            release(result)
+            switch result {
+            case .success: report(.delivered, sentBefore + 1)
+            case .failure: report(.abortedByClient(code: 0, message: "connection closed"), sentBefore)
+            }
+        }
         end(keepAlive: head.isKeepAlive, keeping: file, context: context)
     }
 

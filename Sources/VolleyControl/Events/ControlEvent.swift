@@ -83,7 +83,7 @@ struct ControlEvent: Sendable {
         if let file { object.field("file", file) }
         object.field("id", id)
         if let mac { object.field("mac", mac) }
-        if let transfer {
+        if let transfer, transfer.transferProtocol == .tftp {
             object.field("options") { options in
                 options.field("blksize", transfer.blockSize)
                 options.field("mode", transfer.mode)
@@ -93,7 +93,7 @@ struct ControlEvent: Sendable {
             }
         }
         if let outcome = report?.outcome.label { object.field("outcome", outcome) }
-        object.field("protocol", "tftp")
+        object.field("protocol", (transfer?.transferProtocol ?? refusal?.transferProtocol ?? .tftp).rawValue)
         if let report, !report.outcome.isDelivered {
             object.field("reason", report.outcome.description)
         } else if let refusal {

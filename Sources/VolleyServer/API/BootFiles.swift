@@ -68,6 +68,26 @@ public final class BootFiles: Sendable {
         }
     }
 
+    /// Counts a connection from `client` against the server's transfer limits (`max_transfers`,
+    /// `max_transfers_per_client`), shared with TFTP: the release to call once when it closes,
+    /// or nil when a limit is reached (answer 503).
+    public func admitConnection(from client: SocketAddress) -> (@Sendable () -> Void)? {
+        server.admitConnection(from: client)
+    }
+
+    /// Reports an HTTP transfer or refusal to the server's observers (the log, metrics, the event stream).
+    public func report(_ event: TFTPServerEvent) {
+        server.report(event)
+    }
+
+    /// The MAC address of `client` as the neighbour table had it at most a second ago.
+    public func recentMAC(of client: SocketAddress) -> String? {
+        let found = lookUp { resolver -> Result<String?, FileAccessError> in
+            .success(resolver.recentMAC(of: client, now: MonotonicClock.milliseconds()))
+        }
+        return (try? found.get()) ?? nil
+    }
+
     /// Runs `body` with a resolver made from the server's configuration in force (made anew after a reload).
     private func lookUp<T>(
         _ body: (BootFileResolver) -> Result<T, FileAccessError>

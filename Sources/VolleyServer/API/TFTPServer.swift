@@ -53,6 +53,25 @@ public final class TFTPServer: Sendable {
         self.observers = [statisticsObserver, TransferLogObserver(logger: logger)] + observers
     }
 
+    /// Counts a connection of another protocol against the running server's transfer limits:
+    /// the release to call when it closes, or nil when the server is at a limit. While the
+    /// TFTP service is stopped, there is nothing to count against and every connection is admitted.
+    func admitConnection(from client: SocketAddress) -> (@Sendable () -> Void)? {
+        let admission: SharedAdmission? = state.withLock {
+            if case .running(let server) = $0.phase { return server.admission }
+            return nil
+        }
+        guard let admission else { return {} }
+        let key = client.ipString
+        guard admission.claimConnection(client: key) == .admit else { return nil }
+        return { admission.connectionEnded(client: key) }
+    }
+
+    /// Hands `event` to the observers, for a protocol served beside TFTP (``BootFiles/report(_:)``).
+    func report(_ event: TFTPServerEvent) {
+        for observer in observers { observer.serverEvent(event) }
+    }
+
     /// The settings in force (``host`` and ``port`` report what was actually bound).
     public var configuration: TFTPServerConfiguration { state.withLock { $0.configuration } }
 

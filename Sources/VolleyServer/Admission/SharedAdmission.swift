@@ -86,4 +86,24 @@ final class SharedAdmission: Sendable {
             return state.transfersOverListeners
         }
     }
+
+    /// Counts a connection of the HTTP file server from `client` against the same limits as
+    /// the transfers (`max_transfers`, `max_transfers_per_client`), in the same lock; `.admit` when counted.
+    func claimConnection(client: SocketAddressKey) -> AdmissionDecision {
+        state.withLock { state in
+            let decision = state.control.capacity(for: client, activeTransfers: state.activeTransfers)
+            guard decision == .admit else { return decision }
+            state.control.transferStarted(for: client)
+            state.activeTransfers += 1
+            return .admit
+        }
+    }
+
+    /// Counts a connection of ``claimConnection(client:)`` that closed.
+    func connectionEnded(client: SocketAddressKey) {
+        state.withLock { state in
+            state.control.transferEnded(for: client)
+            state.activeTransfers -= 1
+        }
+    }
 }

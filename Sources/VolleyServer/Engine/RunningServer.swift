@@ -12,12 +12,15 @@ final class RunningServer: Sendable {
     private let reactors: [ReactorHandle]
     /// The addresses the listeners are bound to, each once.
     let boundAddresses: [SocketAddress]
+    /// Limits and counts of the whole server, shared with the HTTP file server's connections.
+    let admission: SharedAdmission
 
     /// How many reactor threads serve.
     var reactorCount: Int { reactors.count }
 
-    private init(reactors: [ReactorHandle], boundAddresses: [SocketAddress]) {
+    private init(reactors: [ReactorHandle], boundAddresses: [SocketAddress], admission: SharedAdmission) {
         self.reactors = reactors
+        self.admission = admission
         self.boundAddresses = boundAddresses
     }
 
@@ -73,7 +76,7 @@ final class RunningServer: Sendable {
         }
         var addresses: [SocketAddress] = []
         for address in listeners.map(\.address) where !addresses.contains(address) { addresses.append(address) }
-        return RunningServer(reactors: started, boundAddresses: addresses)
+        return RunningServer(reactors: started, boundAddresses: addresses, admission: admission)
     }
 
     /// `reactors`, with 0 (`auto`) as the CPUs this process may use. Single-port mode on

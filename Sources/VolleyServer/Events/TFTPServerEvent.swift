@@ -20,6 +20,11 @@ public enum TFTPServerEvent: Sendable {
     case reloaded(rootChanged: Bool)
 }
 
+/// The protocol a transfer or a refusal was over.
+public enum TransferProtocol: String, Hashable, Sendable {
+    case tftp, http
+}
+
 /// One transfer as negotiated: who, what and how.
 public struct TransferDescription: Hashable, Sendable {
     /// The client's address and port, e.g. `"127.0.0.1:39120"` or `"[::1]:39120"`.
@@ -48,6 +53,20 @@ public struct TransferDescription: Hashable, Sendable {
     public var servedName: String? = nil
     /// The client's MAC address from the kernel's neighbour table, when it had one (`"52:54:00:12:34:56"`).
     public var mac: String? = nil
+    /// TFTP, or HTTP (the HTTP file server; block and window sizes then mean nothing).
+    public var transferProtocol = TransferProtocol.tftp
+
+    /// Describes a transfer.
+    public init(
+        client: String, clientAddress: String, fileName: String, mode: String, blockSize: Int, windowSize: Int,
+        transferSize: UInt64?, timeoutSeconds: Int?, acknowledgedOptions: Bool, singlePort: Bool, rule: String? = nil,
+        servedName: String? = nil, mac: String? = nil, transferProtocol: TransferProtocol = .tftp
+    ) {
+        (self.client, self.clientAddress, self.fileName, self.mode) = (client, clientAddress, fileName, mode)
+        (self.blockSize, self.windowSize, self.transferSize, self.timeoutSeconds) = (blockSize, windowSize, transferSize, timeoutSeconds)
+        (self.acknowledgedOptions, self.singlePort, self.rule) = (acknowledgedOptions, singlePort, rule)
+        (self.servedName, self.mac, self.transferProtocol) = (servedName, mac, transferProtocol)
+    }
 }
 
 /// How far a transfer in flight has come.
@@ -76,6 +95,12 @@ public struct TransferReport: Hashable, Sendable {
     public var durationSeconds: Double
     /// Blocks and OACKs sent again after a timeout.
     public var retransmissions: Int
+
+    /// Reports a transfer's end.
+    public init(transfer: TransferDescription, outcome: TransferOutcome, bytesSent: UInt64, durationSeconds: Double, retransmissions: Int) {
+        (self.transfer, self.outcome, self.bytesSent) = (transfer, outcome, bytesSent)
+        (self.durationSeconds, self.retransmissions) = (durationSeconds, retransmissions)
+    }
 }
 
 /// A request that got no transfer.
@@ -94,4 +119,15 @@ public struct RefusedRequest: Hashable, Sendable {
     public var detail: String
     /// The client's MAC address, when the neighbour table had one.
     public var mac: String? = nil
+    /// TFTP, or HTTP (then `errorCode` is nil: the HTTP status is in `detail`).
+    public var transferProtocol = TransferProtocol.tftp
+
+    /// Describes a refusal.
+    public init(
+        client: String, fileName: String?, reason: RefusalReason, errorCode: UInt16?, replySuppressed: Bool = false, detail: String,
+        mac: String? = nil, transferProtocol: TransferProtocol = .tftp
+    ) {
+        (self.client, self.fileName, self.reason, self.errorCode) = (client, fileName, reason, errorCode)
+        (self.replySuppressed, self.detail, self.mac, self.transferProtocol) = (replySuppressed, detail, mac, transferProtocol)
+    }
 }

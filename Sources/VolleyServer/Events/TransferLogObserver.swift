@@ -60,6 +60,7 @@ public struct TransferLogObserver: TFTPServerObserver {
     }
 
     private static func options(_ transfer: TransferDescription) -> String {
+        if transfer.transferProtocol == .http { return "http" + (transfer.rule.map { " rule=\($0)" } ?? "") }
         var options = "blksize=\(transfer.blockSize) windowsize=\(transfer.windowSize)"
         if let tsize = transfer.transferSize { options += " tsize=\(tsize)" }
         if let timeout = transfer.timeoutSeconds { options += " timeout=\(timeout)" }

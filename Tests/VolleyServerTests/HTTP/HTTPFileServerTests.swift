@@ -146,6 +146,72 @@ struct HTTPFileServerTests {
         #expect(headerValue("Content-Range", in: end.headers) == "bytes \(size - 4096)-\(size - 1)/\(size)")
     }
 
+    @Test("1,000 concurrent downloads, each byte-exact")
+    func thousandAtOnce() async throws {
+        let fixture = try await HTTPFixture("http-thousand")
+        defer { fixture.stop() }
+        let content = SeededBytes.make(count: 256 * 1024 + 7, seed: 46)
+        _ = try fixture.scratch.write("root/initrd", content)
+        let script = """
+            import asyncio, hashlib, resource, sys
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+            port, expected = int(sys.argv[1]), hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest()
+            async def fetch():
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"GET /initrd HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+                data = await reader.read()
+                writer.close()
+                head, _, body = data.partition(b"\\r\\n\\r\\n")
+                return head.startswith(b"HTTP/1.1 200") and hashlib.sha256(body).hexdigest() == expected
+            async def main():
+                results = await asyncio.wait_for(asyncio.gather(*(fetch() for _ in range(1000)), return_exceptions=True), 90)
+                print(sum(1 for r in results if r is True), "of", len(results))
+            asyncio.run(main())
+            """
+        let result = try await runProcess(
+            "python3", arguments: ["-c", script, String(fixture.httpPort), fixture.scratch.path("root/initrd")], timeout: 120)
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1000 of 1000", "\(result)")
+    }
+
+    @Test("Connections count against max_transfers_per_client and max_transfers, with TFTP's transfers: 503 beyond")
+    func connectionLimits() async throws {
+        let fixture = try await HTTPFixture("http-limits", configuration: "max_transfers: 3\nmax_transfers_per_client: 2\n")
+        defer { fixture.stop() }
+        _ = try fixture.scratch.write("root/ok.txt", Array("ok".utf8))
+        // Idle connections held open by a helper until its standard input closes.
+        func hold(_ count: Int, from source: String) throws -> ServiceProcess {
+            let script = """
+                import socket, sys, time
+                held = [socket.create_connection(("127.0.0.1", \(fixture.httpPort)), source_address=("\(source)", 0)) for _ in range(\(count))]
+                print("holding", flush=True)
+                time.sleep(30)
+                """
+            return try ServiceProcess(try VolleyBinaries.program("python3"), ["-c", script], timeout: 60)
+        }
+        func status(from source: String) async throws -> (Int, String) {
+            let got = try await fixture.curl(["--interface", source, fixture.url("ok.txt")])
+            return (got.status, headerValue("Retry-After", in: got.headers) ?? "")
+        }
+        func waitHolding(_ helper: ServiceProcess) async throws {
+            for _ in 0..<250 where !helper.stdoutText.contains("holding") { try await Task.sleep(for: .milliseconds(20)) }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let two = try hold(2, from: "127.0.0.2")
+        defer { two.killIfRunning() }
+        try await waitHolding(two)
+        #expect(try await status(from: "127.0.0.2") == (503, "1"), "a third connection from one client")
+        #expect(try await status(from: "127.0.0.3") == (200, ""))
+        let one = try hold(1, from: "127.0.0.3")
+        defer { one.killIfRunning() }
+        try await waitHolding(one)
+        #expect(try await status(from: "127.0.0.4") == (503, "1"), "a fourth connection in all")
+        two.killIfRunning()
+        one.killIfRunning()
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await status(from: "127.0.0.2") == (200, ""))
+    }
+
     @Test("A slow client is cut off at the header timeout while others are served")
     func slowClient() async throws {
         let fixture = try await HTTPFixture("http-slow", configuration: "http_header_timeout_ms: 1000\n")
@@ -212,6 +278,81 @@ struct HTTPFileServerTests {
         #expect(service.lines(containing: "rule=lab-b").count == 1, "\(service.stderrText)")
     }
 
+    @Test("The origin through HTTP: HTTP and TFTP clients asking at once for a missing file cause one fetch")
+    func originThroughHTTP() async throws {
+        let scratch = try TestDirectory("http-origin")
+        defer { scratch.remove() }
+        let image = SeededBytes.make(count: 4 << 20, seed: 47)
+        _ = try scratch.write("origin/images/rootfs.img", image)
+        try scratch.makeDirectory("root")
+        let origin = try await LocalHTTPServer(directory: scratch.path("origin"))
+        defer { origin.stop() }
+        _ = try scratch.write(
+            "volley.yaml",
+            Array(
+                """
+                root_dir: \(scratch.path("root"))
+                host: 127.0.0.1
+                port: 0
+                http_listen: 127.0.0.1:0
+                origin: http://127.0.0.1:\(origin.port)/
+                cache_dir: \(scratch.path("cache"))
+
+                """.utf8))
+        let service = try ServiceProcess(try VolleyBinaries.volley(), ["serve", "--config", scratch.path("volley.yaml")], timeout: 120)
+        defer { service.killIfRunning() }
+        let tftpPort = try await service.waitForServingPort()
+        let line = try #require(try await service.waitForLine(containing: "serving HTTP on ", timeout: 60), "\(service.stderrText)")
+        let httpPort = try #require(Int(line.split(separator: " ").last ?? ""))
+        async let overHTTP = (0..<5).asyncMap { index in
+            try await runProcess(
+                "curl", arguments: ["-s", "-o", scratch.path("http-\(index)"), "http://127.0.0.1:\(httpPort)/images/rootfs.img"],
+                timeout: 60)
+        }
+        let overTFTP = try await offload {
+            try RawTFTPClient().fetch("images/rootfs.img", options: [("blksize", "1468")], from: loopback(port: tftpPort), timeout: 20)
+                .bytes
+        }
+        for (index, result) in try await overHTTP.enumerated() {
+            #expect(result.status == 0 && scratch.contents("http-\(index)") == image, "\(result)")
+        }
+        #expect(overTFTP == image)
+        #expect(origin.requests(for: "/images/rootfs.img") == 1, "origin log:\n\(origin.process.stderrSoFar)")
+        #expect(
+            try await runProcess(
+                "curl", arguments: ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(httpPort)/images/none.img"]
+            ).stdout == "404")
+    }
+
+    @Test("HTTP transfers and refusals are events (protocol http) and count in /v1/clients and the log")
+    func events() async throws {
+        let fixture = try await ControlPlaneFixture("http-events", extraArguments: ["--http-listen", "127.0.0.1:0"])
+        defer { fixture.stop() }
+        let content = SeededBytes.make(count: 100_000, seed: 49)
+        _ = try fixture.scratch.write("root/boot/kernel", content)
+        let line = try #require(try await fixture.service.waitForLine(containing: "serving HTTP on ", timeout: 60))
+        let port = try #require(Int(line.split(separator: " ").last ?? ""))
+        let fetched = try await runProcess(
+            "curl", arguments: ["-s", "-o", fixture.scratch.path("got"), "http://127.0.0.1:\(port)/boot/kernel"], timeout: 30)
+        #expect(fetched.status == 0 && fixture.scratch.contents("got") == content)
+        _ = try await runProcess("curl", arguments: ["-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/missing"], timeout: 30)
+        let stream = try await runProcess(
+            "curl",
+            arguments: ["-sN", "--max-time", "2", "--unix-socket", fixture.server, "-H", "Last-Event-ID: 0", "http://localhost/v1/events"],
+            timeout: 30)
+        let events = EventStreamTests.messages(stream.stdout)
+        #expect(events.map(\.event) == ["started", "finished", "refused"], "\(stream.stdout)")
+        #expect(events.allSatisfy { $0.json["protocol"] as? String == "http" }, "\(stream.stdout)")
+        let end = try #require(events.dropFirst().first?.json)
+        #expect(end["outcome"] as? String == "delivered" && end["bytes"] as? Int == content.count && end["size"] as? Int == content.count)
+        #expect(end["file"] as? String == "boot/kernel" && end["options"] == nil)
+        #expect(events.last?.json["reason"] as? String == "file_not_found")
+        let boards = try #require(try await fixture.curl("GET", "/v1/clients").jsonArray)
+        let fetches = boards.first?["fetches"] as? [[String: Any]] ?? []
+        #expect(fetches.first?["file"] as? String == "boot/kernel" && fetches.first?["outcome"] as? String == "delivered", "\(boards)")
+        #expect(fixture.service.lines(containing: "\"boot/kernel\" GET: 100000 bytes in").count == 1, "\(fixture.service.stderrText)")
+    }
+
     @Test("A file rewritten in place mid-body: the client gets a short body, never a complete mixed one")
     func rewrittenMidBody() async throws {
         let fixture = try await HTTPFixture("http-rewrite")
@@ -230,5 +371,17 @@ struct HTTPFileServerTests {
         let got = fixture.scratch.contents("got") ?? []
         #expect(result.status != 0 && got.count < original.count, "curl \(result.status), \(got.count) bytes")
         #expect(fixture.service.lines(containing: "changed while it was sent").count == 1, "\(fixture.service.stderrText)")
+    }
+}
+
+extension Range where Bound == Int {
+    /// Runs `body` for every index at once; the results in order.
+    fileprivate func asyncMap<T: Sendable>(_ body: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
+        try await withThrowingTaskGroup(of: (Int, T).self) { group in
+            for index in self { group.addTask { (index, try await body(index)) } }
+            var results: [(Int, T)] = []
+            for try await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map(\.1)
+        }
     }
 }
