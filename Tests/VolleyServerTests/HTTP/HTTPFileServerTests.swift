@@ -246,65 +246,42 @@ struct HTTPFileServerTests {
 
     @Test("Rules apply to HTTP as to TFTP: a request from 127.0.0.2 gets another root")
     func rulesByAddress() async throws {
-        // The rule's root is a path in the scratch directory: written before the server starts.
-        let scratch = try TestDirectory("http-rules")
-        defer { scratch.remove() }
-        try scratch.makeDirectory("root")
-        try scratch.makeDirectory("lab-b")
-        _ = try scratch.write("root/kernel", Array("default".utf8))
-        _ = try scratch.write("lab-b/kernel", Array("lab b".utf8))
-        _ = try scratch.write(
-            "volley.yaml",
-            Array(
-                """
-                root_dir: \(scratch.path("root"))
-                host: 127.0.0.1
-                port: 0
-                http_listen: 127.0.0.1:0
+        let fixture = try await HTTPFixture("http-rules") { scratch in
+            try scratch.makeDirectory("lab-b")  // a rule's root must exist when the configuration is read
+            return """
                 rules:
                   - name: lab-b
                     match: { client: 127.0.0.2 }
                     root: \(scratch.path("lab-b"))
 
-                """.utf8))
-        let service = try ServiceProcess(try VolleyBinaries.volley(), ["serve", "--config", scratch.path("volley.yaml")], timeout: 60)
-        defer { service.killIfRunning() }
-        let line = try #require(try await service.waitForLine(containing: "serving HTTP on ", timeout: 60), "\(service.stderrText)")
-        let port = try #require(Int(line.split(separator: " ").last ?? ""))
+                """
+        }
+        defer { fixture.stop() }
+        _ = try fixture.scratch.write("root/kernel", Array("default".utf8))
+        _ = try fixture.scratch.write("lab-b/kernel", Array("lab b".utf8))
         func fetch(from source: String) async throws -> String {
-            try await runProcess("curl", arguments: ["-s", "--interface", source, "http://127.0.0.1:\(port)/kernel"], timeout: 30).stdout
+            try await runProcess("curl", arguments: ["-s", "--interface", source, fixture.url("kernel")], timeout: 30).stdout
         }
         #expect(try await fetch(from: "127.0.0.2") == "lab b")
         #expect(try await fetch(from: "127.0.0.1") == "default")
-        #expect(service.lines(containing: "rule=lab-b").count == 1, "\(service.stderrText)")
+        #expect(fixture.service.lines(containing: "rule=lab-b").count == 1, "\(fixture.service.stderrText)")
     }
 
     @Test("The origin through HTTP: HTTP and TFTP clients asking at once for a missing file cause one fetch")
     func originThroughHTTP() async throws {
-        let scratch = try TestDirectory("http-origin")
-        defer { scratch.remove() }
+        let store = try TestDirectory("http-origin-store")
+        defer { store.remove() }
         let image = SeededBytes.make(count: 4 << 20, seed: 47)
-        _ = try scratch.write("origin/images/rootfs.img", image)
-        try scratch.makeDirectory("root")
-        let origin = try await LocalHTTPServer(directory: scratch.path("origin"))
+        _ = try store.write("images/rootfs.img", image)
+        let origin = try await LocalHTTPServer(directory: store.path)
         defer { origin.stop() }
-        _ = try scratch.write(
-            "volley.yaml",
-            Array(
-                """
-                root_dir: \(scratch.path("root"))
-                host: 127.0.0.1
-                port: 0
-                http_listen: 127.0.0.1:0
-                origin: http://127.0.0.1:\(origin.port)/
-                cache_dir: \(scratch.path("cache"))
-
-                """.utf8))
-        let service = try ServiceProcess(try VolleyBinaries.volley(), ["serve", "--config", scratch.path("volley.yaml")], timeout: 120)
-        defer { service.killIfRunning() }
-        let tftpPort = try await service.waitForServingPort()
-        let line = try #require(try await service.waitForLine(containing: "serving HTTP on ", timeout: 60), "\(service.stderrText)")
-        let httpPort = try #require(Int(line.split(separator: " ").last ?? ""))
+        let fixture = try await HTTPFixture("http-origin") { scratch in
+            "origin: http://127.0.0.1:\(origin.port)/\ncache_dir: \(scratch.path("cache"))\n"
+        }
+        defer { fixture.stop() }
+        let scratch = fixture.scratch
+        let tftpPort = try await fixture.service.waitForServingPort()
+        let httpPort = fixture.httpPort
         async let overHTTP = (0..<5).asyncMap { index in
             try await runProcess(
                 "curl", arguments: ["-s", "-o", scratch.path("http-\(index)"), "http://127.0.0.1:\(httpPort)/images/rootfs.img"],

@@ -7,13 +7,21 @@ struct HTTPFixture {
     let service: ServiceProcess
     let httpPort: Int
 
-    /// Starts a server on `scratch/root`; `configuration` is extra YAML (rules, http_header_timeout_ms).
+    /// Starts a server on `scratch/root`; `configuration` is extra YAML (limits, http_header_timeout_ms).
     init(_ label: String, configuration: String = "", extraArguments: [String] = []) async throws {
+        try await self.init(label, extraArguments: extraArguments) { _ in configuration }
+    }
+
+    /// Starts a server on `scratch/root`, with the extra YAML that `configuration` writes
+    /// knowing the scratch directory (a rule's root, the origin's cache).
+    init(_ label: String, extraArguments: [String] = [], configuration: (TestDirectory) throws -> String) async throws {
         scratch = try TestDirectory(label)
         try scratch.makeDirectory("root")
         _ = try scratch.write(
             "volley.yaml",
-            Array("root_dir: \(scratch.path("root"))\nhost: 127.0.0.1\nport: 0\nhttp_listen: 127.0.0.1:0\n\(configuration)".utf8))
+            Array(
+                "root_dir: \(scratch.path("root"))\nhost: 127.0.0.1\nport: 0\nhttp_listen: 127.0.0.1:0\n\(try configuration(scratch))".utf8)
+        )
         service = try ServiceProcess(
             try VolleyBinaries.volley(), ["serve", "--config", scratch.path("volley.yaml")] + extraArguments, timeout: 240)
         guard let line = try await service.waitForLine(containing: "serving HTTP on ", timeout: 60),
