@@ -21,11 +21,21 @@ import yaml
 from . import process as _process
 from .control import ControlError, ControlPlane
 from .errors import TftpError
+from .storage import VolleyStorage
 
 # The control-plane session that holds what the driver created lives this long without a
 # heartbeat (the API's maximum), and is renewed every SESSION_RENEWAL seconds while the child lives.
 SESSION_TTL = 86400
 SESSION_RENEWAL = 3600
+
+
+def set_up_root_and_storage(driver) -> None:
+    """What both drivers do once their fields are set: the root made absolute (and made when
+    missing), and the `storage` child, OpenDAL's driver interface over the control plane."""
+    driver.root_dir = os.path.abspath(driver.root_dir)
+    os.makedirs(driver.root_dir, exist_ok=True)
+    driver.children["storage"] = VolleyStorage(connect=driver._connect, created=driver._created_files)
+    driver.storage = driver.children["storage"]
 
 
 def find_binary(configured: str | None) -> str:

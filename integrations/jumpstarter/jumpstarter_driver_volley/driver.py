@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 import anyio
 
 from . import settings as _settings
-from .child import VolleyChild, base_url, find_binary, http_listen
+from .child import VolleyChild, base_url, find_binary, http_listen, set_up_root_and_storage
 from .control import ControlError, ControlPlane
 from .errors import FileNotFound, ServerNotRunning, TagsRemoteErrors, TftpError, TransferFailed, TransferTimeout
-from .storage import VolleyStorage
 from jumpstarter.common.ipaddr import get_ip_address
 from jumpstarter.driver import Driver, export
 
@@ -99,11 +98,7 @@ class Volley(TagsRemoteErrors, Driver):
         if hasattr(super(), "__post_init__"):
             super().__post_init__()
 
-        self.root_dir = os.path.abspath(self.root_dir)
-        os.makedirs(self.root_dir, exist_ok=True)
-
-        self.children["storage"] = VolleyStorage(connect=self._connect, created=self._created_files)
-        self.storage = self.children["storage"]
+        set_up_root_and_storage(self)
 
         if self.host == "":
             self.host = get_ip_address(logger=self.logger)
