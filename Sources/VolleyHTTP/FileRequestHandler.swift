@@ -12,6 +12,9 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// Bodies up to this size are read and sent from memory with their head; larger ones go by `sendfile`.
+    static let copiedBodyBytes: UInt64 = 64 * 1024
+
     /// The longest request target served (longer: 414).
     static let maximumTargetBytes = 8192
 
@@ -110,6 +113,12 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         else { return sendError(.badRequest, head: head, context: context) }
         responding = true
         let files = self.files
+        // A file under the root opens at once, here; only one the origin must bring waits, off the loop.
+        switch files.openWithoutWaiting(name, client: client) {
+        case .opened(let file): return send(file, name: name, client: client, head: head, context: context)
+        case .refused(let refusal): return refused(refusal, name: name, client: client, head: head, context: context)
+        case .needsOrigin: break
+        }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let opening = context.eventLoop.makeFutureWithTask { () async -> BootFileBox in BootFileBox(await files.open(name, client: client))
         }
@@ -225,11 +234,30 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         _ response: HTTPResponseHead, body: (lower: UInt64, upper: UInt64)?, file: BootFile, head: HTTPRequestHead,
         context: ChannelHandlerContext, report: @escaping @Sendable (TransferOutcome, UInt64) -> Void = { _, _ in }
     ) {
-        context.write(wrapOutboundOut(.head(response)), promise: nil)
         guard let body else {
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
             report(.delivered, 0)
             return end(keepAlive: head.isKeepAlive, keeping: file, context: context)
         }
+        let length = body.upper - body.lower + 1
+        if length <= Self.copiedBodyBytes {
+            // Small (an iPXE script, a config): one read, checked unchanged, and one write with the head.
+            guard let bytes = file.read(offset: body.lower, count: Int(length)), !file.hasChanged() else {
+                report(.failed(reason: "the file changed while it was read"), 0)
+                return context.close(promise: nil)
+            }
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { result in
+                switch result {
+                case .success: report(.delivered, length)
+                case .failure: report(.abortedByClient(code: 0, message: "connection closed"), 0)
+                }
+            }
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: written)
+            return end(keepAlive: head.isKeepAlive, keeping: nil, context: context)
+        }
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
         let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.descriptor)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let release: @Sendable (Result<Void, Error>) -> Void = { _ in _ = try? handle.takeDescriptorOwnership() }

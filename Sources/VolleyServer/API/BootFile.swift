@@ -35,6 +35,22 @@ public final class BootFile: Sendable {
     /// The open descriptor, for `sendfile` (owned by this value: never close it).
     public var descriptor: Int32 { file.descriptor.rawValue }
 
+    /// Reads `count` bytes at `offset` (a small file's body, sent from memory); nil on a read
+    /// error or a short read (the file shrank).
+    public func read(offset: UInt64, count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = bytes.withUnsafeMutableBytes { buffer in
+                try? FileSystem.read(
+                    file.descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + UInt64(done))
+            }
+            guard let got, got > 0 else { return nil }
+            done += got
+        }
+        return bytes
+    }
+
     /// Whether the file was written, truncated or replaced in place since it was opened
     /// (an error reading its status counts as changed).
     public func hasChanged() -> Bool {

@@ -24,17 +24,31 @@ public final class BootFiles: Sendable {
         self.server = server
     }
 
-    /// Opens `name` as the client at `client` asked for it (the name as the protocol decoded it).
-    public func open(_ name: [UInt8], client: SocketAddress) async -> Result<BootFile, BootFileRefusal> {
-        let text = String(decoding: name, as: UTF8.self)
-        let first = lookUp { resolver in
-            resolver.resolve(name: text, nameBytes: name, client: client, now: MonotonicClock.milliseconds()).map { resolved in
-                (resolved, resolver.open(resolved, allowOrigin: resolver.origin != nil))
-            }
+    /// What ``openWithoutWaiting(_:client:)`` found.
+    public enum Immediate: Sendable {
+        case opened(BootFile)
+        case refused(BootFileRefusal)
+        /// Only the origin has it: ``open(_:client:)`` fetches it.
+        case needsOrigin
+    }
+
+    /// Opens `name` at once, without waiting for the origin: for the common case, where the
+    /// file is under the root (a few system calls, fine on an event loop).
+    public func openWithoutWaiting(_ name: [UInt8], client: SocketAddress) -> Immediate {
+        switch lookUpNow(name, client: client) {
+        case .failure(let refusal): .refused(refusal)
+        case .success(let (resolved, .opened(file))): .opened(BootFile(file, resolved: resolved))
+        case .success(let (_, .refused(failure))): .refused(Self.refusal(failure))
+        case .success(_, .fromOrigin): .needsOrigin
         }
-        switch first {
-        case .failure(let failure):
-            return .failure(Self.refusal(failure))
+    }
+
+    /// Opens `name` as the client at `client` asked for it (the name as the protocol decoded it),
+    /// fetching it from the origin first when only the origin has it.
+    public func open(_ name: [UInt8], client: SocketAddress) async -> Result<BootFile, BootFileRefusal> {
+        switch lookUpNow(name, client: client) {
+        case .failure(let refusal):
+            return .failure(refusal)
         case .success(let (resolved, lookup)):
             switch lookup {
             case .opened(let file): return .success(BootFile(file, resolved: resolved))
@@ -52,6 +66,16 @@ public final class BootFiles: Sendable {
                 }
             }
         }
+    }
+
+    /// The rules applied to `name`, and what the root holds under the resolved name.
+    private func lookUpNow(_ name: [UInt8], client: SocketAddress) -> Result<(ResolvedName, BootFileResolver.Lookup), BootFileRefusal> {
+        let text = String(decoding: name, as: UTF8.self)
+        return lookUp { resolver in
+            resolver.resolve(name: text, nameBytes: name, client: client, now: MonotonicClock.milliseconds()).map { resolved in
+                (resolved, resolver.open(resolved, allowOrigin: resolver.origin != nil))
+            }
+        }.mapError(Self.refusal)
     }
 
     /// The origin's copy of `name`, now in its cache.
