@@ -29,6 +29,8 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var releaseAdmission: (@Sendable () -> Void)?
     /// False when the server was at a limit as the connection opened: its request gets 503.
     private var admitted = true
+    /// The peer's address, taken once when the connection opens (nil: the channel had none).
+    private var client: VolleySystem.SocketAddress?
 
     init(files: BootFiles, headerTimeout: TimeAmount, logger: Logger) {
         self.files = files
@@ -40,6 +42,7 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let remote = context.remoteAddress, let ip = remote.ipAddress,
             let client = VolleySystem.SocketAddress(ip: ip, port: UInt16(remote.port ?? 0))
         {
+            self.client = client
             releaseAdmission = files.admitConnection(from: client)
             admitted = releaseAdmission != nil
         }
@@ -108,9 +111,7 @@ final class FileRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .failure(.malformed): return sendError(.badRequest, head: head, context: context)
         case .failure(.directory), .failure(.nul): return sendError(.notFound, head: head, context: context)
         }
-        guard let remote = context.remoteAddress, let ip = remote.ipAddress,
-            let client = VolleySystem.SocketAddress(ip: ip, port: UInt16(remote.port ?? 0))
-        else { return sendError(.badRequest, head: head, context: context) }
+        guard let client else { return sendError(.badRequest, head: head, context: context) }
         responding = true
         let files = self.files
         // A file under the root opens at once, here; only one the origin must bring waits, off the loop.

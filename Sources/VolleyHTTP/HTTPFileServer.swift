@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 import VolleyServer
+import VolleySystem
 
 /// Serves the boot files of a ``TFTPServer`` over HTTP/1.1 (and 1.0): `GET` and `HEAD`,
 /// ranges, conditional requests, keep-alive. It runs on NIO's own threads, never on a TFTP
@@ -12,33 +13,7 @@ import VolleyServer
 /// As a swift-service-lifecycle `Service`, ``run()`` binds its addresses, serves until
 /// graceful shutdown, then closes its listeners (responses in flight finish).
 public final class HTTPFileServer: Service, Sendable {
-    /// An address to listen on: `host:port`, `[v6]:port`.
-    public struct Address: Sendable, Hashable, CustomStringConvertible {
-        public let host: String
-        public let port: Int
-
-        /// Parses `127.0.0.1:8080`, `[::1]:8080`, `0.0.0.0:80`; nil when it is none of these.
-        public init?(_ text: String) {
-            let text = text.trimmingWhitespace
-            let host: Substring
-            let port: Substring
-            if text.hasPrefix("[") {
-                guard let end = text.firstIndex(of: "]"), text[text.index(after: end)...].hasPrefix(":") else { return nil }
-                host = text[text.index(after: text.startIndex)..<end]
-                port = text[text.index(end, offsetBy: 2)...]
-            } else {
-                guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
-                host = text[..<colon]
-                port = text[text.index(after: colon)...]
-            }
-            guard !host.isEmpty, let number = Int(port), (0...65535).contains(number) else { return nil }
-            (self.host, self.port) = (String(host), number)
-        }
-
-        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-    }
-
-    private let addresses: [Address]
+    private let addresses: [HostAndPort]
     private let files: BootFiles
     private let headerTimeoutMilliseconds: Int
     private let logger: Logger
@@ -47,7 +22,7 @@ public final class HTTPFileServer: Service, Sendable {
     ///   - addresses: where to listen (`http_listen`).
     ///   - server: whose files, rules and origin are served.
     ///   - headerTimeoutMilliseconds: how long a connection may take to send a request's head.
-    public init(addresses: [Address], server: TFTPServer, headerTimeoutMilliseconds: Int, logger: Logger) {
+    public init(addresses: [HostAndPort], server: TFTPServer, headerTimeoutMilliseconds: Int, logger: Logger) {
         self.addresses = addresses
         self.files = BootFiles(server: server)
         self.headerTimeoutMilliseconds = headerTimeoutMilliseconds

@@ -302,9 +302,9 @@ struct ServeCommand: ParsableCommand {
     private static func httpFileServer(_ settings: HTTPSettings, server: TFTPServer, logger: Logger) throws -> HTTPFileServer? {
         let listed = settings.listen.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !listed.isEmpty else { return nil }
-        var addresses: [HTTPFileServer.Address] = []
+        var addresses: [HostAndPort] = []
         for text in listed {
-            guard let address = HTTPFileServer.Address(text) else {
+            guard case .success(let address) = HostAndPort.parse(text) else {
                 throw StartupFailure(
                     "cannot start the HTTP file server: http_listen \(text.debugDescription) is not HOST:PORT or [v6]:PORT")
             }

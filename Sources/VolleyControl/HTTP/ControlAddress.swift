@@ -1,3 +1,5 @@
+import VolleySystem
+
 /// Where the control plane listens: `HOST:PORT`, `[IPv6]:PORT` or `unix:/path`.
 public enum ControlAddress: Sendable, Equatable, CustomStringConvertible {
     /// A TCP address.
@@ -17,23 +19,16 @@ public enum ControlAddress: Sendable, Equatable, CustomStringConvertible {
             self = .unix(path: path)
             return
         }
-        let host: Substring
-        let portText: Substring
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            host = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":") else { throw .invalidAddress("control_listen \"\(text)\": expected [IPv6]:PORT") }
-            portText = rest.dropFirst()
-        } else if let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") {
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-        } else {
+        switch HostAndPort.parse(text) {
+        case .success(let address):
+            self = .tcp(host: address.host, port: address.port)
+        case .failure(.missingPortAfterBracket):
+            throw .invalidAddress("control_listen \"\(text)\": expected [IPv6]:PORT")
+        case .failure(.notHostAndPort):
             throw .invalidAddress("control_listen \"\(text)\": expected HOST:PORT, [IPv6]:PORT or unix:/path")
-        }
-        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else {
+        case .failure(.badHostOrPort):
             throw .invalidAddress("control_listen \"\(text)\": expected HOST:PORT with a port from 0 to 65535")
         }
-        self = .tcp(host: String(host), port: port)
     }
 
     /// Whether only this machine can connect: a unix socket or a loopback address.
@@ -47,7 +42,7 @@ public enum ControlAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unix(let path): "unix:\(path)"
-        case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .tcp(let host, let port): HostAndPort(host: host, port: port).description
         }
     }
 }
